@@ -1,0 +1,145 @@
+"""Prefect flows: a recording (or an existing transcript) in, a coded session out.
+
+Flows are thin: each task wraps one library function from ``mifidelity`` and
+can be tested without Prefect. Transcription and diarisation, the expensive
+stages, are cached by the recording's content hash and the config of that
+stage, so re-running a session does not transcribe again. Cached results live
+in an owner-only folder beside the outputs (``OUT/.cache``), never in a
+shared location, because they hold transcript text.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.filesystems import LocalFileSystem
+
+from mifidelity.alignment import words_to_utterances
+from mifidelity.audio import load_recording
+from mifidelity.coding import get_coder
+from mifidelity.config import PipelineConfig
+from mifidelity.diarization import get_diarizer
+from mifidelity.outputs import PRIVATE_DIR_MODE, write_session
+from mifidelity.roles import apply_roles, assign_roles
+from mifidelity.session import build_session, utterances_frame
+from mifidelity.transcript_input import read_transcript_csv
+from mifidelity.types import Diarization, Recording, Transcript
+
+ProgressHook = Callable[[str, float], None]
+
+
+def _stage_cache_key(stage: str) -> Callable:
+    def key(_context, parameters) -> str:
+        config: PipelineConfig = parameters["config"]
+        section = {"transcribe": ("audio", "asr"), "diarize": ("audio", "diarization")}[stage]
+        return f"{stage}-{parameters['recording'].content_sha256}-{config.fingerprint(*section)}"
+
+    return key
+
+
+@task(name="load-audio", cache_policy=NO_CACHE, persist_result=False)
+def load_audio_task(path: str, config: PipelineConfig) -> Recording:
+    return load_recording(path, config.audio.sample_rate, config.audio.ffmpeg)
+
+
+@task(name="transcribe", cache_key_fn=_stage_cache_key("transcribe"), persist_result=True)
+def transcribe_task(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Transcript:
+    from mifidelity.transcription import get_transcriber
+
+    return get_transcriber(config.asr).transcribe(recording, hook)
+
+
+@task(name="diarize", cache_key_fn=_stage_cache_key("diarize"), persist_result=True)
+def diarize_task(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Diarization:
+    return get_diarizer(config.diarization).diarize(recording, hook)
+
+
+def _private_cache(out_dir: str, config: PipelineConfig) -> LocalFileSystem | None:
+    if not config.cache.enabled:
+        return None
+    folder = Path(config.cache.directory or Path(out_dir) / ".cache")
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    folder.chmod(PRIVATE_DIR_MODE)
+    return LocalFileSystem(basepath=str(folder.resolve()))
+
+
+class _Stopwatch:
+    """Seconds per stage, for session.json's ``timings``."""
+
+    def __init__(self, hook: ProgressHook | None):
+        self.timings: dict[str, float] = {}
+        self.hook = hook
+
+    def run(self, stage: str, fn, *args, **kwargs):
+        if self.hook:
+            self.hook(stage, 0.0)
+        began = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.timings[stage] = time.perf_counter() - began
+        if self.hook:
+            self.hook(stage, 1.0)
+        return result
+
+
+@flow(name="process-recording")
+def process_recording(
+    path: str,
+    out_dir: str,
+    config: PipelineConfig,
+    coach: str | None = None,
+    hook: ProgressHook | None = None,
+) -> str:
+    """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html) out."""
+    storage = _private_cache(out_dir, config)
+    transcribe = transcribe_task if storage else transcribe_task.with_options(persist_result=False, cache_policy=NO_CACHE)
+    diarize = diarize_task if storage else diarize_task.with_options(persist_result=False, cache_policy=NO_CACHE)
+    if storage:
+        transcribe = transcribe.with_options(result_storage=storage)
+        diarize = diarize.with_options(result_storage=storage)
+
+    clock = _Stopwatch(hook)
+    recording = clock.run("audio", load_audio_task, path, config)
+    transcript = clock.run("transcribe", transcribe, recording, config, hook)
+    diarization = clock.run("diarize", diarize, recording, config, hook)
+    utterances = clock.run("align", words_to_utterances, transcript.words, diarization.turns, config.alignment.max_pause)
+    roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel)
+    frame = utterances_frame(apply_roles(utterances, roles))
+    coder = get_coder(config.coding.engine, config.coding.model_path)
+    notes = list(diarization.notes)
+    if not transcript.words:
+        notes.append("No speech was recognised in this recording.")
+    elif roles.confidence < 0.7:
+        notes.append(f"Which speaker is the coach is uncertain (confidence {roles.confidence:.2f}); "
+                     "set roles.coach_speaker in the config if it is wrong.")
+    session = clock.run(
+        "code", build_session, Path(path).stem, recording.source, frame, coder, recording.duration,
+        {"transcription": transcript.info, "diarization": diarization.info}, clock.timings, roles, notes, coach,
+    )
+    folder = clock.run("write", write_session, session, out_dir)
+    # The write stage's own time lands after the file was written; keep the file's timings as they were.
+    return str(folder)
+
+
+@flow(name="code-transcript")
+def code_transcript(
+    path: str,
+    out_dir: str,
+    config: PipelineConfig,
+    coach: str | None = None,
+    hook: ProgressHook | None = None,
+) -> str:
+    """An existing transcript CSV (role, text[, start, end]) in, session folder out."""
+    clock = _Stopwatch(hook)
+    frame: pd.DataFrame = clock.run("read", read_transcript_csv, path)
+    coder = get_coder(config.coding.engine, config.coding.model_path)
+    session = clock.run(
+        "code", build_session, Path(path).stem, str(Path(path).resolve()), frame, coder, None, {},
+        clock.timings, None, [], coach,
+    )
+    folder = clock.run("write", write_session, session, out_dir)
+    return str(folder)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mifidelity needs (ffmpeg decodes recordings; sox, espeak-ng and
+# flite render the sample sessions). Does nothing when they are already there.
+set -euo pipefail
+needed=()
+command -v ffmpeg >/dev/null || needed+=(ffmpeg)
+command -v sox >/dev/null || needed+=(sox)
+command -v espeak-ng >/dev/null || needed+=(espeak-ng)
+command -v flite >/dev/null || needed+=(flite)
+[ ${#needed[@]} -eq 0 ] && exit 0
+echo "installing system packages: ${needed[*]}" >&2
+sudo_cmd=""
+[ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo_cmd apt-get update -qq
+$sudo_cmd apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null

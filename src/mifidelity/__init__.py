@@ -1,0 +1,3 @@
+"""mifidelity: Motivational Interviewing fidelity reports from recorded coaching sessions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,69 @@
+"""The coder interface: MITI 4.2.1 behaviour codes for a sequence of utterances.
+
+A coder receives a whole session (roles and texts in order) because context
+matters: a reflection answers what the client just said; change talk often
+answers the coach's question.
+
+Output columns (one row per input utterance, same order):
+
+coach rows
+    ``main_behaviour``: question | reflection | input | other
+    ``question``: none | open | closed
+    ``reflection``: none | simple | complex
+    ``giving_information``: True | False
+client rows
+    ``client_talk``: change | sustain | neutral
+
+Cells that do not apply to a row's role are ``None``. A coder may add a
+``<column>_confidence`` column (probability of the chosen label) per code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+import pandas as pd
+
+from mifidelity.types import StageInfo
+
+COACH_CODE_COLUMNS = ("main_behaviour", "question", "reflection", "giving_information")
+CLIENT_CODE_COLUMNS = ("client_talk",)
+CODE_COLUMNS = COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS
+
+LABELS: dict[str, tuple] = {
+    "main_behaviour": ("question", "reflection", "input", "other"),
+    "question": ("none", "open", "closed"),
+    "reflection": ("none", "simple", "complex"),
+    "giving_information": (False, True),
+    "client_talk": ("change", "sustain", "neutral"),
+}
+
+
+@runtime_checkable
+class UtteranceCoder(Protocol):
+    """Anything that codes a session's utterances."""
+
+    info: StageInfo
+
+    def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
+        """Code each utterance.
+
+        Parameters
+        ----------
+        roles:
+            ``"coach"`` or ``"client"`` per utterance, in session order.
+        texts:
+            The utterances' text, same length as ``roles``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per utterance (same order, a RangeIndex), with the columns in
+            :data:`CODE_COLUMNS` (and optionally ``<column>_confidence``).
+        """
+        ...
+
+
+def blank_codes(roles: Sequence[str]) -> pd.DataFrame:
+    """An all-``None`` code table of the right shape, for coders to fill in."""
+    return pd.DataFrame({c: pd.Series([None] * len(roles), dtype=object) for c in CODE_COLUMNS})

@@ -1,0 +1,140 @@
+"""Pipeline configuration: the schema that `configs/default.yaml` is validated against.
+
+Every knob lives here with its default; the YAML file documents each one.
+Unknown keys are rejected, so a typo in a config file is an error, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mifidelity.errors import MifidelityError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AudioConfig(_Section):
+    sample_rate: int = Field(16000, description="Rate the models consume; Whisper needs 16000.")
+    ffmpeg: str = Field("ffmpeg", description="ffmpeg executable used to decode recordings.")
+
+
+class AsrConfig(_Section):
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model: str = Field("tiny.en", description="Model name (bundled, cached or on a hub) or a folder.")
+    language: str | None = Field("en", description="Spoken language; null = detect.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU.")
+    beam_size: int = Field(1, ge=1, description="1 = greedy decoding (fastest).")
+    vad_filter: bool = Field(True, description="Skip non-speech with faster-whisper's bundled VAD.")
+    cpu_threads: int = Field(0, ge=0, description="0 = let CTranslate2 decide.")
+    download_root: str | None = Field(None, description="Where named models are cached.")
+    local_files_only: bool = Field(
+        True, description="Never reach a hub at run time; only local caches and bundled models."
+    )
+
+
+class EmbeddingDiarizerConfig(_Section):
+    window: float = Field(1.5, gt=0, description="Seconds of speech per speaker embedding.")
+    step: float = Field(0.75, gt=0, description="Hop between embedding windows, seconds.")
+    min_segment: float = Field(0.3, ge=0, description="Drop speech islands shorter than this.")
+    voice_profile: str | None = Field(
+        None, description="A coach voice profile (.npy embedding) to label the coach's cluster."
+    )
+
+
+class PyannoteDiarizerConfig(_Section):
+    pipeline: str = Field(
+        "pyannote/speaker-diarization-community-1",
+        description="A pyannote.audio pipeline name (needs HF_TOKEN and a hub) or a local folder.",
+    )
+
+
+class DiarizationConfig(_Section):
+    engine: Literal["embedding", "channels", "pyannote"] = "embedding"
+    num_speakers: int | None = Field(2, ge=1, description="Known speaker count; null = estimate.")
+    min_speakers: int = Field(1, ge=1)
+    max_speakers: int = Field(4, ge=1)
+    embedding: EmbeddingDiarizerConfig = EmbeddingDiarizerConfig()
+    pyannote: PyannoteDiarizerConfig = PyannoteDiarizerConfig()
+
+    @model_validator(mode="after")
+    def _speaker_bounds(self) -> "DiarizationConfig":
+        if self.min_speakers > self.max_speakers:
+            raise ValueError("min_speakers must not exceed max_speakers")
+        return self
+
+
+class AlignmentConfig(_Section):
+    max_pause: float = Field(1.0, gt=0, description="Split one speaker's words at pauses longer than this.")
+
+
+class RolesConfig(_Section):
+    coach_speaker: str | None = Field(None, description="Diariser label of the coach, if known.")
+    coach_channel: int | None = Field(None, ge=0, description="Channel of the coach (stereo recordings).")
+
+
+class CodingConfig(_Section):
+    engine: Literal["trained", "rules"] = "trained"
+    model_path: str | None = Field(None, description="Trained coder artifact; null = the bundled one.")
+
+
+class CacheConfig(_Section):
+    enabled: bool = True
+    directory: str | None = Field(
+        None, description="Where stage results are cached; null = OUT/.cache (owner-only)."
+    )
+
+
+class PipelineConfig(_Section):
+    audio: AudioConfig = AudioConfig()
+    asr: AsrConfig = AsrConfig()
+    diarization: DiarizationConfig = DiarizationConfig()
+    alignment: AlignmentConfig = AlignmentConfig()
+    roles: RolesConfig = RolesConfig()
+    coding: CodingConfig = CodingConfig()
+    cache: CacheConfig = CacheConfig()
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short hash of the named sections (all if none), for cache keys."""
+        data = self.model_dump(mode="json")
+        if sections:
+            data = {s: data[s] for s in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path | None = None) -> PipelineConfig:
+    """Read and validate a YAML config; ``None`` reads ``configs/default.yaml`` (or built-in defaults).
+
+    Raises
+    ------
+    MifidelityError
+        If the file is missing, is not YAML, or does not match the schema.
+    """
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.exists():
+            return PipelineConfig()
+        path = DEFAULT_CONFIG_PATH
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise MifidelityError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise MifidelityError(f"config file {path} is not valid YAML: {exc}") from None
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise MifidelityError(f"config file {path} is invalid: {problems}") from None

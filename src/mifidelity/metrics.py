@@ -1,0 +1,185 @@
+"""Stage 7: MITI 4.2.1 fidelity metrics from coded utterances (pandas).
+
+Input: the coded-utterance table (see :mod:`mifidelity.outputs` for columns).
+Percentages are 0-100; ``coach_talk_share`` is a fraction 0-1. A metric whose
+denominator is zero (no questions, no reflections, no timing) is ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+
+@dataclass
+class SessionMetrics:
+    """Counts and summary scores of one session (keys of session.json's ``metrics``)."""
+
+    questions: int
+    open_questions: int
+    closed_questions: int
+    reflections: int
+    simple_reflections: int
+    complex_reflections: int
+    giving_information: int
+    change_talk: int
+    sustain_talk: int
+    neutral_talk: int
+    reflection_to_question: float | None
+    pct_complex_reflections: float | None
+    pct_open_questions: float | None
+    pct_change_talk: float | None
+    change_talk_per_minute: float | None
+    coach_talk_share: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Where a metric counts as fair / good, and what it means in plain words."""
+
+    metric: str
+    label: str
+    fair: float | None
+    good: float | None
+    higher_is_better: bool
+    source: str
+    meaning: str
+
+
+THRESHOLDS: tuple[Threshold, ...] = (
+    Threshold("reflection_to_question", "Reflections per question", 1.0, 2.0, True, "MITI 4.2.1",
+              "How often the coach reflected back what the client said, for each question asked."),
+    Threshold("pct_complex_reflections", "% complex reflections", 40.0, 50.0, True, "MITI 4.2.1",
+              "Share of reflections that add meaning or feeling beyond the client's words."),
+    Threshold("pct_open_questions", "% open questions", 50.0, 70.0, True, "MITI 3.1.1 (4.2.1 sets none)",
+              "Share of questions that invite the client to tell their story rather than answer yes/no."),
+    Threshold("pct_change_talk", "% change talk", None, None, True, "no MITI threshold",
+              "Of the client's talk about change, the share for change rather than against it."),
+    Threshold("coach_talk_share", "Coach share of talk time", 0.5, 0.4, False, "common MI guidance",
+              "How much of the speaking time was the coach's; in MI the client should talk more."),
+)
+
+
+def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
+    return None if denominator == 0 else round(scale * numerator / denominator, 3)
+
+
+def compute_metrics(coded: pd.DataFrame, duration_seconds: float | None = None) -> SessionMetrics:
+    """Summarise a coded session.
+
+    Parameters
+    ----------
+    coded:
+        One row per utterance with ``role`` and the code columns; optional
+        ``start``/``end`` (seconds) for talk time.
+    duration_seconds:
+        The recording's length, for change talk per minute. ``None`` uses the
+        utterances' time span if they have times.
+    """
+    coach = coded[coded["role"] == "coach"]
+    client = coded[coded["role"] == "client"]
+
+    question = coach["question"]
+    reflection = coach["reflection"]
+    n_open = int((question == "open").sum())
+    n_closed = int((question == "closed").sum())
+    n_simple = int((reflection == "simple").sum())
+    n_complex = int((reflection == "complex").sum())
+    n_questions, n_reflections = n_open + n_closed, n_simple + n_complex
+    giving_info = int(coach["giving_information"].map(lambda v: v is True or str(v).lower() == "true").sum())
+    talk = client["client_talk"]
+    n_change, n_sustain, n_neutral = (int((talk == label).sum()) for label in ("change", "sustain", "neutral"))
+
+    timed = "start" in coded and "end" in coded and coded[["start", "end"]].notna().all(axis=None) and len(coded)
+    coach_share = None
+    if timed:
+        spoken = (coded["end"].astype(float) - coded["start"].astype(float)).clip(lower=0)
+        coach_share = _ratio(float(spoken[coded["role"] == "coach"].sum()), float(spoken.sum()))
+        if duration_seconds is None:
+            duration_seconds = float(coded["end"].max() - coded["start"].min())
+    per_minute = None
+    if duration_seconds:
+        per_minute = round(n_change / (duration_seconds / 60.0), 3)
+
+    return SessionMetrics(
+        questions=n_questions,
+        open_questions=n_open,
+        closed_questions=n_closed,
+        reflections=n_reflections,
+        simple_reflections=n_simple,
+        complex_reflections=n_complex,
+        giving_information=giving_info,
+        change_talk=n_change,
+        sustain_talk=n_sustain,
+        neutral_talk=n_neutral,
+        reflection_to_question=_ratio(n_reflections, n_questions),
+        pct_complex_reflections=_ratio(n_complex, n_reflections, 100.0),
+        pct_open_questions=_ratio(n_open, n_questions, 100.0),
+        pct_change_talk=_ratio(n_change, n_change + n_sustain, 100.0),
+        change_talk_per_minute=per_minute,
+        coach_talk_share=coach_share,
+    )
+
+
+def rate(value: float | None, threshold: Threshold) -> str:
+    """``good``, ``fair``, ``below fair``, ``not computable`` or ``for information``."""
+    if value is None:
+        return "not computable"
+    if threshold.fair is None:
+        return "for information"
+    better = (lambda a, b: a >= b) if threshold.higher_is_better else (lambda a, b: a <= b)
+    if better(value, threshold.good):
+        return "good"
+    if better(value, threshold.fair):
+        return "fair"
+    return "below fair"
+
+
+def assess(metrics: SessionMetrics) -> pd.DataFrame:
+    """One row per headline metric: value, thresholds, rating and a plain-words verdict."""
+    rows = []
+    for threshold in THRESHOLDS:
+        value = getattr(metrics, threshold.metric)
+        rating = rate(value, threshold)
+        rows.append({
+            "metric": threshold.metric,
+            "label": threshold.label,
+            "value": value,
+            "fair": threshold.fair,
+            "good": threshold.good,
+            "source": threshold.source,
+            "rating": rating,
+            "meaning": threshold.meaning,
+            "verdict": verdict_sentence(threshold, value, rating),
+        })
+    return pd.DataFrame(rows)
+
+
+def verdict_sentence(threshold: Threshold, value: float | None, rating: str) -> str:
+    """A sentence a coach can read, e.g. 'Reflections per question is 1.4: fair (good is 2 or more).'"""
+    if value is None:
+        return f"{threshold.label} could not be computed: the session has too few coded utterances of the kind it needs."
+    shown = f"{value:.0%}" if threshold.metric == "coach_talk_share" else (
+        f"{value:.0f}%" if threshold.metric.startswith("pct_") else f"{value:.2f}")
+    if threshold.fair is None:
+        return f"{threshold.label} is {shown} ({threshold.source})."
+    good = f"{threshold.good:.0%}" if threshold.metric == "coach_talk_share" else (
+        f"{threshold.good:.0f}%" if threshold.metric.startswith("pct_") else f"{threshold.good:g}")
+    relation = "or more" if threshold.higher_is_better else "or less"
+    return f"{threshold.label} is {shown}: {rating} (good is {good} {relation}; {threshold.source})."
+
+
+def overall_verdict(assessment: pd.DataFrame) -> str:
+    """One plain sentence on the two MITI 4.2.1 summary scores (R:Q and %CR)."""
+    core = assessment.set_index("metric").loc[["reflection_to_question", "pct_complex_reflections"], "rating"]
+    if (core == "not computable").any():
+        return "Too few questions or reflections were found to judge this session against MITI thresholds."
+    if (core == "good").all():
+        return "This session meets the MITI 4.2.1 'good' level for both reflections per question and complex reflections."
+    if (core != "below fair").all():
+        return "This session is at least at the MITI 4.2.1 'fair' level; more (complex) reflections would make it good."
+    return "This session is below the MITI 4.2.1 'fair' level on at least one core measure; see the suggestions."

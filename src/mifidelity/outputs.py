@@ -1,0 +1,98 @@
+"""Writing a session's files: session.json, utterances.csv, transcript.txt, report.html.
+
+Files are written into a hidden temporary folder beside the destination and
+renamed into place at the end, so a crash never leaves a half-written session
+that looks complete. Folders are owner-only (0700) and files 0600: these are
+transcripts of counselling sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from mifidelity.metrics import assess, overall_verdict
+from mifidelity.session import CodedSession
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def _timestamp(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:  # NaN: the input had no times
+        return "--:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def session_summary(session: CodedSession) -> dict:
+    """The content of session.json."""
+    return {
+        "session_id": session.session_id,
+        "source": session.source,
+        "coach": session.coach,
+        "duration_seconds": None if session.duration_seconds is None else round(session.duration_seconds, 3),
+        "metrics": session.metrics.as_dict(),
+        "assessment": assess(session.metrics).drop(columns=["meaning"]).to_dict(orient="records"),
+        "verdict": overall_verdict(assess(session.metrics)),
+        "models": {stage: asdict(info) for stage, info in session.models.items()},
+        "timings": {stage: round(seconds, 3) for stage, seconds in session.timings.items()},
+        "roles": None if session.roles is None else {
+            "coach_speaker": session.roles.coach_speaker,
+            "speakers": session.roles.roles,
+            "confidence": session.roles.confidence,
+            "method": session.roles.method,
+        },
+        "notes": session.notes,
+    }
+
+
+def transcript_text(session: CodedSession) -> str:
+    """A readable, speaker-labelled, timestamped transcript."""
+    lines = []
+    for row in session.utterances.itertuples(index=False):
+        who = f"{row.role.upper()} ({row.speaker})" if row.speaker != row.role else row.role.upper()
+        lines.append(f"[{_timestamp(row.start)} - {_timestamp(row.end)}] {who}: {row.text}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_private(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(content)
+
+
+def write_session(session: CodedSession, out_dir: str | Path) -> Path:
+    """Write one session's files into ``out_dir/<session_id>/`` atomically.
+
+    Returns the session folder. An earlier output of the same session is
+    replaced only once the new one is complete.
+    """
+    from mifidelity.report import render_session_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    final = out_dir / session.session_id
+    staging = Path(tempfile.mkdtemp(prefix=f".{session.session_id}.", suffix=".partial", dir=out_dir))
+    os.chmod(staging, PRIVATE_DIR_MODE)
+    try:
+        _write_private(staging / "session.json", json.dumps(session_summary(session), indent=2, default=str) + "\n")
+        _write_private(staging / "utterances.csv", session.utterances.to_csv(index=False))
+        _write_private(staging / "transcript.txt", transcript_text(session))
+        _write_private(staging / "report.html", render_session_report(session))
+        if final.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{session.session_id}.", suffix=".old", dir=out_dir))
+            os.rename(final, retired / "previous")
+            os.rename(staging, final)
+            shutil.rmtree(retired)  # our own previous output, never an original recording
+        else:
+            os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

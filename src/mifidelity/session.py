@@ -1,0 +1,106 @@
+"""A coded session: the table of coded utterances plus everything said about it.
+
+This is the one place where utterances become a DataFrame. Columns of
+``CodedSession.utterances`` (and of utterances.csv):
+
+``start``, ``end``      seconds (empty when the input had no times)
+``speaker``             diariser label (or the input's role for `mifidelity code`)
+``role``                coach | client
+``text``                what was said
+``main_behaviour``      question | reflection | input | other      (coach rows)
+``question``            none | open | closed                       (coach rows)
+``reflection``          none | simple | complex                    (coach rows)
+``giving_information``  True | False                               (coach rows)
+``client_talk``         change | sustain | neutral                 (client rows)
+``<code>_confidence``   probability of the chosen code, when the coder gives one
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pandas as pd
+
+from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, CODE_COLUMNS, UtteranceCoder
+from mifidelity.metrics import SessionMetrics, compute_metrics
+from mifidelity.types import RoleAssignment, StageInfo, Utterance
+
+BASE_COLUMNS = ("start", "end", "speaker", "role", "text")
+
+
+@dataclass
+class CodedSession:
+    """Everything the outputs (session.json, utterances.csv, report) are made from."""
+
+    session_id: str
+    source: str
+    duration_seconds: float | None
+    utterances: pd.DataFrame
+    metrics: SessionMetrics
+    models: dict[str, StageInfo]
+    timings: dict[str, float]
+    roles: RoleAssignment | None = None
+    notes: list[str] = field(default_factory=list)
+    coach: str | None = None
+
+
+def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:
+    """Utterances as a DataFrame with the base columns, in the given order."""
+    return pd.DataFrame(
+        {
+            "start": pd.Series([u.start for u in utterances], dtype="float64"),
+            "end": pd.Series([u.end for u in utterances], dtype="float64"),
+            "speaker": pd.Series([u.speaker for u in utterances], dtype=object),
+            "role": pd.Series([u.role for u in utterances], dtype=object),
+            "text": pd.Series([u.text for u in utterances], dtype=object),
+        }
+    )
+
+
+def code_utterances(frame: pd.DataFrame, coder: UtteranceCoder) -> pd.DataFrame:
+    """Add the coder's columns to an utterance table, blanking codes that do not apply to a role."""
+    codes = coder.code(list(frame["role"]), list(frame["text"].fillna("")))
+    if len(codes) != len(frame):
+        raise RuntimeError(f"coder returned {len(codes)} rows for {len(frame)} utterances")
+    codes = codes.reset_index(drop=True)
+    coded = pd.concat([frame.reset_index(drop=True), codes], axis=1)
+    is_coach = coded["role"] == "coach"
+    for column in coded.columns:
+        base = column.removesuffix("_confidence")
+        if base in COACH_CODE_COLUMNS:
+            coded[column] = coded[column].astype(object).where(is_coach, None)
+        elif base in CLIENT_CODE_COLUMNS:
+            coded[column] = coded[column].astype(object).where(~is_coach, None)
+    ordered = list(BASE_COLUMNS) + list(CODE_COLUMNS)
+    extras = [c for c in coded.columns if c not in ordered]
+    return coded[ordered + extras]
+
+
+def build_session(
+    session_id: str,
+    source: str,
+    frame: pd.DataFrame,
+    coder: UtteranceCoder,
+    duration_seconds: float | None,
+    models: dict[str, StageInfo],
+    timings: dict[str, float],
+    roles: RoleAssignment | None = None,
+    notes: list[str] | None = None,
+    coach: str | None = None,
+) -> CodedSession:
+    """Code the utterances and compute the metrics of one session."""
+    coded = code_utterances(frame, coder)
+    metrics = compute_metrics(coded, duration_seconds)
+    return CodedSession(
+        session_id=session_id,
+        source=source,
+        duration_seconds=duration_seconds,
+        utterances=coded,
+        metrics=metrics,
+        models={**models, "coding": coder.info},
+        timings=timings,
+        roles=roles,
+        notes=list(notes or []),
+        coach=coach,
+    )

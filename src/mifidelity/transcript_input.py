@@ -1,0 +1,72 @@
+"""Reading transcripts that already exist, for `mifidelity code`.
+
+A transcript is a CSV with a ``role`` column (coach | client; "therapist" and
+"counsellor" are read as coach) and a ``text`` column, optionally ``start`` and
+``end`` in seconds and a ``speaker`` column. Every input row becomes exactly
+one utterance, in input order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mifidelity.errors import MifidelityError
+
+ROLE_SYNONYMS = {
+    "coach": "coach", "therapist": "coach", "counsellor": "coach", "counselor": "coach",
+    "interviewer": "coach", "client": "client", "patient": "client",
+}
+
+
+def read_transcript_csv(path: str | Path) -> pd.DataFrame:
+    """Read and validate a transcript CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``start``, ``end``, ``speaker``, ``role``, ``text``, one row per input row.
+
+    Raises
+    ------
+    MifidelityError
+        If the file is missing, not a CSV, lacks ``role``/``text``, or has an unknown role or bad times.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MifidelityError("file not found")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise MifidelityError(f"not a readable CSV transcript ({type(exc).__name__})") from None
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    missing = [c for c in ("role", "text") if c not in raw.columns]
+    if missing:
+        raise MifidelityError(f"the transcript needs the columns role and text; missing: {', '.join(missing)}")
+
+    roles = raw["role"].str.strip().str.lower().map(ROLE_SYNONYMS)
+    unknown = raw.loc[roles.isna(), "role"]
+    if len(unknown):
+        first = int(unknown.index[0]) + 2  # 1-based, after the header line
+        raise MifidelityError(
+            f"row {first} has role '{unknown.iloc[0]}'; roles must be coach or client"
+        )
+    frame = pd.DataFrame({
+        "start": _seconds(raw, "start"),
+        "end": _seconds(raw, "end"),
+        "speaker": raw["speaker"] if "speaker" in raw.columns else roles,
+        "role": roles,
+        "text": raw["text"],
+    })
+    return frame.reset_index(drop=True)
+
+
+def _seconds(raw: pd.DataFrame, column: str) -> pd.Series:
+    if column not in raw.columns:
+        return pd.Series([float("nan")] * len(raw), dtype="float64")
+    values = pd.to_numeric(raw[column].replace("", None), errors="coerce")
+    bad = raw[column].ne("") & values.isna()
+    if bad.any():
+        raise MifidelityError(f"column {column} must hold seconds; row {int(bad.idxmax()) + 2} does not")
+    return values.astype("float64")

@@ -1,0 +1,129 @@
+"""Typed outputs of every pipeline stage.
+
+Each stage takes and returns one of these small objects, so a stage can be
+called, tested and cached on its own. Tables that pandas handles well (coded
+utterances, session metrics) are converted to DataFrames in one place:
+:mod:`mifidelity.outputs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Role = Literal["coach", "client"]
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """Which engine and model produced a stage's output (recorded in session.json)."""
+
+    engine: str
+    model: str
+    version: str
+
+
+@dataclass
+class Recording:
+    """A decoded recording.
+
+    Attributes
+    ----------
+    source:
+        Path of the original file (never modified).
+    samples:
+        Mono float32 waveform at ``sample_rate`` (16 kHz), what the models consume.
+    channels:
+        Float32 array ``(n_channels, n_samples)`` at ``sample_rate``: the original
+        channels, kept for the channel diariser. For a mono file this is ``samples[None]``.
+    content_sha256:
+        Hash of the original file's bytes; keys caches and the inbox ledger.
+    """
+
+    source: str
+    samples: np.ndarray
+    sample_rate: int
+    channels: np.ndarray
+    content_sha256: str
+
+    @property
+    def duration(self) -> float:
+        return float(len(self.samples)) / self.sample_rate
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.channels.shape[0])
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word with its time span (seconds) and recogniser probability."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+    @property
+    def midpoint(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+@dataclass
+class Transcript:
+    """The recogniser's output: words in time order."""
+
+    words: list[Word]
+    language: str
+    info: StageInfo
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    """A span of time (seconds) during which one speaker talks."""
+
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass
+class Diarization:
+    """Who spoke when: non-overlapping speaker turns in time order.
+
+    ``speaker_channel`` maps a speaker label to the audio channel it came from,
+    for engines that know it (the channel diariser), so roles can be overridden
+    by channel.
+    """
+
+    turns: list[SpeakerTurn]
+    info: StageInfo
+    speaker_channel: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({t.speaker for t in self.turns})
+
+
+@dataclass
+class Utterance:
+    """A run of one speaker's words, split at long pauses."""
+
+    start: float | None
+    end: float | None
+    speaker: str
+    text: str
+    role: Role | None = None
+
+
+@dataclass
+class RoleAssignment:
+    """Which speaker is the coach, and how sure we are (0.5 = a guess, 1.0 = certain)."""
+
+    coach_speaker: str | None
+    roles: dict[str, Role]
+    confidence: float
+    method: str

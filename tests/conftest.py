@@ -1,0 +1,28 @@
+import pandas as pd
+import pytest
+
+from mifidelity.coding.base import blank_codes
+from mifidelity.types import StageInfo
+
+
+class QuestionMarkCoder:
+    """A test double: '?' makes an open question, everything else a simple reflection / change talk."""
+
+    info = StageInfo("test", "question-mark", "0")
+
+    def code(self, roles, texts) -> pd.DataFrame:
+        codes = blank_codes(roles)
+        for i, (role, text) in enumerate(zip(roles, texts)):
+            if role == "coach":
+                asked = text.strip().endswith("?")
+                codes.loc[i, ["main_behaviour", "question", "reflection", "giving_information"]] = [
+                    "question" if asked else "reflection", "open" if asked else "none",
+                    "none" if asked else "simple", False]
+            else:
+                codes.loc[i, "client_talk"] = "change"
+        return codes
+
+
+@pytest.fixture
+def question_mark_coder():
+    return QuestionMarkCoder()

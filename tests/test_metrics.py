@@ -1,0 +1,70 @@
+import math
+
+import pandas as pd
+import pytest
+
+from mifidelity.metrics import assess, compute_metrics, overall_verdict
+
+
+def frame(rows):
+    columns = ["start", "end", "role", "main_behaviour", "question", "reflection", "giving_information", "client_talk"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def coach(q="none", r="none", gi=False, start=0.0, end=1.0):
+    mb = "question" if q != "none" else "reflection" if r != "none" else "input" if gi else "other"
+    return [start, end, "coach", mb, q, r, gi, None]
+
+
+def client(talk, start=0.0, end=1.0):
+    return [start, end, "client", None, None, None, None, talk]
+
+
+def test_counts_and_ratios():
+    rows = [coach(q="open", end=2), coach(q="closed"), coach(r="simple"), coach(r="complex"),
+            coach(r="complex"), coach(gi=True), client("change", end=3), client("change"),
+            client("sustain"), client("neutral")]
+    m = compute_metrics(frame(rows), duration_seconds=120)
+    assert (m.questions, m.open_questions, m.closed_questions) == (2, 1, 1)
+    assert (m.reflections, m.simple_reflections, m.complex_reflections) == (3, 1, 2)
+    assert m.giving_information == 1
+    assert (m.change_talk, m.sustain_talk, m.neutral_talk) == (2, 1, 1)
+    assert m.reflection_to_question == 1.5
+    assert m.pct_complex_reflections == pytest.approx(66.667, abs=1e-3)
+    assert m.pct_open_questions == 50.0
+    assert m.pct_change_talk == pytest.approx(66.667, abs=1e-3)
+    assert m.change_talk_per_minute == 1.0
+    # coach spoke 2+1+1+1+1+1 = 7 s, client 3+1+1+1 = 6 s
+    assert m.coach_talk_share == pytest.approx(7 / 13, abs=1e-3)
+
+
+def test_no_questions_gives_null_not_error():
+    m = compute_metrics(frame([coach(r="simple"), client("neutral")]))
+    assert m.reflection_to_question is None and m.pct_open_questions is None
+    assert m.pct_change_talk is None
+    ratings = assess(m).set_index("metric")["rating"]
+    assert ratings["reflection_to_question"] == "not computable"
+
+
+def test_no_times_gives_null_talk_share():
+    rows = [coach(q="open"), client("change")]
+    df = frame(rows)
+    df["start"] = math.nan
+    df["end"] = math.nan
+    m = compute_metrics(df)
+    assert m.coach_talk_share is None and m.change_talk_per_minute is None
+
+
+def test_miti_thresholds():
+    good = compute_metrics(frame([coach(q="open")] + [coach(r="complex")] * 2))
+    fair = compute_metrics(frame([coach(q="open"), coach(r="complex"), coach(r="simple"), coach(r="simple")]
+                                 + [coach(q="open")]))
+    low = compute_metrics(frame([coach(q="open")] * 3 + [coach(r="simple")]))
+    rating = lambda m: assess(m).set_index("metric")["rating"]
+    assert rating(good)["reflection_to_question"] == "good"
+    assert rating(fair)["reflection_to_question"] == "fair"  # 3 reflections / 2 questions = 1.5
+    assert rating(fair)["pct_complex_reflections"] == "below fair"  # 1 of 3
+    assert rating(low)["reflection_to_question"] == "below fair"
+    assert rating(low)["pct_complex_reflections"] == "below fair"
+    assert "good" in overall_verdict(assess(good))
+    assert "below" in overall_verdict(assess(low))
