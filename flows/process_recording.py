@@ -11,13 +11,14 @@ shared location, because they hold transcript text.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.filesystems import LocalFileSystem
+from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
 from mifidelity.alignment import words_to_utterances
 from mifidelity.audio import load_recording
@@ -59,13 +60,18 @@ def diarize_task(recording: Recording, config: PipelineConfig, hook: ProgressHoo
     return get_diarizer(config.diarization).diarize(recording, hook)
 
 
-def _private_cache(out_dir: str, config: PipelineConfig) -> LocalFileSystem | None:
-    if not config.cache.enabled:
-        return None
+@contextmanager
+def private_result_storage(out_dir: str | Path, config: PipelineConfig) -> Iterator[Path]:
+    """Run flows inside this so cached results (transcripts!) go to an owner-only folder.
+
+    Prefect picks its result storage when a flow run starts, so this wraps the
+    flow call rather than living inside the flow.
+    """
     folder = Path(config.cache.directory or Path(out_dir) / ".cache")
     folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     folder.chmod(PRIVATE_DIR_MODE)
-    return LocalFileSystem(basepath=str(folder.resolve()))
+    with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: folder.resolve()}):
+        yield folder
 
 
 class _Stopwatch:
@@ -95,12 +101,10 @@ def process_recording(
     hook: ProgressHook | None = None,
 ) -> str:
     """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html) out."""
-    storage = _private_cache(out_dir, config)
-    transcribe = transcribe_task if storage else transcribe_task.with_options(persist_result=False, cache_policy=NO_CACHE)
-    diarize = diarize_task if storage else diarize_task.with_options(persist_result=False, cache_policy=NO_CACHE)
-    if storage:
-        transcribe = transcribe.with_options(result_storage=storage)
-        diarize = diarize.with_options(result_storage=storage)
+    transcribe, diarize = transcribe_task, diarize_task
+    if not config.cache.enabled:
+        transcribe = transcribe.with_options(persist_result=False, cache_policy=NO_CACHE)
+        diarize = diarize.with_options(persist_result=False, cache_policy=NO_CACHE)
 
     clock = _Stopwatch(hook)
     recording = clock.run("audio", load_audio_task, path, config)

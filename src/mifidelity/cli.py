@@ -94,14 +94,16 @@ def process(
     if not recordings:
         print("error: no recordings found in the given paths", file=sys.stderr)
         raise typer.Exit(2)
-    from mifidelity_flows.process_recording import process_recording
+    from mifidelity_flows.process_recording import private_result_storage, process_recording
 
     _quiet_prefect(verbose)
-    raise typer.Exit(_run_each(
-        recordings,
-        lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
-        out,
-    ))
+    with private_result_storage(out, settings):
+        status = _run_each(
+            recordings,
+            lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
+            out,
+        )
+    raise typer.Exit(status)
 
 
 @app.command()
