@@ -1,0 +1,87 @@
+"""Accuracy measures shared by the tests and the benchmarks.
+
+Word error rate (jiwer), diarisation error rate (pyannote.metrics) and the
+share of speech time given to the right role.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import jiwer
+import numpy as np
+import pandas as pd
+
+from mifidelity.types import SpeakerTurn
+
+_WER_NORMALISE = jiwer.Compose([
+    jiwer.ToLowerCase(),
+    jiwer.SubstituteRegexes({r"(?<=\w)-(?=\w)": " "}),  # "mm-hmm" and "mm hmm" are the same words
+    jiwer.RemovePunctuation(),
+    jiwer.RemoveMultipleSpaces(),
+    jiwer.Strip(),
+])
+
+
+def normalise_words(text: str) -> str:
+    """Lower case, no punctuation, single spaces: what WER is computed on."""
+    return _WER_NORMALISE(text)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """jiwer's WER after :func:`normalise_words` on both sides."""
+    return float(jiwer.wer(normalise_words(reference), normalise_words(hypothesis)))
+
+
+def role_at(times: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """The role speaking at each time (from a table with start, end, role), '' where nobody is."""
+    roles = np.full(len(times), "", dtype=object)
+    for start, end, role in table[["start", "end", "role"]].itertuples(index=False):
+        roles[(times >= start) & (times < end)] = role
+    return roles
+
+
+def role_time_accuracy(truth: pd.DataFrame, predicted: pd.DataFrame, resolution: float = 0.01) -> float:
+    """Share of the truth's speech time for which the predicted utterances give the same role.
+
+    Speech time that no predicted utterance covers counts as wrong.
+    """
+    times = np.arange(0.0, float(truth["end"].max()), resolution)
+    expected = role_at(times, truth)
+    speech = expected != ""
+    if not speech.any():
+        return float("nan")
+    return float((role_at(times, predicted)[speech] == expected[speech]).mean())
+
+
+def turns_to_annotation(turns: Iterable[SpeakerTurn]):
+    """Our speaker turns as a pyannote ``Annotation``."""
+    from pyannote.core import Annotation, Segment
+
+    annotation = Annotation()
+    for turn in turns:
+        annotation[Segment(turn.start, turn.end)] = turn.speaker
+    return annotation
+
+
+def read_rttm(path: str | Path):
+    """The single ``Annotation`` in an RTTM file."""
+    from pyannote.database.util import load_rttm
+
+    annotations = load_rttm(str(path))
+    if len(annotations) != 1:
+        raise ValueError(f"{path} holds {len(annotations)} recordings; expected one")
+    return next(iter(annotations.values()))
+
+
+def diarization_error_rate(reference, turns: Iterable[SpeakerTurn], collar: float = 0.0,
+                           skip_overlap: bool = False) -> dict:
+    """pyannote.metrics' DER with its components (seconds), over the reference's extent."""
+    from pyannote.core import Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
+    uem = Timeline([reference.get_timeline().extent()])
+    detail = metric(reference, turns_to_annotation(turns), detailed=True, uem=uem)
+    return dict(detail)
