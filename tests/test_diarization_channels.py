@@ -71,3 +71,15 @@ def test_pyannote_annotation_becomes_exclusive_turns():
     annotation[Segment(8.6, 8.9)] = "B"   # inside A: dropped
     turns = annotation_to_turns(annotation)
     assert [(t.start, t.end, t.speaker) for t in turns] == [(0, 5, "A"), (5, 8, "B"), (8.5, 9, "A")]
+
+
+def test_auto_uses_channels_only_for_split_channel_recordings(tmp_path):
+    from mifidelity.diarization.channels import one_speaker_per_channel
+
+    path, _ = render(tmp_path)
+    split = load_recording(path)
+    assert one_speaker_per_channel(split)
+    assert get_diarizer(DiarizationConfig()).diarize(split).info.engine == "channels"
+    both = np.stack([split.samples, split.samples])  # the same mix on both channels
+    dual_mono = Recording("d.wav", split.samples, 16000, both, "0")
+    assert not one_speaker_per_channel(dual_mono)

@@ -2,9 +2,10 @@
 
 ``get_diarizer(config).diarize(recording, hook) -> Diarization``
 
-Engines: ``embedding`` (default, offline: VAD + speaker embeddings that ship in a
+Engines: ``embedding`` (offline: VAD + speaker embeddings that ship in a
 package + clustering), ``channels`` (one person per channel), ``pyannote``
-(a pyannote.audio pipeline).
+(a pyannote.audio pipeline), and ``auto`` (the default): ``channels`` for a
+recording that has one person per channel, otherwise ``embedding``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,24 @@ class Diarizer(Protocol):
     ) -> Diarization: ...
 
 
+class AutoDiarizer:
+    """Chooses per recording: the channel diariser for split-channel calls, else the embedding one."""
+
+    def __init__(self, config: DiarizationConfig):
+        self.config = config
+        self.info = StageInfo(engine="auto", model="channels or embedding", version="1")
+
+    def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
+        from mifidelity.diarization.channels import one_speaker_per_channel
+
+        engine = "channels" if one_speaker_per_channel(recording) else "embedding"
+        return get_diarizer(self.config.model_copy(update={"engine": engine})).diarize(recording, hook)
+
+
 def get_diarizer(config: DiarizationConfig) -> Diarizer:
     """Build the diariser named by ``config.engine``."""
+    if config.engine == "auto":
+        return AutoDiarizer(config)
     if config.engine == "channels":
         from mifidelity.diarization.channels import ChannelDiarizer
 

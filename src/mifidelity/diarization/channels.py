@@ -38,6 +38,25 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(a), int(b), int(labels[a])) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.0) -> bool:
+    """Whether a recording looks like one person per channel (a split-channel call recording).
+
+    True when, in the frames where anyone speaks, the louder channel is
+    typically ``min_separation_db`` above the other; a mono recording stored as
+    two identical or mixed channels shows almost no difference.
+    """
+    if recording.n_channels < 2:
+        return False
+    frame = int(FRAME_SECONDS * recording.sample_rate)
+    energies = np.stack([_frame_db(ch, frame) for ch in recording.channels[:2]])
+    floors = np.percentile(energies, 10, axis=1, keepdims=True)
+    active = (energies > np.maximum(floors + SPEECH_MARGIN_DB, ABSOLUTE_FLOOR_DB)).any(axis=0)
+    if active.sum() < 1.0 / FRAME_SECONDS:  # under a second of speech: nothing to judge
+        return False
+    separation = np.abs(energies[0, active] - energies[1, active])
+    return bool(np.median(separation) >= min_separation_db)
+
+
 class ChannelDiarizer:
     """One speaker per audio channel, by per-channel energy."""
 
