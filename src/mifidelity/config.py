@@ -50,6 +50,42 @@ class EmbeddingDiarizerConfig(_Section):
     voice_profile: str | None = Field(
         None, description="A coach voice profile (.npy embedding) to label the coach's cluster."
     )
+    min_gap: float = Field(0.1, ge=0, description="Bridge non-speech gaps shorter than this, seconds.")
+    vad_onset: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that starts speech.")
+    vad_offset: float = Field(
+        0.35, gt=0, lt=1, description="Silero speech probability below which speech ends."
+    )
+    switch_penalty: float = Field(
+        8.0, ge=0,
+        description="Viterbi cost of a speaker change (in frame-scores; higher = fewer, longer turns).",
+    )
+    pause_penalty_factor: float = Field(
+        0.5, ge=0, le=1, description="Multiplier on switch_penalty for a change at a pause."
+    )
+    refine_iterations: int = Field(
+        3, ge=1, description="Rounds of centroid re-estimation + Viterbi relabelling."
+    )
+    affinity_prune: float = Field(
+        0.3, gt=0, le=1, description="Fraction of nearest windows kept per row in spectral clustering."
+    )
+    max_cluster_windows: int = Field(
+        2000, ge=10,
+        description="Cluster at most this many windows (a uniform subsample); bounds memory on long audio.",
+    )
+    resegment: bool = Field(
+        False, description="Refine boundaries with per-speaker MFCC Gaussian mixtures (10 ms resolution)."
+    )
+    reseg_iterations: int = Field(3, ge=1, description="Rounds of GMM resegmentation.")
+    reseg_components: int = Field(16, ge=1, description="Gaussians per speaker in resegmentation.")
+    reseg_penalty: float = Field(
+        20.0, ge=0, description="Viterbi cost of a speaker change during resegmentation (log-likelihood units)."
+    )
+    reseg_smooth: int = Field(
+        5, ge=1, description="Frames (10 ms) of log-likelihood averaging before resegmentation Viterbi."
+    )
+    reseg_clip: float = Field(
+        10.0, gt=0, description="Floor on per-frame log-likelihood differences, so outlier frames cannot dominate."
+    )
 
 
 class PyannoteDiarizerConfig(_Section):
@@ -60,7 +96,9 @@ class PyannoteDiarizerConfig(_Section):
 
 
 class DiarizationConfig(_Section):
-    engine: Literal["embedding", "channels", "pyannote"] = "embedding"
+    engine: Literal["auto", "embedding", "channels", "pyannote"] = Field(
+        "auto", description="auto = channels for one-person-per-channel stereo, otherwise embedding."
+    )
     num_speakers: int | None = Field(2, ge=1, description="Known speaker count; null = estimate.")
     min_speakers: int = Field(1, ge=1)
     max_speakers: int = Field(4, ge=1)
