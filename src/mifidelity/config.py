@@ -44,23 +44,31 @@ class AsrConfig(_Section):
 
 
 class EmbeddingDiarizerConfig(_Section):
-    window: float = Field(1.5, gt=0, description="Seconds of speech per speaker embedding.")
-    step: float = Field(0.75, gt=0, description="Hop between embedding windows, seconds.")
+    window: float = Field(0.75, gt=0, description="Seconds of speech per speaker embedding.")
+    step: float = Field(0.2, gt=0, description="Hop between embedding windows, seconds.")
     min_segment: float = Field(0.3, ge=0, description="Drop speech islands shorter than this.")
     voice_profile: str | None = Field(
         None, description="A coach voice profile (.npy embedding) to label the coach's cluster."
     )
-    min_gap: float = Field(0.1, ge=0, description="Bridge non-speech gaps shorter than this, seconds.")
-    vad_onset: float = Field(0.5, gt=0, lt=1, description="Silero speech probability that starts speech.")
+    min_gap: float = Field(
+        0.1, ge=0, description="VAD: non-speech gaps shorter than this count as speech, seconds."
+    )
+    bridge_gap: float = Field(
+        0.3, ge=0, description="Output: join one speaker's turns separated by a pause up to this long, seconds."
+    )
+    vad_onset: float = Field(0.4, gt=0, lt=1, description="Silero speech probability that starts speech.")
     vad_offset: float = Field(
-        0.35, gt=0, lt=1, description="Silero speech probability below which speech ends."
+        0.25, gt=0, lt=1, description="Silero speech probability below which speech ends."
     )
     switch_penalty: float = Field(
-        8.0, ge=0,
+        12.0, ge=0,
         description="Viterbi cost of a speaker change (in frame-scores; higher = fewer, longer turns).",
     )
     pause_penalty_factor: float = Field(
-        0.5, ge=0, le=1, description="Multiplier on switch_penalty for a change at a pause."
+        0.25, ge=0, le=1, description="Multiplier on switch_penalty for a change at a pause."
+    )
+    taper: bool = Field(
+        True, description="Weight each window's vote towards its centre frames (sharper boundaries)."
     )
     refine_iterations: int = Field(
         3, ge=1, description="Rounds of centroid re-estimation + Viterbi relabelling."
@@ -73,15 +81,18 @@ class EmbeddingDiarizerConfig(_Section):
         description="Cluster at most this many windows (a uniform subsample); bounds memory on long audio.",
     )
     resegment: bool = Field(
-        False, description="Refine boundaries with per-speaker MFCC Gaussian mixtures (10 ms resolution)."
+        True, description="Refine boundaries with per-speaker MFCC Gaussian mixtures (10 ms resolution)."
+    )
+    threads: int = Field(
+        1, ge=1, description="CPU threads for the speaker encoder (1 is fastest when other work shares the CPU)."
     )
     reseg_iterations: int = Field(3, ge=1, description="Rounds of GMM resegmentation.")
     reseg_components: int = Field(16, ge=1, description="Gaussians per speaker in resegmentation.")
     reseg_penalty: float = Field(
-        20.0, ge=0, description="Viterbi cost of a speaker change during resegmentation (log-likelihood units)."
+        40.0, ge=0, description="Viterbi cost of a speaker change during resegmentation (log-likelihood units)."
     )
     reseg_smooth: int = Field(
-        5, ge=1, description="Frames (10 ms) of log-likelihood averaging before resegmentation Viterbi."
+        15, ge=1, description="Frames (10 ms) of log-likelihood averaging before resegmentation Viterbi."
     )
     reseg_clip: float = Field(
         10.0, gt=0, description="Floor on per-frame log-likelihood differences, so outlier frames cannot dominate."
