@@ -5,14 +5,29 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Callable, List, Optional
 
 import typer
 
+from mifidelity.models_cli import models_app
 from mifidelity.privacy import use_offline_environment
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
+app.add_typer(models_app, name="models", help="List the engines and models on this machine; convert models.")
+
+
+class AsrEngine(str, Enum):
+    faster_whisper = "faster-whisper"
+    openai_whisper = "openai-whisper"
+
+
+class DiarizerEngine(str, Enum):
+    auto = "auto"
+    embedding = "embedding"
+    channels = "channels"
+    pyannote = "pyannote"
 
 
 class TerminalProgress:
@@ -83,11 +98,18 @@ def process(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
     coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
+    asr_engine: Optional[AsrEngine] = typer.Option(None, "--asr-engine", help="Speech recogniser (default: config asr.engine)."),
+    diarizer: Optional[DiarizerEngine] = typer.Option(None, "--diarizer", help="Diariser (default: config diarization.engine)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
 ) -> None:
     """Transcribe, diarise, code and score recordings."""
     use_offline_environment()
     settings = _load(config)
+    if asr_engine:
+        settings = settings.model_copy(update={"asr": settings.asr.model_copy(update={"engine": asr_engine.value})})
+    if diarizer:
+        settings = settings.model_copy(
+            update={"diarization": settings.diarization.model_copy(update={"engine": diarizer.value})})
     from mifidelity.audio import find_recordings
 
     recordings = find_recordings(inputs)

@@ -26,6 +26,16 @@ def get_transcriber(config: AsrConfig) -> Transcriber:
         from mifidelity.transcription.faster_whisper_engine import FasterWhisperTranscriber
 
         return FasterWhisperTranscriber(config)
+    if config.engine == "openai-whisper":
+        import importlib.util
+
+        if importlib.util.find_spec("whisper") is None:
+            raise MifidelityError(
+                "the openai-whisper engine needs the openai-whisper package: pip install openai-whisper"
+            )
+        from mifidelity.transcription.openai_whisper_engine import OpenAIWhisperTranscriber
+
+        return OpenAIWhisperTranscriber(config)
     raise MifidelityError(
-        f"the ASR engine '{config.engine}' is not available in this version; use 'faster-whisper'"
+        f"the ASR engine '{config.engine}' is not available; use 'faster-whisper' or 'openai-whisper'"
     )
