@@ -10,8 +10,10 @@ shared location, because they hold transcript text.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,6 +28,8 @@ from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
 from mifidelity.diarization import get_diarizer
 from mifidelity.outputs import PRIVATE_DIR_MODE, write_session
+from mifidelity.report.artifacts import publish_session_artifacts
+from mifidelity.report.overview import write_overview
 from mifidelity.roles import apply_roles, assign_roles
 from mifidelity.session import build_session, utterances_frame
 from mifidelity.transcript_input import read_transcript_csv
@@ -92,6 +96,14 @@ class _Stopwatch:
         return result
 
 
+def _publish(session, out_dir: str, clock: _Stopwatch) -> str:
+    """Write the session's files, show it in the Prefect UI and refresh the supervisor overview."""
+    folder = clock.run("write", write_session, session, out_dir)
+    publish_session_artifacts(session)
+    write_overview(Path(out_dir))
+    return str(folder)
+
+
 @flow(name="process-recording")
 def process_recording(
     path: str,
@@ -99,8 +111,12 @@ def process_recording(
     config: PipelineConfig,
     coach: str | None = None,
     hook: ProgressHook | None = None,
+    session_id: str | None = None,
 ) -> str:
-    """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html) out."""
+    """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html) out.
+
+    ``session_id`` names the output folder; default: the recording's file stem.
+    """
     transcribe, diarize = transcribe_task, diarize_task
     if not config.cache.enabled:
         transcribe = transcribe.with_options(persist_result=False, cache_policy=NO_CACHE)
@@ -121,12 +137,11 @@ def process_recording(
         notes.append(f"Which speaker is the coach is uncertain (confidence {roles.confidence:.2f}); "
                      "set roles.coach_speaker in the config if it is wrong.")
     session = clock.run(
-        "code", build_session, Path(path).stem, recording.source, frame, coder, recording.duration,
+        "code", build_session, session_id or Path(path).stem, recording.source, frame, coder, recording.duration,
         {"transcription": transcript.info, "diarization": diarization.info}, clock.timings, roles, notes, coach,
     )
-    folder = clock.run("write", write_session, session, out_dir)
-    # The write stage's own time lands after the file was written; keep the file's timings as they were.
-    return str(folder)
+    session.recorded_at = datetime.fromtimestamp(os.path.getmtime(path)).astimezone()
+    return _publish(session, out_dir, clock)
 
 
 @flow(name="code-transcript")
@@ -145,5 +160,4 @@ def code_transcript(
         "code", build_session, Path(path).stem, str(Path(path).resolve()), frame, coder, None, {},
         clock.timings, None, [], coach,
     )
-    folder = clock.run("write", write_session, session, out_dir)
-    return str(folder)
+    return _publish(session, out_dir, clock)

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mifidelity needs (ffmpeg decodes recordings; sox, espeak-ng and
-# flite render the sample sessions). Does nothing when they are already there.
+# flite render the sample sessions; chromium runs the report tests). Does nothing when they are already there.
 set -euo pipefail
 needed=()
 command -v ffmpeg >/dev/null || needed+=(ffmpeg)
 command -v sox >/dev/null || needed+=(sox)
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)
 command -v flite >/dev/null || needed+=(flite)
+# Debian's browser for the report tests (Playwright drives it; it never downloads a browser of its own).
+[ -x /usr/bin/chromium ] || needed+=(chromium)
+[ -x /usr/bin/chromedriver ] || needed+=(chromium-driver)
 [ ${#needed[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${needed[*]}" >&2
 sudo_cmd=""

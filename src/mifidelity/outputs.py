@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 from mifidelity.metrics import assess, overall_verdict
@@ -38,7 +39,7 @@ def session_summary(session: CodedSession) -> dict:
         "coach": session.coach,
         "duration_seconds": None if session.duration_seconds is None else round(session.duration_seconds, 3),
         "metrics": session.metrics.as_dict(),
-        "assessment": assess(session.metrics).drop(columns=["meaning"]).to_dict(orient="records"),
+        "assessment": _records(assess(session.metrics).drop(columns=["meaning"])),
         "verdict": overall_verdict(assess(session.metrics)),
         "models": {stage: asdict(info) for stage, info in session.models.items()},
         "timings": {stage: round(seconds, 3) for stage, seconds in session.timings.items()},
@@ -49,6 +50,27 @@ def session_summary(session: CodedSession) -> dict:
             "method": session.roles.method,
         },
         "notes": session.notes,
+        **_report_fields(session),
+    }
+
+
+def _records(frame) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts (NaN becomes null, so session.json is valid JSON)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def _report_fields(session: CodedSession) -> dict:
+    """What the report and the supervisor overview need beyond the metrics."""
+    from mifidelity.report.analysis import bootstrap_intervals, session_date, session_duration
+
+    date, basis = session_date(session)
+    return {
+        "recorded_at": date.isoformat(timespec="seconds"),
+        "recorded_at_basis": basis,
+        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "report_duration_seconds": session_duration(session),
+        "utterance_count": int(len(session.utterances)),
+        "intervals": bootstrap_intervals(session.utterances),
     }
 
 
@@ -84,7 +106,7 @@ def write_session(session: CodedSession, out_dir: str | Path) -> Path:
         _write_private(staging / "session.json", json.dumps(session_summary(session), indent=2, default=str) + "\n")
         _write_private(staging / "utterances.csv", session.utterances.to_csv(index=False))
         _write_private(staging / "transcript.txt", transcript_text(session))
-        _write_private(staging / "report.html", render_session_report(session))
+        _write_private(staging / "report.html", render_session_report(session, report_dir=final))
         if final.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{session.session_id}.", suffix=".old", dir=out_dir))
             os.rename(final, retired / "previous")

@@ -18,6 +18,7 @@ This is the one place where utterances become a DataFrame. Columns of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Sequence
 
 import pandas as pd
@@ -43,6 +44,7 @@ class CodedSession:
     roles: RoleAssignment | None = None
     notes: list[str] = field(default_factory=list)
     coach: str | None = None
+    recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.analysis)
 
 
 def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:

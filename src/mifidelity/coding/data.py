@@ -1,0 +1,132 @@
+"""AnnoMI loading: one row per utterance with majority-vote MITI labels.
+
+Only the training and evaluation scripts use this module; the coders never read
+the corpus. The corpus stays outside the repository: pass its folder.
+
+Label mapping (AnnoMI -> this project's codes)
+----------------------------------------------
+``main_behaviour``
+    reflection / question / therapist_input -> ``input`` / other.
+``question``
+    ``none`` unless ``question_exists``; then ``question_subtype`` (open/closed).
+``reflection``
+    ``none`` unless ``reflection_exists``; then ``reflection_subtype`` (simple/complex).
+``giving_information``
+    ``therapist_input_exists`` and ``therapist_input_subtype == "information"``.
+    Advice, negotiation and options are *not* giving information: MITI 4.2.1 codes
+    advice as Persuade (with or without permission), and its "Giving Information"
+    code is information only.
+``client_talk``
+    ``client_talk_type`` (change / sustain / neutral).
+
+Seven transcripts have ten annotators; each field is then a majority vote (ties go
+to the label listed first in :data:`mifidelity.coding.base.LABELS`, so the vote is
+deterministic).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mifidelity.coding.base import LABELS
+
+DEFAULT_DATA_DIR = "../shared/data/annomi"
+FULL_CSV = "AnnoMI-full.dev.csv"
+TASKS = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
+COACH_TASKS = ("main_behaviour", "question", "reflection", "giving_information")
+CLIENT_TASKS = ("client_talk",)
+
+
+def _truthy(value) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def _annotator_labels(raw: pd.DataFrame) -> pd.DataFrame:
+    """Map one annotator's AnnoMI fields to this project's codes (per row)."""
+    therapist = raw["interlocutor"].str.lower().eq("therapist")
+    main = raw["main_therapist_behaviour"].replace({"therapist_input": "input"})
+    question = raw["question_subtype"].where(raw["question_exists"].map(_truthy), "none")
+    reflection = raw["reflection_subtype"].where(raw["reflection_exists"].map(_truthy), "none")
+    info = raw["therapist_input_exists"].map(_truthy) & raw["therapist_input_subtype"].eq("information")
+    return pd.DataFrame({
+        "main_behaviour": main.where(therapist),
+        "question": question.where(therapist),
+        "reflection": reflection.where(therapist),
+        "giving_information": info.where(therapist),
+        "client_talk": raw["client_talk_type"].where(~therapist),
+    })
+
+
+def _vote(values: pd.Series, task: str):
+    """Majority label; ties go to the first label in LABELS[task]."""
+    values = values.dropna()
+    if values.empty:
+        return None
+    counts = values.value_counts()
+    best = counts.max()
+    for label in LABELS[task]:
+        if counts.get(label, 0) == best:
+            return label
+    return counts.index[0]
+
+
+def load_annomi(data_dir: str | Path = DEFAULT_DATA_DIR) -> pd.DataFrame:
+    """Load AnnoMI as one row per utterance with majority-vote labels.
+
+    Parameters
+    ----------
+    data_dir:
+        Folder holding ``AnnoMI-full.dev.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``transcript_id``, ``utterance_id``, ``role`` (coach/client), ``text``,
+        ``n_annotators``, ``mi_quality`` and one column per task in :data:`TASKS`
+        (``None`` where the task does not apply to the role). Sorted by transcript and
+        utterance order.
+    """
+    path = Path(data_dir) / FULL_CSV
+    if not path.exists():
+        raise FileNotFoundError(f"AnnoMI not found: {path} (pass --data with the corpus folder)")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["n/a", ""])
+    raw["utterance_id"] = raw["utterance_id"].astype(int)
+    labels = _annotator_labels(raw)
+    labels[["transcript_id", "utterance_id", "annotator_id"]] = raw[["transcript_id", "utterance_id", "annotator_id"]]
+    keys = ["transcript_id", "utterance_id"]
+    voted = labels.groupby(keys, sort=True).agg(
+        **{task: (task, lambda s, t=task: _vote(s, t)) for task in TASKS},
+        n_annotators=("annotator_id", "nunique"),
+    )
+    first = raw.groupby(keys, sort=True).first()
+    out = pd.DataFrame({
+        "role": first["interlocutor"].str.lower().map({"therapist": "coach", "client": "client"}),
+        "text": first["utterance_text"].fillna(""),
+        "mi_quality": first["mi_quality"],
+    }).join(voted).reset_index()
+    out["transcript_id"] = out["transcript_id"].astype(int)
+    out = out.sort_values(["transcript_id", "utterance_id"]).reset_index(drop=True)
+    for task in TASKS:
+        out[task] = out[task].astype(object).where(out[task].notna(), None)
+    return out
+
+
+def annotator_tables(data_dir: str | Path = DEFAULT_DATA_DIR) -> pd.DataFrame:
+    """Per-annotator labels of the multiply-annotated transcripts (for agreement).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per utterance and annotator, with ``transcript_id``, ``utterance_id``,
+        ``annotator_id``, ``role`` and the task columns.
+    """
+    raw = pd.read_csv(Path(data_dir) / FULL_CSV, dtype=str, keep_default_na=False, na_values=["n/a", ""])
+    raw["utterance_id"] = raw["utterance_id"].astype(int)
+    labels = _annotator_labels(raw)
+    labels[["transcript_id", "utterance_id", "annotator_id"]] = raw[["transcript_id", "utterance_id", "annotator_id"]]
+    labels["transcript_id"] = labels["transcript_id"].astype(int)
+    labels["role"] = raw["interlocutor"].str.lower().map({"therapist": "coach", "client": "client"})
+    multi = labels.groupby("transcript_id")["annotator_id"].transform("nunique") > 1
+    return labels[multi].reset_index(drop=True)

@@ -1,0 +1,335 @@
+"""Cross-validated evaluation of the trained coder against a TF-IDF baseline.
+
+Usage (from the repository root)::
+
+    python -m mifidelity.coding.evaluate --data ../shared/data/annomi
+
+5-fold cross-validation grouped by transcript (a session never appears in both
+training and test folds). Every fold is scored twice: on the transcripts as
+written ("clean") and lower-cased without punctuation ("asr"), what a speech
+recogniser may give. Prints macro-F1 per task, confusion matrices, per-session
+metric agreement (R:Q, %complex reflections, %open questions, %change talk) and
+coding speed. Never prints utterance text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from mifidelity.coding.base import LABELS
+from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, load_annomi
+from mifidelity.coding.model import enforce_consistency
+from mifidelity.coding.train import (
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, build_features, fit_model, task_rows, version_texts,
+)
+
+logger = logging.getLogger(__name__)
+
+# Reference macro-F1 (main / question / reflection / client talk).
+REFERENCES = {
+    "human experts (AnnoMI, 1 vs majority of 9)": (0.86, 0.83, 0.62, 0.72),
+    "best published model": (0.83, None, None, 0.66),
+    "targets": (0.80, 0.78, 0.58, 0.62),
+}
+SCORED_TASKS = ("main_behaviour", "question", "reflection", "client_talk", "giving_information")
+SESSION_METRICS = ("R:Q", "%CR", "%OQ", "%CT")
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple) -> float:
+    """Macro-F1 over ``labels`` (sklearn's definition)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, labels=list(range(len(labels))), average="macro", zero_division=0))
+
+
+def label_indices(values: np.ndarray, task: str) -> np.ndarray:
+    return np.array([LABELS[task].index(v) for v in values])
+
+
+def session_metric_table(data: pd.DataFrame, counts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per-transcript R:Q, %CR, %OQ, %CT from (possibly fractional) per-utterance counts.
+
+    Parameters
+    ----------
+    data:
+        Utterances (for ``transcript_id``).
+    counts:
+        Name -> per-utterance count (0/1 for hard labels, a probability for expected
+        counts): ``open``, ``closed``, ``simple``, ``complex``, ``change``, ``sustain``.
+    """
+    frame = pd.DataFrame(counts)
+    frame["transcript_id"] = data["transcript_id"].to_numpy()
+    sums = frame.groupby("transcript_id").sum()
+    questions = sums["open"] + sums["closed"]
+    reflections = sums["simple"] + sums["complex"]
+    talk = sums["change"] + sums["sustain"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.DataFrame({
+            "R:Q": np.where(questions > 0, reflections / questions, np.nan),
+            "%CR": np.where(reflections > 0, 100 * sums["complex"] / reflections, np.nan),
+            "%OQ": np.where(questions > 0, 100 * sums["open"] / questions, np.nan),
+            "%CT": np.where(talk > 0, 100 * sums["change"] / talk, np.nan),
+        }, index=sums.index)
+
+
+def counts_from_labels(data: pd.DataFrame, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """0/1 counts from label arrays aligned with ``data`` (``None`` where a task does not apply)."""
+    return {
+        "open": labels["question"] == "open", "closed": labels["question"] == "closed",
+        "simple": labels["reflection"] == "simple", "complex": labels["reflection"] == "complex",
+        "change": labels["client_talk"] == "change", "sustain": labels["client_talk"] == "sustain",
+    }
+
+
+def counts_from_probabilities(data: pd.DataFrame, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Expected counts: each utterance contributes its probability of each label."""
+    coach = (data["role"] == "coach").to_numpy()
+    client = ~coach
+    col = lambda task, label: probs[task][:, LABELS[task].index(label)]  # noqa: E731
+    return {
+        "open": col("question", "open") * coach, "closed": col("question", "closed") * coach,
+        "simple": col("reflection", "simple") * coach, "complex": col("reflection", "complex") * coach,
+        "change": col("client_talk", "change") * client, "sustain": col("client_talk", "sustain") * client,
+    }
+
+
+def session_agreement(expert: pd.DataFrame, predicted: pd.DataFrame, min_denominator: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r and median absolute error per session metric, over sessions where both are defined.
+
+    ``min_denominator`` marks which sessions have enough expert-coded questions,
+    reflections or client talk (>= 3) for the metric to mean something.
+    """
+    rows = {}
+    for metric in SESSION_METRICS:
+        both = expert[metric].notna() & predicted[metric].notna() & min_denominator[metric]
+        e, p = expert.loc[both, metric].to_numpy(), predicted.loc[both, metric].to_numpy()
+        r = float(np.corrcoef(e, p)[0, 1]) if both.sum() > 2 else float("nan")
+        rows[metric] = {"r": r, "MAE": float(np.median(np.abs(e - p))), "n": int(both.sum())}
+    return pd.DataFrame(rows).T
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+class TfidfBaseline:
+    """TF-IDF (word 1-2 grams) + logistic regression on the current utterance only."""
+
+    def __init__(self):
+        self.models: dict = {}
+
+    def fit(self, data: pd.DataFrame, texts: dict[str, list[str]], train_index: np.ndarray) -> "TfidfBaseline":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        allowed = np.zeros(len(data), dtype=bool)
+        allowed[train_index] = True
+        for task in TASKS:
+            rows = task_rows(data, task)
+            rows = rows[allowed[rows]]
+            x = [texts[v][i] for v in texts for i in rows]
+            y = np.concatenate([label_indices(data[task].to_numpy()[rows], task) for _ in texts])
+            pipeline = make_pipeline(
+                TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b|\?"),
+                LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced", random_state=SEED),
+            )
+            self.models[task] = pipeline.fit(x, y)
+        return self
+
+    def predict_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
+        return {task: model.predict_proba(texts) for task, model in self.models.items()}
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def folds(data: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped, shuffled, seeded folds: whole transcripts go to one side."""
+    from sklearn.model_selection import GroupKFold
+
+    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=SEED)
+    return list(splitter.split(np.zeros(len(data)), groups=data["transcript_id"]))
+
+
+def cross_validate(data: pd.DataFrame, features: dict[str, np.ndarray], config: dict | None = None,
+                   baseline: bool = True) -> dict:
+    """Out-of-fold probabilities for the model (and baseline), per text version.
+
+    Returns
+    -------
+    dict
+        ``{"model": {version: {task: (n, k)}}, "baseline": {...}}``.
+    """
+    out = {"model": {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in features}}
+    texts = {v: version_texts(data["text"], v) for v in features}
+    if baseline:
+        out["baseline"] = {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in features}
+    for fold, (train_index, test_index) in enumerate(folds(data)):
+        started = time.perf_counter()
+        model = fit_model(data, features, train_index, config)
+        for version in features:
+            probs = model.predict_proba(features[version][test_index])
+            for task in TASKS:
+                out["model"][version][task][test_index] = probs[task]
+        if baseline:
+            base = TfidfBaseline().fit(data, texts, train_index)
+            for version in features:
+                probs = base.predict_proba([texts[version][i] for i in test_index])
+                for task in TASKS:
+                    out["baseline"][version][task][test_index] = probs[task]
+        logger.info("fold %d done in %.0fs", fold + 1, time.perf_counter() - started)
+    return out
+
+
+def hard_labels(data: pd.DataFrame, probs: dict[str, np.ndarray], consistent: bool = True) -> dict[str, np.ndarray]:
+    """Arg-max labels (after the coder's consistency rule), ``None`` where a task does not apply."""
+    if consistent:
+        probs = enforce_consistency(probs, LABELS)
+    coach = (data["role"] == "coach").to_numpy()
+    out = {}
+    for task in TASKS:
+        applies = ~coach if task == "client_talk" else coach
+        values = np.array(LABELS[task], dtype=object)[probs[task].argmax(1)]
+        values[~applies] = None
+        out[task] = values
+    return out
+
+
+def task_scores(data: pd.DataFrame, predicted: dict[str, np.ndarray]) -> dict[str, float]:
+    """Macro-F1 per task over the rows each task applies to."""
+    scores = {}
+    for task in SCORED_TASKS:
+        rows = task_rows(data, task)
+        scores[task] = macro_f1(label_indices(data[task].to_numpy()[rows], task),
+                                label_indices(predicted[task][rows], task), LABELS[task])
+    return scores
+
+
+def confusion(data: pd.DataFrame, predicted: dict[str, np.ndarray], task: str) -> pd.DataFrame:
+    """Confusion matrix (rows: expert, columns: predicted)."""
+    rows = task_rows(data, task)
+    table = pd.crosstab(pd.Categorical(data[task].to_numpy()[rows], categories=list(LABELS[task])),
+                        pd.Categorical(predicted[task][rows], categories=list(LABELS[task])),
+                        rownames=["expert"], colnames=["predicted"], dropna=False)
+    return table
+
+
+def measure_speed(data: pd.DataFrame, model_path: str | None = None, repeats: int = 3) -> dict[str, float]:
+    """Utterances per second of :class:`TrainedCoder` on realistic sessions (warm, after loading).
+
+    Uses the transcripts nearest 100 and 300 utterances, as written.
+    """
+    from mifidelity.coding.trained import TrainedCoder
+
+    coder = TrainedCoder(model_path)
+    started = time.perf_counter()
+    coder.load()
+    result = {"load_seconds": time.perf_counter() - started}
+    sizes = data.groupby("transcript_id").size()
+    for target in (100, 300):
+        transcript = (sizes - target).abs().idxmin()
+        session = data[data["transcript_id"] == transcript]
+        roles, texts = list(session["role"]), list(session["text"])
+        coder.code(roles[:5], texts[:5])  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            coder.code(roles, texts)
+            best = min(best, time.perf_counter() - started)
+        result[f"utt_per_s_{len(session)}"] = len(session) / best
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value) -> str:
+    return "  -  " if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
+
+
+def report(data: pd.DataFrame, results: dict, speed: dict | None) -> str:
+    """The printed report (no utterance text)."""
+    lines = []
+    add = lines.append
+    coach = data["role"] == "coach"
+    add(f"AnnoMI dev: {data['transcript_id'].nunique()} transcripts, {int(coach.sum())} coach and "
+        f"{int((~coach).sum())} client utterances; 5-fold CV grouped by transcript_id (seed {SEED}).")
+    add("")
+    add("Macro-F1                        main   question reflection client_talk giving_info")
+    scores = {}
+    for system in results:
+        for version in results[system]:
+            predicted = hard_labels(data, results[system][version], consistent=(system == "model"))
+            scores[(system, version)] = (task_scores(data, predicted), predicted)
+            s = scores[(system, version)][0]
+            name = f"{'MiniLM+heads' if system == 'model' else 'TF-IDF+LR'} ({version})"
+            add(f"{name:<30} " + " ".join(f"{_fmt(s[t]):>10}" for t in SCORED_TASKS))
+    if "model" in results:
+        for version in results["model"]:
+            raw = task_scores(data, hard_labels(data, results["model"][version], consistent=False))
+            add(f"{'  without consistency rule (' + version + ')':<30} " + " ".join(f"{_fmt(raw[t]):>10}" for t in SCORED_TASKS))
+    for name, values in REFERENCES.items():
+        add(f"{name[:30]:<30} " + " ".join(f"{_fmt(v):>10}" for v in values))
+    add("")
+    for version in results.get("model", {}):
+        _, predicted = scores[("model", version)]
+        for task in ("main_behaviour", "question", "reflection", "client_talk"):
+            add(f"Confusion, MiniLM+heads ({version}), {task} (rows expert, columns predicted):")
+            add(confusion(data, predicted, task).to_string())
+            add("")
+    expert_labels = {t: data[t].to_numpy() for t in TASKS}
+    expert = session_metric_table(data, counts_from_labels(data, expert_labels))
+    expert_counts = pd.DataFrame(counts_from_labels(data, expert_labels)).groupby(data["transcript_id"].to_numpy()).sum()
+    enough = pd.DataFrame({
+        "R:Q": (expert_counts["open"] + expert_counts["closed"]) >= 3,
+        "%CR": (expert_counts["simple"] + expert_counts["complex"]) >= 3,
+        "%OQ": (expert_counts["open"] + expert_counts["closed"]) >= 3,
+        "%CT": (expert_counts["change"] + expert_counts["sustain"]) >= 3,
+    })
+    add("Session metrics vs experts (sessions with >= 3 expert-coded items in the denominator):")
+    add("system                                   " + "".join(f"{m + ' r':>8}{m + ' MAE':>10}" for m in SESSION_METRICS))
+    for system in results:
+        for version in results[system]:
+            label = "MiniLM+heads" if system == "model" else "TF-IDF+LR"
+            _, predicted = scores[(system, version)]
+            hard = session_agreement(expert, session_metric_table(data, counts_from_labels(data, predicted)), enough)
+            soft = session_agreement(expert, session_metric_table(
+                data, counts_from_probabilities(data, results[system][version])), enough)
+            for kind, table in (("hard labels", hard), ("summed probs", soft)):
+                add(f"{label + ' (' + version + '), ' + kind:<41}" + "".join(
+                    f"{_fmt(table.loc[m, 'r']):>8}{_fmt(table.loc[m, 'MAE']):>10}" for m in SESSION_METRICS))
+    add("  n sessions: " + ", ".join(f"{m} {int(enough[m].sum())}" for m in SESSION_METRICS))
+    add("  MAE is the median absolute error: R:Q in reflections per question, the others in percentage points.")
+    if speed:
+        add("")
+        add("Speed (TrainedCoder.code, warm, best of 3; load " f"{speed['load_seconds']:.1f}s): " + ", ".join(
+            f"{k.split('_')[-1]}-utterance session {v:.0f} utt/s" for k, v in speed.items() if k.startswith("utt")))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="embedding cache folder ('' to disable)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
+    parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    parser.add_argument("--model", default=None, help="artifact for the speed measurement (default: bundled)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data = load_annomi(args.data)
+    features = build_features(data, args.cache or None, VERSIONS)
+    results = cross_validate(data, features, DEFAULT_CONFIG, baseline=not args.no_baseline)
+    speed = None if args.no_speed else measure_speed(data, args.model)
+    print(report(data, results, speed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""A dependency-free keyword coder: the fallback and the sanity baseline.
+
+Deliberately small. It finds questions from "?" or a question word / auxiliary
+verb at the start of the last sentence, reflections from typical reflective
+stems ("sounds like", "you feel", "so you ..."), information from a few
+informational cues, and client change/sustain talk from desire/ability/reason/
+need/commitment phrases and their negations.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import pandas as pd
+
+from mifidelity.coding.base import blank_codes
+from mifidelity.types import StageInfo
+
+_FILLERS = r"^(?:(?:so|and|but|okay|ok|well|now|um|uh|then|alright|right)\s+)*"
+_OPEN = re.compile(_FILLERS + r"(what|how|why|tell me|describe|help me understand|in what way)\b")
+_CLOSED = re.compile(
+    _FILLERS + r"(do|does|did|is|are|was|were|can|could|would|will|have|has|had|should|may|am|when|where|who|which"
+    r"|isn't|aren't|don't|doesn't|didn't|won't|wouldn't|can't|haven't)\b"
+)
+_REFLECTION = re.compile(
+    r"\b(sounds like|it sounds|you feel|you're feeling|it seems|seems like|you're saying|so you|you've been|part of you"
+    r"|you want|you'd like|you're worried|you're not sure|you're concerned|for you)\b"
+)
+_COMPLEX = re.compile(r"\b(feel|feeling|worried|scared|afraid|part of you|on the other hand|but you|important to you|really)\b")
+_INFORMATION = re.compile(r"\b(research|studies|percent|recommended|guidelines?|risk of|units?|per day|per week|can cause|increases?)\b")
+_CHANGE = re.compile(
+    r"\b(i want to|i need to|i'm going to|i am going to|i will|i'll|i can|i could|i should|i'd like to|i have to"
+    r"|i've started|i have started|i'm ready|i want|i plan|i'm trying|try to|cut down|cut back|quit|stop)\b"
+)
+_SUSTAIN = re.compile(
+    r"\b(i don't want|i can't|i won't|i'm not going to|not ready|i like|i enjoy|it helps me|it's not a problem"
+    r"|not a big deal|i don't think|no way|i don't need|i need it|too hard)\b"
+)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s'?]", " ", str(text).lower())).strip()
+
+
+class RuleCoder:
+    """Keyword heuristics with the :class:`~mifidelity.coding.base.UtteranceCoder` interface.
+
+    Confidences are fixed guesses (0.9 for a "?" or a strong phrase, 0.6 otherwise):
+    they rank, they are not calibrated.
+    """
+
+    info = StageInfo(engine="rules", model="keywords", version="1")
+
+    def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
+        """Code each utterance with keyword rules (see the module docstring)."""
+        if len(roles) != len(texts):
+            raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
+        codes = blank_codes(roles)
+        for column in list(codes.columns):
+            codes[f"{column}_confidence"] = pd.Series([None] * len(roles), dtype=object)
+        for i, (role, text) in enumerate(zip(roles, texts)):
+            plain = _normalise(text or "")
+            sentences = [s.strip() for s in re.split(r"(?<=[?.!])\s+|\?", plain) if s.strip()] or [""]
+            last = sentences[-1]
+            if role == "coach":
+                self._code_coach(codes, i, str(text or ""), plain, last)
+            else:
+                self._code_client(codes, i, plain)
+        return codes
+
+    @staticmethod
+    def _code_coach(codes: pd.DataFrame, i: int, raw: str, plain: str, last: str) -> None:
+        marked = "?" in raw
+        question = "none"
+        if _OPEN.search(last) or (marked and _OPEN.search(plain)):
+            question = "open"
+        elif _CLOSED.search(last) or marked:
+            question = "closed"
+        reflective = bool(_REFLECTION.search(plain)) and question == "none"
+        reflection = ("complex" if _COMPLEX.search(plain) else "simple") if reflective else "none"
+        informing = bool(_INFORMATION.search(plain)) and question == "none"
+        main = "question" if question != "none" else "reflection" if reflective else "input" if informing else "other"
+        values = {"main_behaviour": main, "question": question, "reflection": reflection,
+                  "giving_information": informing}
+        for column, value in values.items():
+            codes.at[i, column] = value
+            codes.at[i, f"{column}_confidence"] = 0.9 if (marked or reflective) else 0.6
+
+    @staticmethod
+    def _code_client(codes: pd.DataFrame, i: int, plain: str) -> None:
+        if _SUSTAIN.search(plain):
+            talk = "sustain"
+        elif _CHANGE.search(plain):
+            talk = "change"
+        else:
+            talk = "neutral"
+        codes.at[i, "client_talk"] = talk
+        codes.at[i, "client_talk_confidence"] = 0.6

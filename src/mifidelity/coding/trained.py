@@ -1,0 +1,96 @@
+"""The trained utterance coder: frozen all-MiniLM-L6-v2 embeddings + small heads.
+
+See ``docs/model-card.md`` for data, method, cross-validated scores and limits.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mifidelity.coding.base import LABELS, blank_codes
+from mifidelity.coding.model import CoderModel, codes_from_probabilities, enforce_consistency
+from mifidelity.types import StageInfo
+
+ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+DEFAULT_ARTIFACT = ARTIFACT_DIR / "minilm-heads.npz"
+
+_MODELS: dict[str, CoderModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _load_model(path: Path) -> CoderModel:
+    """Load an artifact once per process (coders are created per session)."""
+    key = str(path.resolve())
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            if not path.exists():
+                raise FileNotFoundError(f"trained coder artifact not found: {path}")
+            _MODELS[key] = CoderModel.load(path)
+        return _MODELS[key]
+
+
+class TrainedCoder:
+    """MITI codes from a frozen sentence encoder and heads trained on AnnoMI.
+
+    Parameters
+    ----------
+    model_path:
+        An artifact written by ``python -m mifidelity.coding.train``; ``None`` uses
+        the one bundled with the package.
+
+    Notes
+    -----
+    Nothing is loaded until the first :meth:`code` call (or :meth:`load`); the
+    encoder and heads are then shared by every coder in the process.
+    """
+
+    def __init__(self, model_path: str | None = None):
+        self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
+        version = "unloaded"
+        self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version=version)
+        self._model: CoderModel | None = None
+
+    def load(self) -> "TrainedCoder":
+        """Load the heads and the encoder now (otherwise done on first use)."""
+        from mifidelity.coding.features import get_encoder
+
+        if self._model is None:
+            self._model = _load_model(self.model_path)
+            meta = self._model.meta
+            self.info = StageInfo(engine="trained", model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}",
+                                  version=str(meta.get("model_version", "?")))
+        get_encoder()
+        return self
+
+    def predict_proba(self, roles: Sequence[str], texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Per-task class probabilities (columns in ``LABELS[task]`` order), for every row.
+
+        Useful for session-level estimates from expected counts; :meth:`code` gives
+        the hard labels.
+        """
+        from mifidelity.coding.features import get_encoder, session_features
+
+        self.load()
+        texts = ["" if t is None else str(t) for t in texts]
+        roles = [str(r) for r in roles]
+        embeddings = get_encoder().encode(texts)
+        features = session_features(roles, texts, embeddings)
+        return self._model.predict_proba(features)
+
+    def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
+        """Code a session's utterances (see :class:`mifidelity.coding.base.UtteranceCoder`)."""
+        if len(roles) != len(texts):
+            raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
+        if not len(roles):
+            codes = blank_codes(roles)
+            for column in LABELS:
+                codes[f"{column}_confidence"] = pd.Series([], dtype=object)
+            return codes
+        probs = self.predict_proba(roles, texts)
+        labels = {task: head.labels for task, head in self._model.heads.items()}
+        return codes_from_probabilities(list(roles), enforce_consistency(probs, labels), labels)

@@ -1,0 +1,108 @@
+"""Prefect artifacts of a session, so the Prefect UI shows results.
+
+A markdown artifact (summary: verdict, scorecard, suggestions) and a table
+artifact (one row per metric). They hold numbers and fixed sentences only,
+never transcript text: the Prefect database is not where counselling
+transcripts should end up. Outside a flow or task run this does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from mifidelity.session import CodedSession
+
+log = logging.getLogger(__name__)
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+
+
+def _md(text: object) -> str:
+    """Escape a string for Prefect's markdown (which also renders some HTML)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def artifact_key(session_id: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    slug = re.sub(r"[^a-z0-9]+", "-", session_id.lower()).strip("-")[:80] or "session"
+    return f"mi-{slug}"
+
+
+def _in_run() -> bool:
+    try:
+        from prefect.context import FlowRunContext, TaskRunContext
+    except ImportError:  # pragma: no cover - prefect is a dependency
+        return False
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+def session_markdown(session: CodedSession) -> str:
+    from mifidelity.report import report_context
+
+    context = report_context(session)
+    lines = [
+        f"# MI fidelity: {_md(session.session_id)}",
+        "",
+        f"**Coach:** {_md(session.coach or 'not given')} · **Date:** {context['date_text']} · "
+        f"**Duration:** {context['duration_text']} · **Utterances:** {len(context['utterances'])}",
+        "",
+        f"> {_md(context['verdict'])}",
+        "",
+        "| Measure | Value | 95% interval | Rating |",
+        "| --- | --- | --- | --- |",
+    ]
+    for card in context["cards"]:
+        interval = "–" if card["low"] is None else f"{_fmt(card, 'low')} to {_fmt(card, 'high')}"
+        lines.append(f"| {_md(card['label'])} | {card['shown']} | {interval} | {card['rating']} |")
+    lines += ["", "## Try next time", ""]
+    lines += [f"{i}. **{_md(s['title'])}**: {_md(s['text'])}" for i, s in enumerate(context["suggestions"], 1)]
+    lines += ["", f"Missed opportunities: {len(context['missed'])}. The full report with the transcript is "
+                  f"OUT/{_md(session.session_id)}/report.html on the machine that ran the flow."]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(card: dict, key: str) -> str:
+    from mifidelity.report.analysis import format_value
+
+    return format_value(card["metric"], card[key])
+
+
+def session_table(session: CodedSession) -> list[dict]:
+    from mifidelity.report.analysis import bootstrap_intervals, scorecard
+
+    rows = []
+    for card in scorecard(session.metrics, bootstrap_intervals(session.utterances)):
+        rows.append({"metric": card["label"], "value": card["value"], "low": card["low"], "high": card["high"],
+                     "rating": card["rating"], "source": card["source"]})
+    counts = session.metrics.as_dict()
+    for name in ("questions", "open_questions", "closed_questions", "reflections", "simple_reflections",
+                 "complex_reflections", "giving_information", "change_talk", "sustain_talk", "neutral_talk"):
+        rows.append({"metric": name.replace("_", " "), "value": counts[name], "low": None, "high": None,
+                     "rating": "count", "source": ""})
+    return rows
+
+
+def publish_session_artifacts(session: CodedSession) -> dict[str, object] | None:
+    """Create the session's markdown and table artifacts in the current Prefect flow run.
+
+    Returns the artifacts' ids (``{"markdown": ..., "table": ...}``), or ``None``
+    when called outside a flow/task run or when Prefect cannot store them (a
+    failure here never fails the session: its files are already written).
+    """
+    if not _in_run():
+        return None
+    try:
+        from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+        key = artifact_key(session.session_id)
+        markdown_id = create_markdown_artifact(
+            markdown=session_markdown(session), key=f"{key}-summary",
+            description="MI fidelity summary (no transcript text)")
+        table_id = create_table_artifact(
+            table=session_table(session), key=f"{key}-metrics",
+            description="MI fidelity metrics with 95% bootstrap intervals")
+        return {"markdown": markdown_id, "table": table_id}
+    except Exception as exc:  # noqa: BLE001 - artifacts are a convenience, never a failure
+        log.warning("could not publish Prefect artifacts (%s)", type(exc).__name__)
+        return None

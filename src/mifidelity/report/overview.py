@@ -1,0 +1,234 @@
+"""The supervisor overview: OUT/index.html and OUT/sessions.csv, rebuilt from every OUT/*/session.json.
+
+Both files are owner-only (0600) and replaced atomically (temporary file +
+rename), so a reader never sees half a file and two sessions finishing at
+once cannot interleave. The overview shows metrics only, never transcript
+text. Strings from session.json (session ids, coach names) are escaped by
+Jinja2's autoescape; in the CSV, cells that a spreadsheet would run as a
+formula are prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from mifidelity.metrics import THRESHOLDS, rate
+from mifidelity.report.analysis import clock, format_value
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
+TREND_METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "coach_talk_share")
+NO_COACH = "(no coach given)"
+
+CSV_COLUMNS = (
+    "session_id", "coach", "date", "duration_seconds", "utterances", "questions", "open_questions",
+    "closed_questions", "reflections", "simple_reflections", "complex_reflections", "giving_information",
+    "change_talk", "sustain_talk", "neutral_talk", "reflection_to_question", "reflection_to_question_low",
+    "reflection_to_question_high", "pct_complex_reflections", "pct_complex_reflections_low",
+    "pct_complex_reflections_high", "pct_open_questions", "pct_change_talk", "change_talk_per_minute",
+    "coach_talk_share", "rating_reflection_to_question", "rating_pct_complex_reflections", "verdict", "report",
+)
+
+
+def _date(summary: dict, path: Path) -> datetime:
+    for key in ("recorded_at", "created"):
+        value = summary.get(key)
+        if value:
+            try:
+                parsed = datetime.fromisoformat(str(value))
+                return parsed if parsed.tzinfo else parsed.astimezone()
+            except ValueError:
+                pass
+    return datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+
+
+def load_sessions(out_dir: str | Path) -> pd.DataFrame:
+    """One row per session folder in ``out_dir`` that has a readable session.json, oldest first."""
+    out_dir = Path(out_dir)
+    records = []
+    for path in sorted(out_dir.glob("*/session.json")):
+        if path.parent.name.startswith("."):
+            continue  # staging, retired and cache folders
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        metrics = summary.get("metrics") or {}
+        intervals = summary.get("intervals") or {}
+        thresholds = {t.metric: t for t in THRESHOLDS}
+        record = {
+            "session_id": str(summary.get("session_id") or path.parent.name),
+            "coach": summary.get("coach") or "",
+            "date": _date(summary, path),
+            "duration_seconds": summary.get("duration_seconds") or summary.get("report_duration_seconds"),
+            "utterances": summary.get("utterance_count"),
+            **{key: metrics.get(key) for key in CSV_COLUMNS if key in metrics},
+            "verdict": summary.get("verdict") or "",
+            "report": f"./{quote(path.parent.name, safe='')}/report.html",
+        }
+        for metric in ("reflection_to_question", "pct_complex_reflections"):
+            interval = intervals.get(metric) or {}
+            record[f"{metric}_low"] = interval.get("low")
+            record[f"{metric}_high"] = interval.get("high")
+            record[f"rating_{metric}"] = rate(metrics.get(metric), thresholds[metric])
+        records.append(record)
+    frame = pd.DataFrame(records, columns=list(CSV_COLUMNS))
+    if len(frame):
+        frame = frame.sort_values(["date", "session_id"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _overall(row) -> str:
+    ratings = {row["rating_reflection_to_question"], row["rating_pct_complex_reflections"]}
+    if "not computable" in ratings:
+        return "not computable"
+    if ratings == {"good"}:
+        return "good"
+    if "below fair" in ratings:
+        return "below fair"
+    return "fair"
+
+
+def _safe_cell(value):
+    """Stop spreadsheets from running a cell as a formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def sessions_csv(frame: pd.DataFrame) -> str:
+    table = frame.copy()
+    table["date"] = table["date"].map(lambda d: d.isoformat(timespec="seconds") if isinstance(d, datetime) else d)
+    for column in ("session_id", "coach", "verdict", "report"):
+        table[column] = table[column].map(_safe_cell)
+    return table.to_csv(index=False)
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> dict:
+    """Geometry of one trend chart: a line per coach over session dates, with the metric's thresholds."""
+    threshold = next(t for t in THRESHOLDS if t.metric == metric)
+    width, height, left, right, top, bottom = 560.0, 220.0, 48.0, 12.0, 14.0, 34.0
+    values = [_number(v) for v in frame[metric]]
+    known = [v for v in values if v is not None]
+    if metric == "coach_talk_share":
+        y_max = 1.0
+    elif metric.startswith("pct_"):
+        y_max = 100.0
+    else:
+        y_max = float(math.ceil(max([3.0] + known)))
+    times = [d.timestamp() for d in frame["date"]]
+    t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
+    by_index = t1 - t0 < 60  # all on (nearly) the same moment: spread by order instead
+    positions = list(range(len(times))) if by_index else times
+    p0, p1 = (0.0, max(len(times) - 1, 1)) if by_index else (t0, t1)
+
+    def x(p):
+        return round(left + (width - left - right) * ((p - p0) / (p1 - p0) if p1 > p0 else 0.5), 2)
+
+    def y(v):
+        return round(top + (height - top - bottom) * (1 - min(max(v, 0.0), y_max) / y_max), 2)
+
+    series = []
+    for coach, colour in colours.items():
+        points = [{"x": x(positions[i]), "y": y(values[i]), "session": frame["session_id"].iloc[i],
+                   "label": f"{frame['session_id'].iloc[i]} ({frame['date'].iloc[i]:%Y-%m-%d}): "
+                            f"{format_value(metric, values[i])}", "report": frame["report"].iloc[i]}
+                  for i in range(len(frame))
+                  if (frame["coach"].iloc[i] or NO_COACH) == coach and values[i] is not None]
+        if points:
+            series.append({"coach": coach, "colour": colour, "points": points,
+                           "path": " ".join(f"{'M' if k == 0 else 'L'}{p['x']} {p['y']}" for k, p in enumerate(points))})
+    lines = [{"y": y(t), "label": f"{name} {format_value(metric, t)}"}
+             for name, t in (("fair", threshold.fair), ("good", threshold.good)) if t is not None]
+    y_ticks = [{"y": y(y_max * k / 4), "label": format_value(metric, y_max * k / 4)} for k in range(5)]
+    if by_index:
+        x_ticks = []
+    else:
+        x_ticks = [{"x": x(t), "label": datetime.fromtimestamp(t).strftime("%Y-%m-%d")}
+                   for t in ([t0, t1] if t1 > t0 else [t0])]
+    return {"metric": metric, "label": threshold.label, "width": width, "height": height, "left": left,
+            "right": width - right, "top": top, "bottom": height - bottom, "series": series, "lines": lines,
+            "y_ticks": y_ticks, "x_ticks": x_ticks, "by_index": by_index}
+
+
+def render_overview(frame: pd.DataFrame) -> str:
+    from mifidelity.report import _environment, content_security_policy, static_script
+
+    coaches = sorted({c or NO_COACH for c in frame["coach"]}) if len(frame) else []
+    colours = {coach: COACH_COLOURS[i % len(COACH_COLOURS)] for i, coach in enumerate(coaches)}
+    rows = []
+    for _, row in frame.iterrows():
+        rows.append({
+            "session_id": row["session_id"], "coach": row["coach"] or "", "coach_key": row["coach"] or NO_COACH,
+            "colour": colours.get(row["coach"] or NO_COACH), "date": row["date"],
+            "duration": clock(_number(row["duration_seconds"])) if _number(row["duration_seconds"]) else "",
+            "duration_sort": _number(row["duration_seconds"]),
+            "utterances": _number(row["utterances"]),
+            "questions": _number(row["questions"]), "reflections": _number(row["reflections"]),
+            "metrics": {t.metric: {"value": _number(row[t.metric]), "shown": format_value(t.metric, _number(row[t.metric])),
+                                   "rating": rate(_number(row[t.metric]), t)} for t in THRESHOLDS},
+            "rq_interval": (_number(row["reflection_to_question_low"]), _number(row["reflection_to_question_high"])),
+            "cr_interval": (_number(row["pct_complex_reflections_low"]), _number(row["pct_complex_reflections_high"])),
+            "overall": _overall(row), "verdict": row["verdict"], "report": row["report"],
+        })
+    per_coach = []
+    for coach in coaches:
+        mine = [r for r in rows if r["coach_key"] == coach]
+        mean = {}
+        for metric in TREND_METRICS:
+            known = [r["metrics"][metric]["value"] for r in mine if r["metrics"][metric]["value"] is not None]
+            mean[metric] = format_value(metric, sum(known) / len(known)) if known else "–"
+        per_coach.append({"coach": coach, "colour": colours[coach], "sessions": len(mine), "mean": mean,
+                          "good": sum(r["overall"] == "good" for r in mine),
+                          "last": max(r["date"] for r in mine)})
+    script = static_script("overview.js")
+    return _environment().get_template("overview.html.j2").render(
+        csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
+        per_coach=per_coach, plots=[_trend_plot(frame, m, colours) for m in TREND_METRICS] if len(frame) else [],
+        thresholds=THRESHOLDS, generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def write_overview(out_dir: str | Path) -> Path:
+    """Rebuild ``out_dir/index.html`` and ``out_dir/sessions.csv`` from every session folder; returns index.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    frame = load_sessions(out_dir)
+    _write_atomic(out_dir / "sessions.csv", sessions_csv(frame))
+    index = out_dir / "index.html"
+    _write_atomic(index, render_overview(frame))
+    return index

@@ -1,0 +1,149 @@
+"""End to end on the bundled sample sessions, through the real `mifidelity` command and Prefect flow."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mifidelity.evaluation import role_time_accuracy, word_error_rate
+from mifidelity.metrics import compute_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_audio"
+AUDIO = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".mp3", ".m4a", ".ogg", ".wav", ".flac"})
+CODE_COLUMNS = ["main_behaviour", "question", "reflection", "giving_information", "client_talk"]
+
+pytestmark = pytest.mark.slow
+
+
+def mifidelity(*args, cwd=ROOT):
+    command = [sys.executable, "-m", "mifidelity.cli", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def truth_of(audio: Path) -> pd.DataFrame:
+    return pd.read_csv(audio.with_suffix(".truth.csv"), keep_default_na=False)
+
+
+def oracle_codes(pipeline: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Replace the coder by the ground truth: each utterance takes the codes of the truth turn it overlaps most."""
+    coded = pipeline[["start", "end", "role"]].copy()
+    for column in CODE_COLUMNS:
+        coded[column] = None
+    for i, row in pipeline.iterrows():
+        overlap = (np.minimum(truth["end"], row["end"]) - np.maximum(truth["start"], row["start"])).clip(lower=0)
+        best = truth.loc[overlap.idxmax()]
+        for column in CODE_COLUMNS:
+            coded.at[i, column] = best[column] or None
+    coded["giving_information"] = coded["giving_information"].map(lambda v: None if v is None else str(v).lower() == "true")
+    return coded
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    assert len(AUDIO) >= 3, "sample_audio/ must hold the bundled sessions"
+    out = tmp_path_factory.mktemp("out")
+    result = mifidelity("process", SAMPLES, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_every_sample_produces_all_outputs(processed):
+    out, result = processed
+    for audio in AUDIO:
+        folder = out / audio.stem
+        assert {p.name for p in folder.iterdir()} >= {"session.json", "utterances.csv", "transcript.txt", "report.html"}
+        summary = json.loads((folder / "session.json").read_text())
+        assert set(summary["models"]) == {"transcription", "diarization", "coding"}
+        assert set(summary["timings"]) >= {"audio", "transcribe", "diarize", "align", "roles", "code"}
+        assert summary["duration_seconds"] > 30
+        assert f"[{AUDIO.index(audio) + 1}/{len(AUDIO)}] {audio.name}: transcribe" in result.stderr
+
+
+@pytest.mark.parametrize("audio", AUDIO, ids=lambda p: p.name)
+def test_word_error_rate(processed, audio):
+    out, _ = processed
+    hypothesis = " ".join(pd.read_csv(out / audio.stem / "utterances.csv")["text"].astype(str))
+    reference = " ".join(truth_of(audio)["text"])
+    assert word_error_rate(reference, hypothesis) <= 0.15
+
+
+@pytest.mark.parametrize("audio", AUDIO, ids=lambda p: p.name)
+def test_speech_time_goes_to_the_right_role(processed, audio):
+    out, _ = processed
+    pipeline = pd.read_csv(out / audio.stem / "utterances.csv")
+    assert role_time_accuracy(truth_of(audio), pipeline) >= 0.90
+
+
+@pytest.mark.parametrize("audio", AUDIO, ids=lambda p: p.name)
+def test_metrics_recomputed_from_ground_truth_codes(processed, audio):
+    out, _ = processed
+    truth = truth_of(audio)
+    truth["giving_information"] = truth["giving_information"].map(lambda v: str(v).lower() == "true" if v != "" else None)
+    truth = truth.replace({"": None})
+    pipeline = pd.read_csv(out / audio.stem / "utterances.csv")
+    from_pipeline = compute_metrics(oracle_codes(pipeline, truth))
+    from_truth = compute_metrics(truth)
+    # A back-channel ("Yeah.") that the diariser gives to the other speaker merges two utterances: allow one.
+    for name in ("questions", "open_questions", "reflections", "complex_reflections", "change_talk", "sustain_talk"):
+        assert abs(getattr(from_pipeline, name) - getattr(from_truth, name)) <= 1, name
+    assert from_pipeline.coach_talk_share == pytest.approx(from_truth.coach_talk_share, abs=0.05)
+
+
+def test_code_command_keeps_one_row_per_input_row(tmp_path):
+    truths = sorted(SAMPLES.glob("*.truth.csv"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,said\ncoach,hi\n")
+    result = mifidelity("code", *truths, bad, "--out", tmp_path / "out")
+    assert result.returncode != 0
+    assert f"{bad}: failed: the transcript needs the columns role and text" in result.stderr
+    for truth in truths:
+        coded = pd.read_csv(tmp_path / "out" / truth.stem / "utterances.csv", keep_default_na=False)
+        original = pd.read_csv(truth, keep_default_na=False)
+        assert list(coded["text"]) == list(original["text"])
+        assert list(coded["role"]) == list(original["role"])
+        coach = coded["role"] == "coach"
+        assert set(coded.loc[coach, "main_behaviour"]) <= {"question", "reflection", "input", "other"}
+        assert set(coded.loc[~coach, "client_talk"]) <= {"change", "sustain", "neutral"}
+        assert (coded.loc[coach, "client_talk"] == "").all() and (coded.loc[~coach, "question"] == "").all()
+
+
+def test_rerun_uses_the_cache(processed):
+    out, _ = processed
+    audio = AUDIO[0]
+    result = mifidelity("process", audio, "--out", out)
+    assert result.returncode == 0, result.stderr
+    timings = json.loads((out / audio.stem / "session.json").read_text())["timings"]
+    assert timings["transcribe"] < 1.0  # the cached transcript, not a new recognition
+
+
+def test_bad_inputs_fail_one_line_each_and_others_continue(tmp_path):
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp3"
+    text.write_text("not audio")
+    good = AUDIO[0]
+    result = mifidelity("process", empty, text, good, "--out", tmp_path / "out")
+    assert result.returncode == 1
+    failures = [line for line in result.stderr.splitlines() if ": failed: " in line]
+    assert len(failures) == 2
+    assert failures[0] == f"{empty}: failed: the file is empty (0 bytes)"
+    assert failures[1].startswith(f"{text}: failed: not a readable audio or video file (")
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out" / good.stem / "session.json").exists()
+
+
+def test_openai_whisper_engine_through_the_command(tmp_path):
+    # The owner's recogniser, offline: the bundled tiny.en is converted on first use.
+    audio = AUDIO[1]
+    result = mifidelity("process", audio, "--asr-engine", "openai-whisper", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / audio.stem / "session.json").read_text())
+    assert summary["models"]["transcription"]["engine"] == "openai-whisper"
+    hypothesis = " ".join(pd.read_csv(tmp_path / audio.stem / "utterances.csv")["text"].astype(str))
+    assert word_error_rate(" ".join(truth_of(audio)["text"]), hypothesis) <= 0.15

@@ -1,0 +1,172 @@
+"""The report and the overview as a person sees them: headless Chromium (Debian's) driven by Playwright.
+
+Needs /usr/bin/chromium (apt: chromium) and the Python package playwright; no browser is downloaded
+(never `playwright install`). Screenshots go to the test's temporary folder, and also to
+$MIFIDELITY_SCREENSHOTS when set (e.g. docs/screenshots to refresh the documentation's).
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from mifidelity.report.overview import write_overview
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import HOSTILE, ROOT, hostile_transcript  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the Python package playwright")
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    """`mifidelity code` on the hostile transcript and on a sample transcript that has its recording beside it."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("browser")
+    config = folder / "rules.yaml"
+    config.write_text("coding: {engine: rules}\n")
+    out = folder / "out"
+    command = [sys.executable, "-m", "mifidelity.cli", "code", str(hostile_transcript(folder)),
+               str(ROOT / "sample_audio" / "session1_alcohol.truth.csv"), "--out", str(out), "--config", str(config),
+               "--coach", "Alex"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    write_overview(out)  # the flow rebuilds it too; this keeps the browser test about rendering
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page with every request, dialog, JavaScript error and console error recorded."""
+
+    def __init__(self, browser, width=1280, height=900):
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.requests, self.dialogs, self.errors = [], [], []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+
+    def open(self, path: Path):
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def check_clean(self):
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], "a dialog opened: transcript text ran as script"
+        leaving = [url for url in self.requests if not url.startswith(("file:", "data:"))]
+        assert leaving == [], leaving
+
+    def close(self):
+        self.context.close()
+
+
+def save(page, tmp_path, name, **options):
+    target = tmp_path / name
+    page.screenshot(path=str(target), **options)
+    extra = os.environ.get("MIFIDELITY_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(target, Path(extra) / name)
+
+
+def test_report_in_the_browser(out, browser, tmp_path):
+    watched = Watched(browser)
+    page = watched.open(out / "session1_alcohol.truth" / "report.html")
+    for selector in ("#scorecard", "#timeline-plot", "#transcript-table", "#highlights", "#next-time", "audio#player"):
+        assert page.locator(selector).is_visible(), selector
+    assert page.locator("#scorecard .card").count() == 5
+    assert page.locator("#timeline-plot rect.bar").count() == page.locator("#transcript-table tbody tr").count()
+    for kind in ("q-open", "r-simple", "ct-change"):
+        assert page.locator(f"#timeline-plot .mark.{kind}").count() > 0, kind
+    total = page.locator("#transcript-table tbody tr").count()
+    save(page, tmp_path, "report.png", full_page=True)
+
+    page.click('#filters [data-filter="question"]')
+    visible = page.locator("#transcript-table tbody tr:visible")
+    shown = visible.count()
+    assert 0 < shown < total
+    assert all("question" in visible.nth(i).get_attribute("data-codes").split() for i in range(shown))
+    assert page.locator("#filter-status").inner_text() == f"Showing {shown} of {total} utterances."
+    assert page.get_attribute('#filters [data-filter="question"]', "aria-pressed") == "true"
+    save(page, tmp_path, "report-filtered.png")
+    page.click('#filters [data-filter="all"]')
+    assert page.locator("#transcript-table tbody tr:visible").count() == total
+
+    row = page.locator("#transcript-table tbody tr").nth(4)
+    row.click()
+    assert "current" in row.get_attribute("class")
+    page.locator("#timeline-plot a").nth(2).click()
+    assert "current" in page.locator("#u2").get_attribute("class")
+
+    page.emulate_media(media="print")
+    assert not page.locator("#filters").is_visible()
+    save(page, tmp_path, "report-print.png", full_page=True)
+    watched.check_clean()
+    watched.close()
+
+
+def test_report_on_a_phone(out, browser, tmp_path):
+    watched = Watched(browser, width=390, height=844)
+    page = watched.open(out / "session1_alcohol.truth" / "report.html")
+    assert page.locator("#scorecard").is_visible() and page.locator("#transcript-table").is_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the page scrolls sideways on a phone ({width}px)"
+    save(page, tmp_path, "report-phone.png")
+    watched.check_clean()
+    watched.close()
+
+
+def test_hostile_transcript_runs_no_script(out, browser, tmp_path):
+    watched = Watched(browser)
+    page = watched.open(out / "hostile" / "report.html")
+    page.wait_for_timeout(200)
+    assert HOSTILE in page.locator("#transcript-table").inner_text()  # shown as text, not run
+    assert page.locator("#transcript-table script").count() == 0
+    page.click('#filters [data-filter="ct-change"]')
+    assert page.locator("#transcript-table tbody tr:visible").count() >= 1
+    save(page, tmp_path, "report-hostile.png", full_page=True)
+    watched.check_clean()
+    watched.close()
+
+
+def test_overview_in_the_browser(out, browser, tmp_path):
+    watched = Watched(browser)
+    page = watched.open(out / "index.html")
+    assert page.locator("#sessions").is_visible() and page.locator("svg.trend").first.is_visible()
+    rows = page.locator("#sessions tbody tr")
+    assert rows.count() == 2
+    page.click("#sessions thead th:nth-child(1) button")
+    first = rows.nth(0).locator("td").first.inner_text()
+    page.click("#sessions thead th:nth-child(1) button")
+    assert rows.nth(0).locator("td").first.inner_text() != first  # sorting flips
+    page.fill("#search", "hostile")
+    assert page.locator("#sessions tbody tr:visible").count() == 1
+    page.fill("#search", "")
+    save(page, tmp_path, "overview.png", full_page=True)
+    page.click("#sessions tbody tr:visible a >> nth=0")
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/report.html")
+    watched.check_clean()
+    watched.close()
