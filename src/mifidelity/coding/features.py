@@ -91,7 +91,7 @@ class SentenceEncoder:
         return [seq if len(seq) <= limit else seq[:HEAD_TOKENS] + seq[-TAIL_TOKENS:] for seq in ids]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts.
+        """Embed texts: several poolings of one encoder pass.
 
         Parameters
         ----------
@@ -101,10 +101,15 @@ class SentenceEncoder:
         Returns
         -------
         numpy.ndarray
-            ``(len(texts), 384)`` float32, unit length rows.
+            ``(len(texts), len(POOLINGS) * 384)`` float32, blocks in :data:`POOLINGS`
+            order. The first block is the standard sentence embedding (mean of the
+            last layer, unit length); the others keep what mean pooling washes out
+            for dialogue acts: how the utterance starts and ends (a question's
+            auxiliary verb or wh-word, a tag question) and a middle layer, which is
+            more syntactic than the last.
         """
         torch = self._torch
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        out = np.zeros((len(texts), EMBEDDING_DIM * len(POOLINGS)), dtype=np.float32)
         if not len(texts):
             return out
         ids = self._ids(texts)
@@ -112,17 +117,56 @@ class SentenceEncoder:
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_bf16):
             for start in range(0, len(order), BATCH_SIZE):
                 batch = order[start:start + BATCH_SIZE]
-                width = max(len(ids[i]) for i in batch)
+                lengths = torch.tensor([len(ids[i]) for i in batch])
+                width = int(lengths.max())
                 input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
                     input_ids[row, :len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, :len(ids[i])] = 1
-                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
-                weights = mask.unsqueeze(-1).float()
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                out[batch] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                positions = torch.arange(width).unsqueeze(0)
+                mask = (positions < lengths.unsqueeze(1)).long()
+                hidden = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states
+                weights = _pooling_weights(lengths, width)
+                blocks = []
+                for name in POOLINGS:
+                    kind, layer = name[:-1], int(name[-1])
+                    states = hidden[layer].float()
+                    pooled = torch.einsum("bw,bwd->bd", weights[kind], states).float()
+                    if name == "mean6":
+                        pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                    blocks.append(pooled)
+                out[batch] = torch.cat(blocks, dim=1).float().numpy()
         return out
+
+
+# Poolings per utterance, "<kind><layer>" (layer 6 = last). Chosen by grouped CV:
+# adding the start/end/middle-layer blocks to the plain sentence embedding raised
+# main-behaviour macro-F1 by ~0.04 and question macro-F1 by ~0.03.
+POOLINGS = ("mean6", "mean3", "first6", "last6", "first3", "last3", "cls6")
+EDGE_TOKENS = 3
+
+
+def _pooling_weights(lengths, width: int) -> dict:
+    """Per-kind ``(batch, width)`` averaging weights over word pieces.
+
+    ``mean`` averages all tokens ([CLS] and [SEP] included, as sentence-transformers
+    does); ``first``/``last`` average the first/last three word pieces between
+    [CLS] and [SEP]; ``cls`` takes [CLS].
+    """
+    import torch
+
+    positions = torch.arange(width).unsqueeze(0)
+    n = lengths.unsqueeze(1)
+    inner = (n - 2).clamp(min=0)
+    edge = inner.clamp(max=EDGE_TOKENS)
+    has_inner = inner > 0
+    mean = (positions < n).float()
+    first = ((positions >= 1) & (positions < 1 + edge)).float()
+    last = ((positions >= n - 1 - edge) & (positions < n - 1)).float()
+    first = torch.where(has_inner, first, mean)
+    last = torch.where(has_inner, last, mean)
+    cls = (positions == 0).float()
+    norm = lambda w: w / w.sum(1, keepdim=True).clamp(min=1.0)  # noqa: E731
+    return {"mean": norm(mean), "first": norm(first), "last": norm(last), "cls": cls}
 
 
 def _cpu_has_native_bf16() -> bool:
@@ -164,7 +208,7 @@ def cached_encode(texts: Sequence[str], cache_dir: str | Path | None) -> np.ndar
     if cache_dir is None:
         return get_encoder().encode(texts)
     digest = hashlib.sha256("\x1e".join(texts).encode("utf-8"))
-    digest.update(f"{HEAD_TOKENS}-{TAIL_TOKENS}-{_cpu_has_native_bf16()}".encode())
+    digest.update(f"{HEAD_TOKENS}-{TAIL_TOKENS}-{POOLINGS}-{_cpu_has_native_bf16()}".encode())
     path = Path(cache_dir) / f"emb-{digest.hexdigest()[:20]}.npy"
     if path.exists():
         return np.load(path)
@@ -239,40 +283,44 @@ def session_features(roles: Sequence[str], texts: Sequence[str], embeddings: np.
     texts:
         The utterances, as given (clean or speech-recognised).
     embeddings:
-        ``(n, 384)`` sentence embeddings of ``texts``.
+        ``(n, len(POOLINGS) * 384)`` output of :meth:`SentenceEncoder.encode`.
 
     Returns
     -------
     numpy.ndarray
-        ``(n, 4 * 384 + 5 + len(SURFACE_FEATURES) * 2)`` float32. Blocks: current
-        embedding; previous utterance; the other speaker's latest earlier utterance;
-        the next utterance (the whole session is known, and the reply tells a lot:
-        a yes/no answer follows a closed question); then the current role, neighbour
-        roles, similarity to the other speaker's last turn, and surface cues of the
-        current and previous utterance.
+        ``(n, n_features(...))`` float32. Blocks: all poolings of the current
+        utterance; the sentence embedding of the previous utterance, of the other
+        speaker's latest earlier utterance, and of the next utterance (the whole
+        session is known, and the reply tells a lot: a yes/no answer follows a
+        closed question); then the current and neighbour roles, similarity to the
+        other speaker's last turn, and surface cues of the current and previous
+        utterance.
     """
     n = len(texts)
+    width = embeddings.shape[1] if embeddings.ndim == 2 else EMBEDDING_DIM * len(POOLINGS)
+    sentence = embeddings[:, :EMBEDDING_DIM] if n else np.zeros((0, EMBEDDING_DIM), np.float32)
     coach = np.array([r == "coach" for r in roles], dtype=np.float32)
     zero = np.zeros(EMBEDDING_DIM, dtype=np.float32)
-    surface = np.stack([surface_features(t) for t in texts]) if n else np.zeros((0, len(SURFACE_FEATURES)), np.float32)
+    n_surface = len(SURFACE_FEATURES)
+    surface = np.stack([surface_features(t) for t in texts]) if n else np.zeros((0, n_surface), np.float32)
     rows = []
     last_by_role: dict[str, int] = {}
     for i in range(n):
         other = "client" if roles[i] == "coach" else "coach"
         other_idx = last_by_role.get(other)
-        prev_emb = embeddings[i - 1] if i > 0 else zero
-        other_emb = embeddings[other_idx] if other_idx is not None else zero
-        next_emb = embeddings[i + 1] if i + 1 < n else zero
+        prev_emb = sentence[i - 1] if i > 0 else zero
+        other_emb = sentence[other_idx] if other_idx is not None else zero
+        next_emb = sentence[i + 1] if i + 1 < n else zero
         scalars = np.array([
             coach[i],
             coach[i - 1] if i > 0 else 0.5,
             coach[i + 1] if i + 1 < n else 0.5,
-            float(embeddings[i] @ other_emb),
+            float(sentence[i] @ other_emb),
             float(i == 0),
         ], dtype=np.float32)
-        prev_surface = surface[i - 1] if i > 0 else np.zeros(len(SURFACE_FEATURES), np.float32)
+        prev_surface = surface[i - 1] if i > 0 else np.zeros(n_surface, np.float32)
         rows.append(np.concatenate([embeddings[i], prev_emb, other_emb, next_emb, scalars, surface[i], prev_surface]))
         last_by_role[roles[i]] = i
     if not rows:
-        return np.zeros((0, 4 * EMBEDDING_DIM + 5 + 2 * len(SURFACE_FEATURES)), dtype=np.float32)
+        return np.zeros((0, width + 3 * EMBEDDING_DIM + 5 + 2 * n_surface), dtype=np.float32)
     return np.stack(rows).astype(np.float32)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, blank_codes
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -71,7 +71,9 @@ class CoderModel:
             for name in ("mean", "scale", "weight", "intercept", "hidden_weight", "hidden_intercept", "bias"):
                 value = getattr(head, name)
                 if value is not None:
-                    arrays[f"{task}/{name}"] = np.asarray(value, dtype=np.float32)
+                    # Weight matrices in float16 halve the artifact; standardisation stays float32.
+                    dtype = np.float16 if name in ("weight", "hidden_weight") else np.float32
+                    arrays[f"{task}/{name}"] = np.asarray(value, dtype=dtype)
         meta = dict(self.meta, format_version=FORMAT_VERSION,
                     labels={task: [_json_label(v) for v in head.labels] for task, head in self.heads.items()})
         arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
@@ -89,8 +91,10 @@ class CoderModel:
             heads = {}
             for task, labels in meta["labels"].items():
                 get = lambda name: data[f"{task}/{name}"] if f"{task}/{name}" in data else None  # noqa: E731
-                heads[task] = Head(tuple(labels), get("mean"), get("scale"), get("weight"), get("intercept"),
-                                   get("hidden_weight"), get("hidden_intercept"), get("bias"))
+                as32 = lambda a: None if a is None else a.astype(np.float32)  # noqa: E731
+                heads[task] = Head(tuple(labels), as32(get("mean")), as32(get("scale")), as32(get("weight")),
+                                   as32(get("intercept")), as32(get("hidden_weight")), as32(get("hidden_intercept")),
+                                   as32(get("bias")))
         return cls(heads, meta)
 
 

