@@ -13,6 +13,30 @@ logger = logging.getLogger(__name__)
 
 _MODEL_CACHE: dict[tuple, object] = {}
 
+CHUNK_SECONDS = 600.0   # longest piece transcribed at once (bounds feature memory)
+CUT_SEARCH_SECONDS = 10.0  # look this far either side of a chunk boundary for the quietest 100 ms
+
+
+def chunk_bounds(samples, rate: int, chunk_seconds: float = CHUNK_SECONDS,
+                 search_seconds: float = CUT_SEARCH_SECONDS) -> list[tuple[int, int]]:
+    """Sample ranges of at most about ``chunk_seconds``, each cut at the quietest 100 ms near the boundary."""
+    import numpy as np
+
+    total, size = len(samples), int(chunk_seconds * rate)
+    if total <= size + int(search_seconds * rate):
+        return [(0, total)]
+    frame = max(1, rate // 10)
+    cuts, begin = [0], 0
+    while total - begin > size + int(search_seconds * rate):
+        lo = begin + size - int(search_seconds * rate)
+        hi = begin + size + int(search_seconds * rate)
+        n = (hi - lo) // frame
+        energy = np.square(samples[lo: lo + n * frame].reshape(n, frame).astype(np.float32)).mean(axis=1)
+        begin = lo + int(np.argmin(energy)) * frame + frame // 2
+        cuts.append(begin)
+    cuts.append(total)
+    return list(zip(cuts[:-1], cuts[1:]))
+
 
 class FasterWhisperTranscriber:
     """Transcribe a :class:`Recording` into timed words with faster-whisper.
@@ -61,21 +85,30 @@ class FasterWhisperTranscriber:
         if language and self.resolved.name.endswith(".en") and language != "en":
             logger.warning("model %s is English-only; ignoring language=%s", self.resolved.name, language)
             language = "en"
-        segments, info = model.transcribe(
-            recording.samples,
-            language=language,
-            beam_size=self.config.beam_size,
-            word_timestamps=True,
-            vad_filter=self.config.vad_filter,
-            condition_on_previous_text=False,
-        )
         words: list[Word] = []
         duration = max(recording.duration, 1e-6)
-        for segment in segments:  # lazy generator: decoding happens as we iterate
-            for w in segment.words or []:
-                text = w.word.strip()
-                if text:
-                    words.append(Word(float(w.start), float(w.end), text, float(w.probability)))
-            if hook:
-                hook("transcribe", min(1.0, segment.end / duration))
-        return Transcript(words=words, language=info.language, info=self.info)
+        rate = recording.sample_rate
+        detected = None
+        # faster-whisper computes the features of everything it is given at once, so memory would
+        # grow with the session (~60 MB per minute); long recordings go in chunks cut in silence.
+        for begin, end in chunk_bounds(recording.samples, rate):
+            offset = begin / rate
+            segments, info = model.transcribe(
+                recording.samples[begin:end],
+                language=language or detected,   # later chunks keep the first chunk's language
+                beam_size=self.config.beam_size,
+                word_timestamps=True,
+                vad_filter=self.config.vad_filter,
+                condition_on_previous_text=False,
+            )
+            detected = detected or info.language
+            for segment in segments:  # lazy generator: decoding happens as we iterate
+                for w in segment.words or []:
+                    text = w.word.strip()
+                    if text:
+                        words.append(Word(float(w.start) + offset, float(w.end) + offset, text,
+                                          float(w.probability)))
+                if hook:
+                    hook("transcribe", min(1.0, (segment.end + offset) / duration))
+        info_language = detected or language or "en"
+        return Transcript(words=words, language=info_language, info=self.info)
