@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mifidelity.coding import get_coder
-from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, CODE_COLUMNS, LABELS, UtteranceCoder
+from mifidelity.coding.base import COACH_CODE_COLUMNS, CODE_COLUMNS, LABELS, UtteranceCoder
 from mifidelity.coding.rules import RuleCoder
 
 SESSION = [

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.data import CLIENT_TASKS, COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
+from mifidelity.coding.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, POOLINGS, SURFACE_FEATURES, cached_encode, session_features, strip_asr,
+    torch_threads,
 )
 from mifidelity.coding.model import CoderModel, Head
 
@@ -134,6 +135,18 @@ def fit_head(features: np.ndarray, labels: np.ndarray, task: str, config: dict) 
     optimiser = torch.optim.AdamW(net.parameters(), lr=config["learning_rate"], weight_decay=config["weight_decay"])
     loss_fn = torch.nn.CrossEntropyLoss()
     net.train()
+    with torch_threads():
+        _train_epochs(net, optimiser, loss_fn, x, target, generator, config)
+    first, second = net[1], net[4]
+    return Head(label_values, mean.astype(np.float32), scale.astype(np.float32),
+                second.weight.detach().numpy().T.copy(), second.bias.detach().numpy().copy(),
+                first.weight.detach().numpy().T.copy(), first.bias.detach().numpy().copy())
+
+
+def _train_epochs(net, optimiser, loss_fn, x, target, generator, config: dict) -> None:
+    """Mini-batch training, seeded by ``generator``."""
+    import torch
+
     for _ in range(config["epochs"]):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), config["batch_size"]):
@@ -141,10 +154,6 @@ def fit_head(features: np.ndarray, labels: np.ndarray, task: str, config: dict) 
             optimiser.zero_grad()
             loss_fn(net(x[batch]), target[batch]).backward()
             optimiser.step()
-    first, second = net[1], net[4]
-    return Head(label_values, mean.astype(np.float32), scale.astype(np.float32),
-                second.weight.detach().numpy().T.copy(), second.bias.detach().numpy().copy(),
-                first.weight.detach().numpy().T.copy(), first.bias.detach().numpy().copy())
 
 
 def _fit_logistic(features: np.ndarray, y: np.ndarray, mean: np.ndarray, scale: np.ndarray, task: str,
