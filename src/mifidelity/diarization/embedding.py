@@ -296,12 +296,8 @@ def _frame_scores(win_scores: np.ndarray, starts: np.ndarray, length: int, n_fra
 # ---------------------------------------------------------------------------
 
 
-def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    if len(labels) == 0:
-        return []
-    change = np.flatnonzero(np.diff(labels)) + 1
-    bounds = np.concatenate([[0], change, [len(labels)]])
-    return [(int(a), int(b), int(labels[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+# Runs of equal labels: the same helper the channel diariser uses.
+from mifidelity.diarization.channels import _runs  # noqa: E402
 
 
 def _clean_mask(mask: np.ndarray, min_speech: int, min_gap: int) -> np.ndarray:
