@@ -10,7 +10,9 @@ shared location, because they hold transcript text.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,7 +22,7 @@ from typing import Callable, Iterator
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
 from mifidelity.alignment import words_to_utterances
 from mifidelity.audio import load_recording
@@ -36,6 +38,46 @@ from mifidelity.transcript_input import read_transcript_csv
 from mifidelity.types import Diarization, Recording, Transcript
 
 ProgressHook = Callable[[str, float], None]
+logger = logging.getLogger(__name__)
+
+
+def warm_start(config: PipelineConfig, transcript_only: bool = False) -> None:
+    """Start Prefect's local server in the background while this process loads the models.
+
+    Prefect's local mode starts a temporary API server at the first flow call
+    (several seconds on two cores) and the models take seconds to load; done
+    one after the other they cost more than diarising a short session. A model
+    that fails to load here is left alone: its stage reports the problem for
+    each recording.
+    """
+    server_start = None
+    if not PREFECT_API_URL.value():
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server_start = threading.Thread(target=_start_local_server, args=(SubprocessASGIServer(),),
+                                        name="prefect-server-start", daemon=True)
+        server_start.start()
+    try:
+        loaders = [lambda: get_coder(config.coding.engine, config.coding.model_path).load()]
+        if not transcript_only:
+            from mifidelity.transcription import get_transcriber
+
+            loaders += [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
+        for load in loaders:
+            try:
+                load()
+            except Exception as exc:  # noqa: BLE001 - reported by the stage itself
+                logger.debug("warm start: a model did not load (%s)", type(exc).__name__)
+    finally:
+        if server_start is not None:
+            server_start.join()
+
+
+def _start_local_server(server) -> None:
+    try:
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - the first flow call starts it again and reports the error
+        logger.debug("warm start: Prefect's local server did not start (%s)", type(exc).__name__)
 
 
 def _stage_cache_key(stage: str) -> Callable:

@@ -116,9 +116,10 @@ def process(
     if not recordings:
         print("error: no recordings found in the given paths", file=sys.stderr)
         raise typer.Exit(2)
-    from mifidelity_flows.process_recording import private_result_storage, process_recording
+    from mifidelity_flows.process_recording import private_result_storage, process_recording, warm_start
 
     _quiet_prefect(verbose)
+    warm_start(settings)
     with private_result_storage(out, settings):
         status = _run_each(
             recordings,
@@ -139,9 +140,10 @@ def code(
     """Code existing transcripts and score them."""
     use_offline_environment()
     settings = _load(config)
-    from mifidelity_flows.process_recording import code_transcript
+    from mifidelity_flows.process_recording import code_transcript, warm_start
 
     _quiet_prefect(verbose)
+    warm_start(settings, transcript_only=True)
     raise typer.Exit(_run_each(
         list(inputs),
         lambda path, progress: code_transcript(str(path), str(out), settings, coach, progress),

@@ -45,6 +45,10 @@ class UtteranceCoder(Protocol):
 
     info: StageInfo
 
+    def load(self) -> "UtteranceCoder":
+        """Load any model now rather than on the first session."""
+        ...
+
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
         """Code each utterance.
 

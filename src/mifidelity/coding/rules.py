@@ -52,6 +52,10 @@ class RuleCoder:
 
     info = StageInfo(engine="rules", model="keywords", version="1")
 
+    def load(self) -> "RuleCoder":
+        """Nothing to load: the rules are code."""
+        return self
+
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
         """Code each utterance with keyword rules (see the module docstring)."""
         if len(roles) != len(texts):

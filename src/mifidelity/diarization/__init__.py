@@ -19,6 +19,10 @@ from mifidelity.types import Diarization, Recording, StageInfo
 class Diarizer(Protocol):
     info: StageInfo
 
+    def load(self) -> "Diarizer":
+        """Load any model now rather than on the first recording."""
+        ...
+
     def diarize(
         self, recording: Recording, hook: Callable[[str, float], None] | None = None
     ) -> Diarization: ...
@@ -30,6 +34,11 @@ class AutoDiarizer:
     def __init__(self, config: DiarizationConfig):
         self.config = config
         self.info = StageInfo(engine="auto", model="channels or embedding", version="1")
+
+    def load(self) -> "AutoDiarizer":
+        """Load the embedding diariser's model now (the channel diariser has none)."""
+        get_diarizer(self.config.model_copy(update={"engine": "embedding"})).load()
+        return self
 
     def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
         from mifidelity.diarization.channels import one_speaker_per_channel

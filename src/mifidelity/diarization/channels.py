@@ -64,6 +64,10 @@ class ChannelDiarizer:
         self.config = config
         self.info = StageInfo(engine="channels", model="per-channel energy", version="1")
 
+    def load(self) -> "ChannelDiarizer":
+        """Nothing to load: the channel diariser uses no model."""
+        return self
+
     def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
         if recording.n_channels < 2:
             raise MifidelityError(

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from mifidelity.config import DiarizationConfig
-from mifidelity.diarization import vad
+from mifidelity.diarization import frontend, vad
 from mifidelity.errors import MifidelityError
 from mifidelity.types import Diarization, Recording, SpeakerTurn, StageInfo, Word
 
@@ -85,34 +85,8 @@ def _get_encoder():
 
 
 def _mel_frames(samples: np.ndarray) -> np.ndarray:
-    """Resemblyzer's mel features, (n_frames, 40): frame ``i`` is centred at ``i * 10 ms``.
-
-    Computed in chunks with half a window of context on each side, so a long
-    recording never needs one huge STFT in memory and chunk edges match a
-    single full-length transform.
-    """
-    import librosa
-    from resemblyzer import hparams
-
-    hop = int(SAMPLE_RATE * hparams.mel_window_step / 1000)
-    n_fft = int(SAMPLE_RATE * hparams.mel_window_length / 1000)
-    half = n_fft // 2
-    n_frames = len(samples) // hop
-    chunk = int(_MEL_CHUNK_SECONDS * SAMPLE_RATE) // hop * hop
-    out = []
-    for start in range(0, n_frames * hop, chunk):
-        take = min(chunk // hop, n_frames - start // hop)
-        lo, hi = start - half, start + take * hop + half
-        seg = samples[max(lo, 0) : min(hi, len(samples))]
-        seg = np.pad(seg, (max(0, -lo), max(0, hi - len(samples))))
-        mel = librosa.feature.melspectrogram(
-            y=seg, sr=SAMPLE_RATE, n_fft=n_fft, hop_length=hop,
-            n_mels=hparams.mel_n_channels, center=False,
-        ).T
-        out.append(mel[:take].astype(np.float32))
-    if not out:
-        return np.zeros((0, hparams.mel_n_channels), np.float32)
-    return np.concatenate(out, axis=0)
+    """Resemblyzer's mel features, (n_frames, 40): frame ``i`` is centred at ``i * 10 ms``."""
+    return frontend.mel_power_frames(samples, chunk_seconds=_MEL_CHUNK_SECONDS)
 
 
 def _embed_windows(mel: np.ndarray, starts: np.ndarray, length: int, threads: int = 1,
@@ -401,6 +375,11 @@ class EmbeddingDiarizer:
         self.info = StageInfo(engine="embedding", model=MODEL_NAME, version=_package_version())
 
     # -- public --------------------------------------------------------------
+
+    def load(self) -> "EmbeddingDiarizer":
+        """Load the speaker encoder now (otherwise on first use)."""
+        _get_encoder()
+        return self
 
     def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
         """Find who spoke when.

@@ -14,32 +14,13 @@ import warnings
 
 import numpy as np
 
+from mifidelity.diarization.frontend import mfcc_frames
+
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 HOP = 160  # 10 ms, the diariser's grid
 _MAX_TRAIN_FRAMES = 30000  # per speaker: enough for a 16-component diagonal GMM
-
-
-def mfcc_frames(samples: np.ndarray, n_mfcc: int = 20, chunk_seconds: float = 300.0) -> np.ndarray:
-    """MFCCs, (n_frames, n_mfcc), frame ``i`` centred at ``i * 10 ms``, computed in chunks."""
-    import librosa
-
-    n_fft, half = 400, 200
-    n_frames = len(samples) // HOP
-    chunk = int(chunk_seconds * SAMPLE_RATE) // HOP * HOP
-    out = []
-    for start in range(0, n_frames * HOP, chunk):
-        take = min(chunk // HOP, n_frames - start // HOP)
-        lo, hi = start - half, start + take * HOP + half
-        seg = samples[max(lo, 0) : min(hi, len(samples))]
-        seg = np.pad(seg, (max(0, -lo), max(0, hi - len(samples))))
-        mf = librosa.feature.mfcc(
-            y=seg, sr=SAMPLE_RATE, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=HOP,
-            n_mels=40, center=False,
-        ).T
-        out.append(mf[:take].astype(np.float32))
-    return np.concatenate(out, axis=0) if out else np.zeros((0, n_mfcc), np.float32)
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:

@@ -150,6 +150,11 @@ class PyannoteDiarizer:
             version=f"pyannote.audio {pyannote.audio.__version__}",
         )
 
+    def load(self) -> "PyannoteDiarizer":
+        """Load the pipeline now (otherwise on first use)."""
+        self._load()
+        return self
+
     def _load(self) -> Any:
         if self._pipeline is None:
             self._pipeline = load_pyannote_pipeline(self.config.pyannote.pipeline)

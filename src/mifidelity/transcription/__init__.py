@@ -15,6 +15,10 @@ from mifidelity.types import Recording, StageInfo, Transcript
 class Transcriber(Protocol):
     info: StageInfo
 
+    def load(self) -> "Transcriber":
+        """Load the model now rather than on the first recording."""
+        ...
+
     def transcribe(
         self, recording: Recording, hook: Callable[[str, float], None] | None = None
     ) -> Transcript: ...

@@ -57,6 +57,11 @@ class FasterWhisperTranscriber:
             version=f"faster-whisper {faster_whisper.__version__}; model {self.resolved.version}",
         )
 
+    def load(self) -> "FasterWhisperTranscriber":
+        """Load the model now (otherwise on first use); shared by every instance in the process."""
+        self._model()
+        return self
+
     def _model(self):
         from faster_whisper import WhisperModel
 

@@ -216,6 +216,11 @@ class OpenAIWhisperTranscriber:
             version=f"openai-whisper {whisper.__version__}; model {self.checkpoint.version}",
         )
 
+    def load(self) -> "OpenAIWhisperTranscriber":
+        """Load the model now (otherwise on first use); shared by every instance in the process."""
+        self._model()
+        return self
+
     def _model(self):
         key = str(self.checkpoint.path or f"{self.checkpoint.official_name}@"
                   f"{whisper_download_root(self.config.download_root)}")
