@@ -14,15 +14,14 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+from prefect.settings import PREFECT_API_URL
 
 from mifidelity.alignment import words_to_utterances
 from mifidelity.audio import load_recording
@@ -106,18 +105,25 @@ def diarize_task(recording: Recording, config: PipelineConfig, hook: ProgressHoo
     return get_diarizer(config.diarization).diarize(recording, hook)
 
 
-@contextmanager
-def private_result_storage(out_dir: str | Path, config: PipelineConfig) -> Iterator[Path]:
-    """Run flows inside this so cached results (transcripts!) go to an owner-only folder.
+def private_cache_storage(out_dir: str | Path, config: PipelineConfig):
+    """Where the cached stage results (transcripts!) of sessions written to ``out_dir`` live.
 
-    Prefect picks its result storage when a flow run starts, so this wraps the
-    flow call rather than living inside the flow.
+    ``cache.directory`` or ``OUT/.cache``, owner-only. The cached tasks are bound
+    to it explicitly in each flow run: Prefect's default result storage
+    (``~/.prefect/storage``, readable by others) must never receive a transcript,
+    whichever way the flow is called (the CLI, the inbox watcher, a worker).
+    Prefect wants the storage saved as a block; the block holds the path only.
     """
-    folder = Path(config.cache.directory or Path(out_dir) / ".cache")
+    import hashlib
+
+    from prefect.filesystems import LocalFileSystem
+
+    folder = Path(config.cache.directory or Path(out_dir) / ".cache").absolute()
     folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     folder.chmod(PRIVATE_DIR_MODE)
-    with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: folder.resolve()}):
-        yield folder
+    storage = LocalFileSystem(basepath=str(folder))
+    storage.save(f"mifidelity-cache-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
+    return storage
 
 
 class _Stopwatch:
@@ -159,10 +165,13 @@ def process_recording(
 
     ``session_id`` names the output folder; default: the recording's file stem.
     """
-    transcribe, diarize = transcribe_task, diarize_task
-    if not config.cache.enabled:
-        transcribe = transcribe.with_options(persist_result=False, cache_policy=NO_CACHE)
-        diarize = diarize.with_options(persist_result=False, cache_policy=NO_CACHE)
+    if config.cache.enabled:
+        storage = private_cache_storage(out_dir, config)
+        transcribe = transcribe_task.with_options(result_storage=storage)
+        diarize = diarize_task.with_options(result_storage=storage)
+    else:
+        transcribe = transcribe_task.with_options(persist_result=False, cache_policy=NO_CACHE)
+        diarize = diarize_task.with_options(persist_result=False, cache_policy=NO_CACHE)
 
     clock = _Stopwatch(hook)
     recording = clock.run("audio", load_audio_task, path, config)

@@ -23,7 +23,7 @@ from mifidelity.audio import file_sha256
 from mifidelity.config import PipelineConfig, load_config
 from mifidelity.errors import MifidelityError
 from mifidelity.inbox import (
-    ARCHIVE, FAILED, NOTE_SUFFIX, Candidate, error_text, is_stable, move_original, refusal_reason, scan,
+    ARCHIVE, FAILED, NOTE_SUFFIX, Candidate, content_hint, error_text, is_stable, move_original, refusal_reason, scan,
     unchanged, write_note,
 )
 from mifidelity.ledger import DONE, FAILED as FAILED_STATUS, PROCESSING, QUEUED, Ledger, default_database_url
@@ -82,7 +82,7 @@ def _clock(seconds: float) -> str:
 @task(name="process-inbox-recording", cache_policy=NO_CACHE, persist_result=False)
 def process_inbox_recording(sha256: str, inbox: str, out_dir: str, config: PipelineConfig) -> str:
     """One try at one claimed recording (Prefect retries this on transient errors)."""
-    from mifidelity_flows.process_recording import private_result_storage, process_recording
+    from mifidelity_flows.process_recording import process_recording
 
     ledger = ledger_for(out_dir, config)
     try:
@@ -95,8 +95,7 @@ def process_inbox_recording(sha256: str, inbox: str, out_dir: str, config: Pipel
         raise MifidelityError("the file disappeared from the inbox before it could be processed")
     try:
         check_complete(path, config.audio.ffmpeg)
-        with private_result_storage(out_dir, config):
-            return process_recording(str(path), str(out_dir), config, coach=row.coach, session_id=row.session_id)
+        return process_recording(str(path), str(out_dir), config, coach=row.coach, session_id=row.session_id)
     except Exception as exc:
         if row.attempts >= config.inbox.max_attempts:
             exc.mifidelity_out_of_tries = True  # tell the retry condition to stop
@@ -261,9 +260,12 @@ class InboxRun:
             return
         attempts = self.ledger.get(sha).attempts
         if isinstance(error, MifidelityError):
-            self.ledger.mark_failed(sha, str(error)[:MAX_ERROR_LENGTH])
+            problem = str(error)
+            hint = content_hint(candidate.path) if "not a readable" in problem else None
+            problem = f"{problem.rstrip('.')}. {hint}" if hint else problem
+            self.ledger.mark_failed(sha, problem[:MAX_ERROR_LENGTH])
             if unchanged(candidate):
-                self._fail(candidate, sha, str(error), None)
+                self._fail(candidate, sha, problem, None)
         elif attempts >= self.settings.max_attempts:
             message = (f"processing failed {attempts} times; the last error was an unexpected "
                        f"{type(error).__name__}: {str(error)[:MAX_ERROR_LENGTH]}")

@@ -13,6 +13,7 @@ import typer
 
 from mifidelity.models_cli import models_app
 from mifidelity.privacy import use_offline_environment
+from mifidelity.watch_cli import watch, watch_deploy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
 app.add_typer(models_app, name="models", help="List the engines and models on this machine; convert models.")
@@ -116,16 +117,15 @@ def process(
     if not recordings:
         print("error: no recordings found in the given paths", file=sys.stderr)
         raise typer.Exit(2)
-    from mifidelity_flows.process_recording import private_result_storage, process_recording, warm_start
+    from mifidelity_flows.process_recording import process_recording, warm_start
 
     _quiet_prefect(verbose)
     warm_start(settings)
-    with private_result_storage(out, settings):
-        status = _run_each(
-            recordings,
-            lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
-            out,
-        )
+    status = _run_each(
+        recordings,
+        lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
+        out,
+    )
     raise typer.Exit(status)
 
 
@@ -149,6 +149,10 @@ def code(
         lambda path, progress: code_transcript(str(path), str(out), settings, coach, progress),
         out,
     ))
+
+
+app.command("watch")(watch)
+app.command("watch-deploy")(watch_deploy)
 
 
 def main() -> None:

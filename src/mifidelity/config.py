@@ -144,6 +144,30 @@ class CacheConfig(_Section):
     )
 
 
+class InboxConfig(_Section):
+    """`mifidelity watch`: the drop folder service (see docs/deploy.md)."""
+
+    stable_seconds: float = Field(
+        10.0, ge=0,
+        description="A file is taken only after its size and modification time have not changed for this long.",
+    )
+    interval: float = Field(30.0, gt=0, description="Seconds between two scans of the inbox.")
+    max_concurrency: int = Field(1, ge=1, description="Recordings processed at the same time by one watcher.")
+    max_attempts: int = Field(
+        3, ge=1, description="Tries (over all watcher runs) before a recording that keeps failing goes to failed/."
+    )
+    retry_delays: list[float] = Field(
+        [10.0, 60.0], description="Seconds to wait before each in-run retry of a transient error (Prefect task retries)."
+    )
+    lease_seconds: float = Field(
+        21600.0, gt=0,
+        description="A recording 'processing' for longer than this without finishing is taken as abandoned and retried.",
+    )
+    database_url: str | None = Field(
+        None, description="Ledger database (SQLAlchemy URL, e.g. postgresql+psycopg://...); null = sqlite in OUT/.ledger.sqlite.",
+    )
+
+
 class PipelineConfig(_Section):
     audio: AudioConfig = AudioConfig()
     asr: AsrConfig = AsrConfig()
@@ -152,6 +176,7 @@ class PipelineConfig(_Section):
     roles: RolesConfig = RolesConfig()
     coding: CodingConfig = CodingConfig()
     cache: CacheConfig = CacheConfig()
+    inbox: InboxConfig = InboxConfig()
 
     def fingerprint(self, *sections: str) -> str:
         """A short hash of the named sections (all if none), for cache keys."""

@@ -174,6 +174,46 @@ def _cluster(emb: np.ndarray, num_speakers: int | None, min_k: int, max_k: int, 
     return _kmeans(feats, k)
 
 
+# Thresholds of the speaker-count check, from the sample sessions, the pyannote sample and synthetic
+# monologue / three-voice recordings (tests/test_inbox_media.py): two-speaker sessions score a
+# silhouette of ~0.50 for two groups and ~0.35 for three; three voices ~0.38 and ~0.47; a monologue
+# split in two ~0.21 with centroids at cosine ~0.93 (two voices: ~0.70; a real 8 kHz phone call:
+# 0.19 and 0.91, hence the careful wording of that note).
+_ONE_VOICE_SILHOUETTE, _ONE_VOICE_COSINE = 0.25, 0.90
+_THIRD_VOICE_MARGIN, _THIRD_VOICE_SHARE = 0.05, 0.10
+
+
+def speaker_count_notes(emb_raw: np.ndarray, prune: float, max_windows: int = 1500) -> list[str]:
+    """Plain-words notes when a recording diarised into two speakers seems to hold one or three voices.
+
+    Compares how well the window embeddings split into two and into three
+    groups (cosine silhouette) and how alike the two groups' voices are.
+    """
+    from sklearn.metrics import silhouette_score
+
+    if len(emb_raw) > max_windows:
+        emb_raw = emb_raw[np.linspace(0, len(emb_raw) - 1, max_windows).round().astype(int)]
+    if len(emb_raw) < 12:
+        return []
+    emb = _unit(emb_raw - emb_raw.mean(axis=0))
+    _, vecs = _spectral_embedding(emb, 3, prune)
+    labels = {k: _kmeans(_unit(vecs[:, :k]), k) for k in (2, 3)}
+    if min(len(np.unique(lab)) for lab in labels.values()) < 2:
+        return []
+    silhouette = {k: float(silhouette_score(emb_raw, lab, metric="cosine")) for k, lab in labels.items()}
+    shares = np.bincount(labels[3], minlength=3) / len(labels[3])
+    two = _centroids(emb_raw, labels[2], 2)
+    if silhouette[3] - silhouette[2] >= _THIRD_VOICE_MARGIN and shares.min() >= _THIRD_VOICE_SHARE:
+        return [f"A third voice seems to be present (about {shares.min():.0%} of the speech). The report "
+                "assumes one coach and one client, so that speech is counted as one of them; set "
+                "diarization.num_speakers: null in the config to let the diariser find every speaker."]
+    if silhouette[2] < _ONE_VOICE_SILHOUETTE and float(two[0] @ two[1]) >= _ONE_VOICE_COSINE:
+        return ["The two speakers found sound very much alike: this may be one person speaking throughout "
+                "(a monologue), or two similar voices on a poor line. Check who is coach and who is client "
+                "in the transcript before acting on the numbers."]
+    return []
+
+
 def _centroids(emb: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     cents = np.zeros((k, emb.shape[1]), dtype=np.float64)
     for j in range(k):
@@ -441,6 +481,8 @@ class EmbeddingDiarizer:
 
         report("cluster", 0.0)
         labels, k, cents_raw = self._label_stream(emb_raw, starts, length, len(stream), speech_idx, notes)
+        if k == 2:
+            notes += speaker_count_notes(emb_raw, self.opts.affinity_prune, self.opts.max_cluster_windows)
         report("cluster", 1.0)
 
         if self.opts.resegment and k > 1:
