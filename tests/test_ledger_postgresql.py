@@ -1,0 +1,110 @@
+"""The ledger on a real PostgreSQL (what several machines share), started just for these tests.
+
+A throwaway cluster listens on a Unix socket only (no TCP). As root it runs as the
+`postgres` system user, as PostgreSQL requires.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from test_inbox_media import FAST_CONFIG, SESSION1, clip, one_prefect_server  # noqa: F401 - fixture
+
+pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
+INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
+def _as_db_user(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + args, check=True, capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if not INITDB:
+        pytest.skip("PostgreSQL is not installed (scripts/install-system-packages.sh installs it)")
+    bin_dir = Path(INITDB[-1]).parent
+    base = Path(tempfile.mkdtemp(prefix="mifidelity-pg-", dir="/tmp"))
+    base.chmod(0o755)
+    data, sockets = base / "data", base / "sockets"
+    data.mkdir()
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = "54329"
+    try:
+        _as_db_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
+        _as_db_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(sockets / "server.log"), "-o",
+                     f"-k {sockets} -p {port} -c listen_addresses='' -c fsync=off", "start"])
+        _as_db_user([str(bin_dir / "createdb"), "-h", str(sockets), "-p", port, "-U", "postgres", "ledger"])
+        yield f"postgresql+psycopg://postgres@/ledger?host={sockets}&port={port}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            _as_db_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_register_claim_once_and_recover_on_postgresql(postgres_url):
+    from mifidelity.ledger import DONE, PROCESSING, QUEUED, Ledger
+
+    ledger = Ledger(postgres_url)
+    try:
+        sha = "a" * 64
+        row = ledger.register(sha, "coach/a.mp3", "coach", ["a"])
+        assert (row.status, row.session_id) == (QUEUED, "a")
+        assert ledger.register(sha, "renamed.mp3", None, ["renamed"]).session_id == "a"  # same content, same row
+
+        # Eight watchers race for one recording: exactly one claim wins.
+        wins, errors = [], []
+
+        def race():
+            other = Ledger(postgres_url)
+            try:
+                wins.append(other.claim(sha))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                other.close()
+
+        threads = [threading.Thread(target=race) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert errors == [] and wins.count(True) == 1, (wins, errors)
+        assert ledger.get(sha).status == PROCESSING
+        assert ledger.recover_abandoned(lease_seconds=0.0) == [sha]  # the claimer's lease is over
+        assert ledger.claim(sha)
+        ledger.mark_done(sha, "/out/a")
+        assert ledger.get(sha).status == DONE
+    finally:
+        ledger.close()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_prefect_server")
+def test_watch_inbox_run_with_postgresql_ledger(postgres_url, tmp_path):
+    from mifidelity.ledger import Ledger
+    from test_inbox_media import run_flow_once
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    (inbox / "coach").mkdir(parents=True)
+    clip(SESSION1, inbox / "coach" / "first.mp3", 0, 15)
+    (inbox / "empty.mp3").write_bytes(b"")
+    began = time.time()
+    report = run_flow_once(inbox, out, FAST_CONFIG + f"  database_url: '{postgres_url}'\n")
+    assert report["processed"] == ["coach/first.mp3"] and report["refused"] == ["empty.mp3"], report
+    assert (inbox / "archive" / "coach" / "first.mp3").exists() and (inbox / "failed" / "empty.mp3").exists()
+    assert not (out / ".ledger.sqlite").exists()  # the ledger went to PostgreSQL
+    ledger = Ledger(postgres_url)
+    try:
+        rows = [r for r in ledger.all() if r.finished_at and r.finished_at.timestamp() >= began - 1]
+        assert [(r.source_path, r.status) for r in rows] == [("coach/first.mp3", "done")]
+    finally:
+        ledger.close()
