@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from mifidelity.config import DEFAULT_CONFIG_PATH, PipelineConfig, load_config
@@ -35,3 +37,10 @@ def test_fingerprint_changes_only_with_its_sections():
     a, b = PipelineConfig(), PipelineConfig.model_validate({"coding": {"engine": "rules"}})
     assert a.fingerprint("asr") == b.fingerprint("asr")
     assert a.fingerprint() != b.fingerprint()
+
+
+def test_every_shipped_config_is_valid():
+    shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert len(shipped) >= 2
+    for path in shipped:
+        load_config(path)  # raises on unknown keys or bad values
