@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mifidelity.coding import get_coder
-from mifidelity.coding.base import COACH_CODE_COLUMNS, CODE_COLUMNS, LABELS, UtteranceCoder
+from mifidelity.coding.base import CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, UtteranceCoder, applies_to_coach
 from mifidelity.coding.rules import RuleCoder
 
 SESSION = [
@@ -50,11 +50,11 @@ def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
     coach = np.array([r == "coach" for r in roles])
     for column in [c for c in codes.columns]:
         base = column.removesuffix("_confidence")
-        applies = coach if base in COACH_CODE_COLUMNS else ~coach
+        applies = coach if applies_to_coach(column) else ~coach
         values = codes[column].tolist()
         assert all(v is None for v, a in zip(values, applies) if not a), f"{column} filled for the wrong role"
         assert all(v is not None for v, a in zip(values, applies) if a), f"{column} missing for its role"
-        if column == base:
+        if column == base and column not in PROBABILITY_COLUMNS:
             assert {v for v in values if v is not None} <= set(LABELS[column]), column
         else:
             assert all(0.0 <= v <= 1.0 for v in values if v is not None), column
@@ -81,6 +81,18 @@ def test_trained_codes_the_obvious_ones(trained_codes):
     assert codes.at[5, "giving_information"] is True and codes.at[5, "main_behaviour"] == "input"
     assert codes.at[6, "client_talk"] == "change"
     assert codes.at[8, "client_talk"] == "sustain"
+
+
+def test_trained_gives_the_probabilities_that_session_metrics_sum(trained_codes):
+    codes = trained_codes
+    assert set(PROBABILITY_COLUMNS) <= set(codes.columns)
+    assert codes.at[0, "probability_open_question"] > 0.5 and codes.at[2, "probability_closed_question"] > 0.5
+    assert codes.at[4, "probability_complex_reflection"] > 0.5 and codes.at[6, "probability_change_talk"] > 0.5
+    coach = codes["main_behaviour"].notna()
+    asked = codes.loc[coach, "probability_open_question"] + codes.loc[coach, "probability_closed_question"]
+    reflected = codes.loc[coach, "probability_simple_reflection"] + codes.loc[coach, "probability_complex_reflection"]
+    assert (asked <= 1.0001).all() and (reflected <= 1.0001).all()
+    assert codes.at[5, "probability_open_question"] + codes.at[5, "probability_closed_question"] < 0.5
 
 
 def test_trained_finds_questions_without_question_marks(trained_codes):

@@ -62,6 +62,12 @@ def test_every_sample_produces_all_outputs(processed):
         assert set(summary["models"]) == {"transcription", "diarization", "coding"}
         assert set(summary["timings"]) >= {"audio", "transcribe", "diarize", "align", "roles", "code"}
         assert summary["duration_seconds"] > 30
+        # The trained coder's probabilities give a second, expected-count estimate of each ratio.
+        expected = summary["expected_metrics"]
+        assert expected["questions"] > 0 and expected["reflections"] > 0
+        assert abs(expected["questions"] - summary["metrics"]["questions"]) <= max(2.0, 0.3 * summary["metrics"]["questions"])
+        assert 0 <= expected["pct_open_questions"] <= 100
+        assert "Weighted by the coder's confidence: " in (folder / "report.html").read_text()
         assert f"[{AUDIO.index(audio) + 1}/{len(AUDIO)}] {audio.name}: transcribe" in result.stderr
 
 

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from mifidelity.metrics import assess, compute_metrics, overall_verdict
+from mifidelity.metrics import assess, compute_metrics, expected_metrics, overall_verdict
 
 
 def frame(rows):
@@ -68,3 +68,22 @@ def test_miti_thresholds():
     assert rating(low)["pct_complex_reflections"] == "below fair"
     assert "good" in overall_verdict(assess(good))
     assert "below" in overall_verdict(assess(low))
+
+
+def test_expected_metrics_sum_probabilities():
+    df = frame([coach(q="open"), coach(r="simple"), coach(), client("change"), client("sustain")])
+    assert expected_metrics(df) is None  # codes without probabilities (hand codes, rule coder)
+    df["probability_open_question"] = [0.9, 0.1, 0.2, None, None]
+    df["probability_closed_question"] = [0.1, 0.0, 0.2, None, None]
+    df["probability_simple_reflection"] = [0.0, 0.6, 0.3, None, None]
+    df["probability_complex_reflection"] = [0.0, 0.3, 0.0, None, None]
+    df["probability_change_talk"] = [None, None, None, 0.8, 0.3]
+    df["probability_sustain_talk"] = [None, None, None, 0.1, 0.6]
+    e = expected_metrics(df)
+    assert e["questions"] == 1.5 and e["open_questions"] == 1.2 and e["reflections"] == 1.2
+    assert e["reflection_to_question"] == pytest.approx(1.2 / 1.5, abs=1e-3)
+    assert e["pct_complex_reflections"] == pytest.approx(25.0, abs=1e-3)
+    assert e["pct_open_questions"] == pytest.approx(80.0, abs=1e-3)
+    assert e["pct_change_talk"] == pytest.approx(1.1 / 1.8 * 100, abs=1e-3)
+    df["probability_open_question"] = df["probability_closed_question"] = [0.05, 0.05, 0.05, None, None]
+    assert expected_metrics(df)["reflection_to_question"] is None  # 0.3 expected questions: too few

@@ -39,6 +39,7 @@ def session_summary(session: CodedSession) -> dict:
         "coach": session.coach,
         "duration_seconds": None if session.duration_seconds is None else round(session.duration_seconds, 3),
         "metrics": session.metrics.as_dict(),
+        "expected_metrics": session.expected_metrics,
         "assessment": _records(assess(session.metrics).drop(columns=["meaning"])),
         "verdict": overall_verdict(assess(session.metrics)),
         "models": {stage: asdict(info) for stage, info in session.models.items()},

@@ -13,6 +13,8 @@ This is the one place where utterances become a DataFrame. Columns of
 ``giving_information``  True | False                               (coach rows)
 ``client_talk``         change | sustain | neutral                 (client rows)
 ``<code>_confidence``   probability of the chosen code, when the coder gives one
+``probability_*``       probability of each label a session metric counts (open / closed question,
+                        simple / complex reflection, change / sustain talk), when the coder gives them
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, CODE_COLUMNS, UtteranceCoder
-from mifidelity.metrics import SessionMetrics, compute_metrics
+from mifidelity.coding.base import CODE_COLUMNS, UtteranceCoder, applies_to_coach
+from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
 from mifidelity.types import RoleAssignment, StageInfo, Utterance
 
 BASE_COLUMNS = ("start", "end", "speaker", "role", "text")
@@ -45,6 +47,7 @@ class CodedSession:
     notes: list[str] = field(default_factory=list)
     coach: str | None = None
     recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.analysis)
+    expected_metrics: dict | None = None  # metrics from the coder's summed probabilities (metrics.expected_metrics)
 
 
 def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:
@@ -69,11 +72,9 @@ def code_utterances(frame: pd.DataFrame, coder: UtteranceCoder) -> pd.DataFrame:
     coded = pd.concat([frame.reset_index(drop=True), codes], axis=1)
     is_coach = coded["role"] == "coach"
     for column in coded.columns:
-        base = column.removesuffix("_confidence")
-        if base in COACH_CODE_COLUMNS:
-            coded[column] = coded[column].astype(object).where(is_coach, None)
-        elif base in CLIENT_CODE_COLUMNS:
-            coded[column] = coded[column].astype(object).where(~is_coach, None)
+        coach_column = applies_to_coach(column)
+        if coach_column is not None:
+            coded[column] = coded[column].astype(object).where(is_coach if coach_column else ~is_coach, None)
     ordered = list(BASE_COLUMNS) + list(CODE_COLUMNS)
     extras = [c for c in coded.columns if c not in ordered]
     return coded[ordered + extras]
@@ -105,4 +106,5 @@ def build_session(
         roles=roles,
         notes=list(notes or []),
         coach=coach,
+        expected_metrics=expected_metrics(coded),
     )

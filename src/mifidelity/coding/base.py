@@ -15,7 +15,10 @@ client rows
     ``client_talk``: change | sustain | neutral
 
 Cells that do not apply to a row's role are ``None``. A coder may add a
-``<column>_confidence`` column (probability of the chosen label) per code.
+``<column>_confidence`` column (probability of the chosen label) per code, and
+the :data:`PROBABILITY_COLUMNS` (the probability of each label that a session
+metric counts), from which :func:`mifidelity.metrics.expected_metrics` sums
+expected counts.
 """
 
 from __future__ import annotations
@@ -37,6 +40,27 @@ LABELS: dict[str, tuple] = {
     "giving_information": (False, True),
     "client_talk": ("change", "sustain", "neutral"),
 }
+
+# Probability of each label that a session metric counts: column -> (code, label).
+# Summed over a session they give expected counts (see mifidelity.metrics.expected_metrics).
+PROBABILITY_COLUMNS: dict[str, tuple[str, str]] = {
+    "probability_open_question": ("question", "open"),
+    "probability_closed_question": ("question", "closed"),
+    "probability_simple_reflection": ("reflection", "simple"),
+    "probability_complex_reflection": ("reflection", "complex"),
+    "probability_change_talk": ("client_talk", "change"),
+    "probability_sustain_talk": ("client_talk", "sustain"),
+}
+
+
+def applies_to_coach(column: str) -> bool | None:
+    """Whether a code, confidence or probability column belongs to coach rows (None: to neither)."""
+    base = PROBABILITY_COLUMNS[column][0] if column in PROBABILITY_COLUMNS else column.removesuffix("_confidence")
+    if base in COACH_CODE_COLUMNS:
+        return True
+    if base in CLIENT_CODE_COLUMNS:
+        return False
+    return None
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, blank_codes
+from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, blank_codes
 
 FORMAT_VERSION = 2
 
@@ -163,3 +163,20 @@ def codes_from_probabilities(roles: Sequence[str], probs: dict[str, np.ndarray],
         codes[f"{task}_confidence"] = pd.Series(confidence, dtype=object)
     ordered = list(LABELS)  # code columns first, then confidences, stable for writers
     return codes[ordered + [f"{t}_confidence" for t in ordered]]
+
+
+def probability_columns(roles: Sequence[str], probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> pd.DataFrame:
+    """The :data:`~mifidelity.coding.base.PROBABILITY_COLUMNS` from per-task probabilities.
+
+    Taken from the heads' own probabilities (before :func:`enforce_consistency`, which
+    only serves hard decisions); ``None`` where a code does not apply to a row's role.
+    """
+    is_coach = np.array([r == "coach" for r in roles], dtype=bool)
+    out = {}
+    for column, (task, label) in PROBABILITY_COLUMNS.items():
+        applies = is_coach if task in COACH_CODE_COLUMNS else ~is_coach
+        values = np.empty(len(roles), dtype=object)
+        values[:] = None
+        values[applies] = [round(float(p), 4) for p in probs[task][applies, list(labels[task]).index(label)]]
+        out[column] = pd.Series(values, dtype=object)
+    return pd.DataFrame(out)

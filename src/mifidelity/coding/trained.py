@@ -12,8 +12,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS, blank_codes
-from mifidelity.coding.model import CoderModel, codes_from_probabilities, enforce_consistency
+from mifidelity.coding.base import LABELS, PROBABILITY_COLUMNS, blank_codes
+from mifidelity.coding.model import CoderModel, codes_from_probabilities, enforce_consistency, probability_columns
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -88,9 +88,10 @@ class TrainedCoder:
             raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
         if not len(roles):
             codes = blank_codes(roles)
-            for column in LABELS:
-                codes[f"{column}_confidence"] = pd.Series([], dtype=object)
+            for column in [f"{c}_confidence" for c in LABELS] + list(PROBABILITY_COLUMNS):
+                codes[column] = pd.Series([], dtype=object)
             return codes
         probs = self.predict_proba(roles, texts)
         labels = {task: head.labels for task, head in self._model.heads.items()}
-        return codes_from_probabilities(list(roles), enforce_consistency(probs, labels), labels)
+        codes = codes_from_probabilities(list(roles), enforce_consistency(probs, labels), labels)
+        return pd.concat([codes, probability_columns(list(roles), probs, labels)], axis=1)

@@ -97,7 +97,7 @@ def report_context(session: CodedSession, report_dir: str | Path | None = None) 
         "session": session,
         "metrics": session.metrics,
         "verdict": overall_verdict(assessment),
-        "cards": scorecard(session.metrics, intervals),
+        "cards": scorecard(session.metrics, intervals, session.expected_metrics),
         "intervals": intervals,
         "rounds": BOOTSTRAP_ROUNDS,
         "suggestions": suggestions(session.metrics, rows, missed),

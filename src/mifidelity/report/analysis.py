@@ -204,8 +204,12 @@ def _band(threshold: Threshold, value: float | None, low: float | None, high: fl
             "min_label": format_value(threshold.metric, 0.0), "max_label": format_value(threshold.metric, top)}
 
 
-def scorecard(metrics: SessionMetrics, intervals: dict[str, dict]) -> list[dict]:
-    """One card per headline metric: value, rating, interval, band geometry and plain words."""
+def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dict | None = None) -> list[dict]:
+    """One card per headline metric: value, rating, interval, band geometry and plain words.
+
+    ``expected`` (:func:`mifidelity.metrics.expected_metrics`) adds, where it has the metric,
+    the estimate from the coder's summed probabilities beside the counted value.
+    """
     from mifidelity.metrics import verdict_sentence
 
     cards = []
@@ -241,6 +245,8 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, dict]) -> list[dict]
             "verdict": verdict_sentence(threshold, value, rating),
             "uncertainty": uncertainty.strip(),
             "band": _band(threshold, value, low, high),
+            "expected": None if not expected or expected.get(threshold.metric) is None
+            else format_value(threshold.metric, expected[threshold.metric]),
         })
     return cards
 
