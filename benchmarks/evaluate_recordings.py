@@ -10,7 +10,12 @@ per recording, so the wall time includes everything a user waits for
     python benchmarks/evaluate_recordings.py /tmp/heldout --config configs/default.yaml
 
 Prints a Markdown table: duration, wall time, real-time factor (audio seconds
-per wall second), WER, share of speech time with the right role, DER.
+per wall second), WER, share of speech time with the right role, DER. A second
+table compares the trained coder's codes with the truth codes (macro-F1 per
+code): on the pipeline's own transcript (each utterance takes the codes of the
+truth turn it overlaps most) and, for reference, on the truth transcript's text;
+with the session's reflections per question from the truth codes, the counted
+codes and the coder's summed probabilities.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from mifidelity.audio import find_recordings
-from mifidelity.evaluation import diarization_error_rate, read_rttm, role_time_accuracy, word_error_rate
+from mifidelity.evaluation import (code_agreement, codes_by_overlap, diarization_error_rate, read_rttm,
+                                  role_time_accuracy, word_error_rate)
+from mifidelity.metrics import compute_metrics, expected_metrics
 from mifidelity.types import SpeakerTurn
 
 
@@ -60,6 +67,45 @@ def evaluate(recording: Path, out: Path, config: Path | None) -> dict:
     return row
 
 
+CODE_SHORT = {"main_behaviour": "main", "question": "question", "reflection": "reflection",
+              "giving_information": "giving_info", "client_talk": "client_talk"}
+
+
+def coder_agreement(recording: Path, out: Path) -> list[dict]:
+    """The trained coder against the truth codes: on the pipeline transcript and on the truth text."""
+    from mifidelity.coding import get_coder
+    from mifidelity.session import code_utterances
+
+    folder = out / recording.stem
+    if not (folder / "utterances.csv").exists():
+        return []
+    truth = pd.read_csv(recording.with_name(recording.stem + ".truth.csv"), keep_default_na=False)
+    predicted = pd.read_csv(folder / "utterances.csv", keep_default_na=False)
+    on_truth_text = code_utterances(truth[["start", "end", "role", "text"]].assign(speaker=truth["role"]),
+                                    get_coder("trained").load())
+    truth_rq = compute_metrics(codes_by_overlap(truth, truth)).reflection_to_question
+    rows = []
+    for transcript, coded, reference in (("pipeline", predicted, codes_by_overlap(predicted, truth)),
+                                         ("truth text", on_truth_text, codes_by_overlap(truth, truth))):
+        agreement = code_agreement(reference, coded)
+        weighted = expected_metrics(coded.replace({"": None}))
+        rows.append({
+            "recording": recording.name, "transcript": transcript,
+            **{CODE_SHORT[c]: round(v["macro_f1"], 3) for c, v in agreement.items()},
+            "R:Q truth": truth_rq,
+            "R:Q coded": compute_metrics(coded.replace({"": None})).reflection_to_question,
+            "R:Q weighted": None if weighted is None else weighted["reflection_to_question"],
+        })
+    return rows
+
+
+def _print(table: pd.DataFrame) -> None:
+    try:
+        print(table.to_markdown(index=False))
+    except ImportError:  # tabulate is optional
+        print(table.to_string(index=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="recordings or folders of recordings with truth")
@@ -67,15 +113,17 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mifidelity-eval-") as out:
-        rows = [evaluate(path, Path(out), args.config) for path in find_recordings(args.paths)]
+        recordings = find_recordings(args.paths)
+        rows = [evaluate(path, Path(out), args.config) for path in recordings]
+        coding = [row for path in recordings for row in coder_agreement(path, Path(out))]
     table = pd.DataFrame(rows)
-    try:
-        print(table.to_markdown(index=False))
-    except ImportError:  # tabulate is optional
-        print(table.to_string(index=False))
+    _print(table)
     if {"duration_s", "wall_s"} <= set(table.columns):
         total = table["duration_s"].sum() / table["wall_s"].sum()
         print(f"\noverall: {total:.1f}x real time over {table['duration_s'].sum():.0f} s of audio")
+    if coding:
+        print("\nTrained coder against the truth codes (macro-F1 over the labels present):\n")
+        _print(pd.DataFrame(coding))
     if args.csv:
         table.to_csv(args.csv, index=False)
 

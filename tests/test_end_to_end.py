@@ -6,17 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.evaluation import role_time_accuracy, word_error_rate
+from mifidelity.evaluation import code_agreement, codes_by_overlap, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_audio"
 AUDIO = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".mp3", ".m4a", ".ogg", ".wav", ".flac"})
-CODE_COLUMNS = ["main_behaviour", "question", "reflection", "giving_information", "client_talk"]
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +26,6 @@ def mifidelity(*args, cwd=ROOT):
 
 def truth_of(audio: Path) -> pd.DataFrame:
     return pd.read_csv(audio.with_suffix(".truth.csv"), keep_default_na=False)
-
-
-def oracle_codes(pipeline: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Replace the coder by the ground truth: each utterance takes the codes of the truth turn it overlaps most."""
-    coded = pipeline[["start", "end", "role"]].copy()
-    for column in CODE_COLUMNS:
-        coded[column] = None
-    for i, row in pipeline.iterrows():
-        overlap = (np.minimum(truth["end"], row["end"]) - np.maximum(truth["start"], row["start"])).clip(lower=0)
-        best = truth.loc[overlap.idxmax()]
-        for column in CODE_COLUMNS:
-            coded.at[i, column] = best[column] or None
-    coded["giving_information"] = coded["giving_information"].map(lambda v: None if v is None else str(v).lower() == "true")
-    return coded
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +77,40 @@ def test_metrics_recomputed_from_ground_truth_codes(processed, audio):
     truth["giving_information"] = truth["giving_information"].map(lambda v: str(v).lower() == "true" if v != "" else None)
     truth = truth.replace({"": None})
     pipeline = pd.read_csv(out / audio.stem / "utterances.csv")
-    from_pipeline = compute_metrics(oracle_codes(pipeline, truth))
+    from_pipeline = compute_metrics(codes_by_overlap(pipeline, truth))
     from_truth = compute_metrics(truth)
     # A back-channel ("Yeah.") that the diariser gives to the other speaker merges two utterances: allow one.
     for name in ("questions", "open_questions", "reflections", "complex_reflections", "change_talk", "sustain_talk"):
         assert abs(getattr(from_pipeline, name) - getattr(from_truth, name)) <= 1, name
     assert from_pipeline.coach_talk_share == pytest.approx(from_truth.coach_talk_share, abs=0.05)
+
+
+def test_trained_coder_on_the_pipeline_transcripts(processed):
+    """The coder fed the pipeline's own transcripts (recognised words, diarised turns) against the truth codes.
+
+    Pooled over the samples; each pipeline utterance takes the codes of the truth turn it overlaps
+    most. It must agree about as well as the same coder on the truth transcripts' text.
+    """
+    from mifidelity.coding import get_coder
+    from mifidelity.session import code_utterances
+
+    out, _ = processed
+    coder = get_coder("trained").load()
+    pairs = {"pipeline": [], "truth text": []}
+    for audio in AUDIO:
+        truth = truth_of(audio)
+        pipeline = pd.read_csv(out / audio.stem / "utterances.csv", keep_default_na=False)
+        pairs["pipeline"].append((codes_by_overlap(pipeline, truth), pipeline))
+        on_text = code_utterances(truth[["start", "end", "role", "text"]].assign(speaker=truth["role"]), coder)
+        pairs["truth text"].append((codes_by_overlap(truth, truth), on_text))
+    agreement = {transcript: code_agreement(pd.concat([r for r, _ in both], ignore_index=True),
+                                            pd.concat([c for _, c in both], ignore_index=True))
+                 for transcript, both in pairs.items()}
+    for code, floor in (("main_behaviour", 0.80), ("question", 0.80), ("reflection", 0.60), ("client_talk", 0.55)):
+        on_pipeline, on_text = agreement["pipeline"][code], agreement["truth text"][code]
+        assert on_pipeline["n"] >= 40, code
+        assert on_pipeline["accuracy"] >= floor, (code, on_pipeline)
+        assert on_pipeline["accuracy"] >= on_text["accuracy"] - 0.10, (code, on_pipeline, on_text)
 
 
 def test_code_command_keeps_one_row_per_input_row(tmp_path):

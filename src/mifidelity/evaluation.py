@@ -1,7 +1,8 @@
 """Accuracy measures shared by the tests and the benchmarks.
 
-Word error rate (jiwer), diarisation error rate (pyannote.metrics) and the
-share of speech time given to the right role.
+Word error rate (jiwer), diarisation error rate (pyannote.metrics), the
+share of speech time given to the right role, and how well the coder's codes
+on a pipeline transcript agree with reference codes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,59 @@ def role_time_accuracy(truth: pd.DataFrame, predicted: pd.DataFrame, resolution:
     if not speech.any():
         return float("nan")
     return float((role_at(times, predicted)[speech] == expected[speech]).mean())
+
+
+CODED_COLUMNS = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
+
+
+def _reference_value(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    return value
+
+
+def codes_by_overlap(pipeline: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Reference codes for a pipeline's utterances: each takes the codes of the truth turn it overlaps most.
+
+    ``pipeline`` needs ``start``, ``end`` and ``role``; ``truth`` needs ``start``, ``end`` and the code
+    columns. Returns ``start``, ``end``, ``role`` and the code columns (``None`` where the truth turn has
+    no code; ``giving_information`` as bool).
+    """
+    coded = pipeline[["start", "end", "role"]].copy().reset_index(drop=True)
+    for column in CODED_COLUMNS:
+        coded[column] = pd.Series([None] * len(coded), dtype=object)
+    for i, row in coded.iterrows():
+        overlap = (np.minimum(truth["end"], row["end"]) - np.maximum(truth["start"], row["start"])).clip(lower=0)
+        best = truth.loc[overlap.idxmax()]
+        for column in CODED_COLUMNS:
+            coded.at[i, column] = _reference_value(best[column])
+    return coded
+
+
+def code_agreement(reference: pd.DataFrame, coded: pd.DataFrame) -> dict[str, dict]:
+    """Per code: rows compared, accuracy and macro-F1 (over the labels present) of ``coded`` against ``reference``.
+
+    Rows are compared where both tables have a value (a code applies to the role in both), so a
+    role swapped by diarisation is left out here and measured by :func:`role_time_accuracy`.
+    """
+    from sklearn.metrics import f1_score
+
+    out = {}
+    for column in CODED_COLUMNS:
+        pairs = [(_reference_value(r), _reference_value(c)) for r, c in zip(reference[column], coded[column])]
+        pairs = [(str(r), str(c)) for r, c in pairs if r is not None and c is not None]
+        if not pairs:
+            out[column] = {"n": 0, "accuracy": float("nan"), "macro_f1": float("nan")}
+            continue
+        truth, predicted = zip(*pairs)
+        out[column] = {
+            "n": len(pairs),
+            "accuracy": float(np.mean([r == c for r, c in pairs])),
+            "macro_f1": float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0)),
+        }
+    return out
 
 
 def turns_to_annotation(turns: Iterable[SpeakerTurn]):
