@@ -59,7 +59,7 @@ def _annotator_labels(raw: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _vote(values: pd.Series, task: str):
+def majority_vote(values: pd.Series, task: str):
     """Majority label; ties go to the first label in LABELS[task]."""
     values = values.dropna()
     if values.empty:
@@ -97,7 +97,7 @@ def load_annomi(data_dir: str | Path = DEFAULT_DATA_DIR) -> pd.DataFrame:
     labels[["transcript_id", "utterance_id", "annotator_id"]] = raw[["transcript_id", "utterance_id", "annotator_id"]]
     keys = ["transcript_id", "utterance_id"]
     voted = labels.groupby(keys, sort=True).agg(
-        **{task: (task, lambda s, t=task: _vote(s, t)) for task in TASKS},
+        **{task: (task, lambda s, t=task: majority_vote(s, t)) for task in TASKS},
         n_annotators=("annotator_id", "nunique"),
     )
     first = raw.groupby(keys, sort=True).first()

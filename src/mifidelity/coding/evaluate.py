@@ -8,7 +8,9 @@ Usage (from the repository root)::
 training and test folds). Every fold is scored twice: on the transcripts as
 written ("clean") and lower-cased without punctuation ("asr"), what a speech
 recogniser may give. Prints macro-F1 per task, confusion matrices, per-session
-metric agreement (R:Q, %complex reflections, %open questions, %change talk) and
+metric agreement (R:Q, %complex reflections, %open questions, %change talk),
+agreement with the majority of the other experts on the transcripts that ten
+experts coded (the same comparison for one expert and for the coder), and
 coding speed. Never prints utterance text.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, load_annomi
+from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
 from mifidelity.coding.model import enforce_consistency
 from mifidelity.coding.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, build_features, fit_model, task_rows, version_texts,
@@ -251,12 +253,56 @@ def measure_speed(data: pd.DataFrame, model_path: str | None = None, repeats: in
 # --------------------------------------------------------------------------- report
 
 
+def expert_agreement(annotators: pd.DataFrame, data: pd.DataFrame, predicted: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One expert and the coder against the majority of the other experts, where several coded a transcript.
+
+    For every annotator of a multiply-annotated transcript, the reference is the majority vote of
+    the *other* annotators (ties as in :func:`~mifidelity.coding.data.majority_vote`). "expert"
+    scores the held-out annotator against it and "coder" scores the coder's labels against the
+    same references; both are macro-F1 over all (utterance, held-out annotator) pairs.
+
+    Parameters
+    ----------
+    annotators:
+        :func:`~mifidelity.coding.data.annotator_tables` output.
+    data:
+        The corpus rows (``transcript_id``, ``utterance_id``) that ``predicted`` is aligned with.
+    predicted:
+        Task -> label per row of ``data`` (e.g. out-of-fold hard labels).
+    """
+    row_of = {(int(t), int(u)): i for i, (t, u) in enumerate(zip(data["transcript_id"], data["utterance_id"]))}
+    out = {}
+    for task in SCORED_TASKS:
+        truth, expert, coder = [], [], []
+        for transcript, group in annotators[annotators[task].notna()].groupby("transcript_id"):
+            wide = group.set_index(["utterance_id", "annotator_id"])[task].unstack()
+            if wide.shape[1] < 3:
+                continue
+            ours = [predicted[task][row_of[(int(transcript), int(u))]] for u in wide.index]
+            for annotator in wide.columns:
+                reference = wide.drop(columns=annotator).apply(lambda row: majority_vote(row, task), axis=1)
+                for own, ref, mine in zip(wide[annotator], reference, ours):
+                    if pd.notna(own) and ref is not None and mine is not None:
+                        truth.append(ref)
+                        expert.append(own)
+                        coder.append(mine)
+        if not truth:
+            continue
+        y = label_indices(np.array(truth, dtype=object), task)
+        out[task] = {
+            "expert": macro_f1(y, label_indices(np.array(expert, dtype=object), task), LABELS[task]),
+            "coder": macro_f1(y, label_indices(np.array(coder, dtype=object), task), LABELS[task]),
+            "pairs": len(truth),
+        }
+    return pd.DataFrame(out)
+
+
 def _fmt(value) -> str:
     return "  -  " if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
 
 
-def report(data: pd.DataFrame, results: dict, speed: dict | None) -> str:
-    """The printed report (no utterance text)."""
+def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd.DataFrame | None = None) -> str:
+    """The printed report (no utterance text); ``annotators`` adds the expert-agreement table."""
     lines = []
     add = lines.append
     coach = data["role"] == "coach"
@@ -308,6 +354,22 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None) -> str:
                     f"{_fmt(table.loc[m, 'r']):>8}{_fmt(table.loc[m, 'MAE']):>10}" for m in SESSION_METRICS))
     add("  n sessions: " + ", ".join(f"{m} {int(enough[m].sum())}" for m in SESSION_METRICS))
     add("  MAE is the median absolute error: R:Q in reflections per question, the others in percentage points.")
+    if annotators is not None and len(annotators):
+        add("")
+        add(f"Against the majority of the other experts ({annotators['transcript_id'].nunique()} transcripts with "
+            f"{annotators.groupby('transcript_id')['annotator_id'].nunique().min()}+ annotators; macro-F1):")
+        add("                                main   question reflection client_talk giving_info")
+        rows = {}
+        for system in results:
+            for version in results[system]:
+                name = f"{'MiniLM+heads' if system == 'model' else 'TF-IDF+LR'} ({version})"
+                rows[name] = expert_agreement(annotators, data, scores[(system, version)][1])
+        first = next(iter(rows.values()))
+        add(f"{'one expert':<30} " + " ".join(f"{_fmt(first.loc['expert', t]):>10}" for t in SCORED_TASKS))
+        for name, table in rows.items():
+            add(f"{name:<30} " + " ".join(f"{_fmt(table.loc['coder', t]):>10}" for t in SCORED_TASKS))
+        add(f"  pairs (utterance, held-out expert): {int(first.loc['pairs', 'main_behaviour'])} coach, "
+            f"{int(first.loc['pairs', 'client_talk'])} client")
     if speed:
         add("")
         add("Speed (TrainedCoder.code, warm, best of 3; load " f"{speed['load_seconds']:.1f}s): " + ", ".join(
@@ -328,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     features = build_features(data, args.cache or None, VERSIONS)
     results = cross_validate(data, features, DEFAULT_CONFIG, baseline=not args.no_baseline)
     speed = None if args.no_speed else measure_speed(data, args.model)
-    print(report(data, results, speed))
+    print(report(data, results, speed, annotator_tables(args.data)))
 
 
 if __name__ == "__main__":
