@@ -31,8 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from mifidelity.audio import find_recordings
-from mifidelity.evaluation import (code_agreement, codes_by_overlap, diarization_error_rate, read_rttm,
-                                  role_time_accuracy, word_error_rate)
+from mifidelity.coding import get_coder
+from mifidelity.evaluation import (code_agreement, code_truth_text, codes_by_overlap, diarization_error_rate,
+                                  read_rttm, role_time_accuracy, word_error_rate)
 from mifidelity.metrics import compute_metrics, expected_metrics
 from mifidelity.types import SpeakerTurn
 
@@ -71,29 +72,24 @@ CODE_SHORT = {"main_behaviour": "main", "question": "question", "reflection": "r
               "giving_information": "giving_info", "client_talk": "client_talk"}
 
 
-def coder_agreement(recording: Path, out: Path) -> list[dict]:
-    """The trained coder against the truth codes: on the pipeline transcript and on the truth text."""
-    from mifidelity.coding import get_coder
-    from mifidelity.session import code_utterances
-
+def coder_agreement(recording: Path, out: Path, coder) -> list[dict]:
+    """The coder against the truth codes: on the pipeline transcript and on the truth text."""
     folder = out / recording.stem
     if not (folder / "utterances.csv").exists():
         return []
     truth = pd.read_csv(recording.with_name(recording.stem + ".truth.csv"), keep_default_na=False)
-    predicted = pd.read_csv(folder / "utterances.csv", keep_default_na=False)
-    on_truth_text = code_utterances(truth[["start", "end", "role", "text"]].assign(speaker=truth["role"]),
-                                    get_coder("trained").load())
-    truth_rq = compute_metrics(codes_by_overlap(truth, truth)).reflection_to_question
+    predicted = pd.read_csv(folder / "utterances.csv", keep_default_na=False).replace({"": None})
+    truth_codes = codes_by_overlap(truth, truth)
+    truth_rq = compute_metrics(truth_codes).reflection_to_question
     rows = []
     for transcript, coded, reference in (("pipeline", predicted, codes_by_overlap(predicted, truth)),
-                                         ("truth text", on_truth_text, codes_by_overlap(truth, truth))):
-        agreement = code_agreement(reference, coded)
-        weighted = expected_metrics(coded.replace({"": None}))
+                                         ("truth text", code_truth_text(truth, coder), truth_codes)):
+        weighted = expected_metrics(coded)
         rows.append({
             "recording": recording.name, "transcript": transcript,
-            **{CODE_SHORT[c]: round(v["macro_f1"], 3) for c, v in agreement.items()},
+            **{CODE_SHORT[c]: round(v["macro_f1"], 3) for c, v in code_agreement(reference, coded).items()},
             "R:Q truth": truth_rq,
-            "R:Q coded": compute_metrics(coded.replace({"": None})).reflection_to_question,
+            "R:Q coded": compute_metrics(coded).reflection_to_question,
             "R:Q weighted": None if weighted is None else weighted["reflection_to_question"],
         })
     return rows
@@ -115,7 +111,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mifidelity-eval-") as out:
         recordings = find_recordings(args.paths)
         rows = [evaluate(path, Path(out), args.config) for path in recordings]
-        coding = [row for path in recordings for row in coder_agreement(path, Path(out))]
+        coder = get_coder("trained").load()
+        coding = [row for path in recordings for row in coder_agreement(path, Path(out), coder)]
     table = pd.DataFrame(rows)
     _print(table)
     if {"duration_s", "wall_s"} <= set(table.columns):

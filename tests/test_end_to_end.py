@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mifidelity.evaluation import code_agreement, codes_by_overlap, role_time_accuracy, word_error_rate
+from mifidelity.evaluation import code_agreement, code_truth_text, codes_by_overlap, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +92,6 @@ def test_trained_coder_on_the_pipeline_transcripts(processed):
     most. It must agree about as well as the same coder on the truth transcripts' text.
     """
     from mifidelity.coding import get_coder
-    from mifidelity.session import code_utterances
 
     out, _ = processed
     coder = get_coder("trained").load()
@@ -101,8 +100,7 @@ def test_trained_coder_on_the_pipeline_transcripts(processed):
         truth = truth_of(audio)
         pipeline = pd.read_csv(out / audio.stem / "utterances.csv", keep_default_na=False)
         pairs["pipeline"].append((codes_by_overlap(pipeline, truth), pipeline))
-        on_text = code_utterances(truth[["start", "end", "role", "text"]].assign(speaker=truth["role"]), coder)
-        pairs["truth text"].append((codes_by_overlap(truth, truth), on_text))
+        pairs["truth text"].append((codes_by_overlap(truth, truth), code_truth_text(truth, coder)))
     agreement = {transcript: code_agreement(pd.concat([r for r, _ in both], ignore_index=True),
                                             pd.concat([c for _, c in both], ignore_index=True))
                  for transcript, both in pairs.items()}

@@ -14,6 +14,7 @@ import jiwer
 import numpy as np
 import pandas as pd
 
+from mifidelity.coding.base import CODE_COLUMNS
 from mifidelity.types import SpeakerTurn
 
 _WER_NORMALISE = jiwer.Compose([
@@ -56,9 +57,6 @@ def role_time_accuracy(truth: pd.DataFrame, predicted: pd.DataFrame, resolution:
     return float((role_at(times, predicted)[speech] == expected[speech]).mean())
 
 
-CODED_COLUMNS = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
-
-
 def _reference_value(value):
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return None
@@ -75,14 +73,21 @@ def codes_by_overlap(pipeline: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFram
     no code; ``giving_information`` as bool).
     """
     coded = pipeline[["start", "end", "role"]].copy().reset_index(drop=True)
-    for column in CODED_COLUMNS:
+    for column in CODE_COLUMNS:
         coded[column] = pd.Series([None] * len(coded), dtype=object)
     for i, row in coded.iterrows():
         overlap = (np.minimum(truth["end"], row["end"]) - np.maximum(truth["start"], row["start"])).clip(lower=0)
         best = truth.loc[overlap.idxmax()]
-        for column in CODED_COLUMNS:
+        for column in CODE_COLUMNS:
             coded.at[i, column] = _reference_value(best[column])
     return coded
+
+
+def code_truth_text(truth: pd.DataFrame, coder) -> pd.DataFrame:
+    """A coder's codes of the truth transcript's own text and turns (the reference point for a pipeline transcript)."""
+    from mifidelity.session import code_utterances
+
+    return code_utterances(truth[["start", "end", "role", "text"]].assign(speaker=truth["role"]), coder)
 
 
 def code_agreement(reference: pd.DataFrame, coded: pd.DataFrame) -> dict[str, dict]:
@@ -94,7 +99,7 @@ def code_agreement(reference: pd.DataFrame, coded: pd.DataFrame) -> dict[str, di
     from sklearn.metrics import f1_score
 
     out = {}
-    for column in CODED_COLUMNS:
+    for column in CODE_COLUMNS:
         pairs = [(_reference_value(r), _reference_value(c)) for r, c in zip(reference[column], coded[column])]
         pairs = [(str(r), str(c)) for r, c in pairs if r is not None and c is not None]
         if not pairs:
