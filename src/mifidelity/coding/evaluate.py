@@ -387,7 +387,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
-    parser.add_argument("--cache", default=DEFAULT_CACHE, help="embedding cache folder ('' to disable)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="layer-4 state cache folder ('' to disable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     parser.add_argument("--model", default=None, help="artifact for the speed measurement (default: bundled)")

@@ -11,7 +11,7 @@ the context relation vectors and the per-code heads are trained end to end with 
 multitask loss (see :mod:`mifidelity.coding.context`). Every training session is seen as
 written and lower-cased without punctuation (what a speech recogniser may give): each epoch
 draws one of the two versions per session, so a question is still recognised without its "?".
-Seeded: the same data and package versions give the same artifact.
+Seeded (torch and numpy); ``--threads 1`` when the machine is busy.
 """
 
 from __future__ import annotations
