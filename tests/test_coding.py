@@ -170,10 +170,10 @@ def test_chunking_does_not_change_predictions():
 
     model = _load_model(DEFAULT_ARTIFACT)
     states, roles, cues = _context_inputs(ROLES * 3, TEXTS * 3)
-    whole = model.session_logits(states, roles, cues, max_tokens=100_000)
-    assert len(whole) == 1
     with torch.inference_mode():
-        whole = model.session_logits(states, roles, cues, max_tokens=100_000)[0]
+        whole = model.session_logits(states, roles, cues, max_tokens=100_000)
+        assert len(whole) == 1
+        whole = whole[0]
         parts = model.session_logits(states, roles, cues, max_tokens=160)
     assert len(parts) > 3
     rows = np.concatenate([r for r, _ in parts])

@@ -7,6 +7,7 @@ package and are loaded from its folder: nothing is fetched from a model hub.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 from pathlib import Path
@@ -68,6 +69,7 @@ def torch_threads(count: int | None = None):
         torch.set_num_threads(previous)
 
 
+@functools.cache
 def _cpu_has_native_bf16() -> bool:
     """bfloat16 halves encoder time on CPUs with AVX512-BF16/AMX and changes embeddings by <0.1%.
 

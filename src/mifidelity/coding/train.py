@@ -136,7 +136,7 @@ def label_matrix(data: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.ndarray | None = None,
-              config: dict | None = None, on_epoch=None) -> ContextCoder:
+              config: dict | None = None) -> ContextCoder:
     """Fine-tune layers 5-6 and the heads on the sessions in ``train_index`` (all text versions).
 
     Parameters
@@ -147,8 +147,6 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
         :func:`prepare` output.
     train_index:
         Rows to train on (whole transcripts; ``None``: all).
-    on_epoch:
-        Optional ``callback(epoch, model)`` after each epoch (development runs).
     """
     import torch
 
@@ -223,10 +221,6 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
                 running += float(loss.detach())
             logger.info("epoch %d: %d steps, mean loss %.3f, %.0fs", epoch + 1, len(items), running / len(items),
                         time.perf_counter() - started)
-            if on_epoch is not None:
-                net.eval()
-                on_epoch(epoch + 1, model)
-                net.train()
     net.eval()
     return model
 
