@@ -13,7 +13,7 @@ Layout (all-MiniLM-L6-v2, 6 layers of width 384):
    learned relation vector (relative-position style, ``q . (k + r)``).
 4. **Heads**: poolings of layer 6 for the utterance (CLS, mean, first and last word pieces), the
    layer-5 mean of the previous and next utterance, role and surface cues -> one small MLP per code.
-   The codes in the artifact's ``isolated_tasks`` (client talk and giving information) read a
+   The codes in the training configuration's ``isolated_tasks`` (client talk and giving information) read a
    second layer-6 pass in which each word piece attends to its own utterance only, and get no
    neighbour poolings: the client's own words decide their talk type, not the session's drift.
 
@@ -34,6 +34,9 @@ from typing import Sequence
 import numpy as np
 
 from mifidelity.coding.base import LABELS
+from mifidelity.coding.features import (
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir, surface_features, torch_threads,
+)
 
 BOTTOM_LAYERS = 2  # frozen; layers 3-6 are fine-tuned (tuning layers 5-6 only: 0.01-0.04 lower macro-F1)
 N_LAYERS = 6
@@ -72,8 +75,6 @@ class FrozenBottom:
         from transformers import BertModel
         from transformers.utils import logging as hf_logging
 
-        from mifidelity.coding.features import HEAD_TOKENS, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir
-
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         folder = Path(model_dir) if model_dir else encoder_dir()
@@ -94,8 +95,6 @@ class FrozenBottom:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """Frozen-bottom (layer-2) word-piece states per utterance: a list of ``(length, 384)`` float32 arrays."""
-        from mifidelity.coding.features import torch_threads
-
         torch = self._torch
         ids = self.ids(texts)
         out: list[np.ndarray | None] = [None] * len(ids)
@@ -151,8 +150,6 @@ def scalar_features(roles: Sequence[str]) -> np.ndarray:
 
 def cue_features(roles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
     """Surface cues of the utterance and of the previous one, plus role scalars."""
-    from mifidelity.coding.features import SURFACE_FEATURES, surface_features
-
     n = len(texts)
     k = len(SURFACE_FEATURES)
     surface = np.stack([surface_features(t) for t in texts]) if n else np.zeros((0, k), np.float32)
@@ -161,8 +158,6 @@ def cue_features(roles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
 
 
 def n_cues() -> int:
-    from mifidelity.coding.features import SURFACE_FEATURES
-
     return 2 * len(SURFACE_FEATURES) + N_SCALARS
 
 
@@ -332,8 +327,9 @@ class ContextCoder:
         import torch
 
         self.meta = dict(meta)
-        self.net = _build_net(self.meta["n_cues"], self.meta["hidden"], self.meta["dropout"],
-                              tuple(self.meta.get("isolated_tasks", ())))
+        config = self.meta["config"]  # the training configuration also fixes the network's shape
+        self.net = _build_net(self.meta["n_cues"], config["hidden"], config["dropout"],
+                              tuple(config.get("isolated_tasks", ())))
         if pretrained is not None:
             missing = self.net.load_state_dict(pretrained, strict=False)
             assert not missing.unexpected_keys, missing.unexpected_keys
@@ -397,8 +393,6 @@ class ContextCoder:
         probs = {t: np.zeros((n, len(LABELS[t])), dtype=np.float64) for t in TASK_ORDER}
         if not n:
             return probs
-        from mifidelity.coding.features import _cpu_has_native_bf16
-
         self.net.eval()
         # bfloat16 matrix products where the CPU has them natively (1.45x faster here; on 2,700
         # AnnoMI utterances 99.9% of labels unchanged, probabilities within 0.008).

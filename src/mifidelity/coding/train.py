@@ -33,7 +33,7 @@ from mifidelity.coding.context import (
 from mifidelity.coding.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
-    strip_asr,
+    strip_asr, torch_threads,
 )
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,6 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     """
     import torch
 
-    from mifidelity.coding.features import torch_threads
-
     config = dict(DEFAULT_CONFIG, **(config or {}))
     allowed = np.zeros(len(data), dtype=bool)
     allowed[np.arange(len(data)) if train_index is None else train_index] = True
@@ -167,9 +165,9 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     meta = {
         "encoder": ENCODER_NAME, "encoder_package": ENCODER_PACKAGE, "bottom_layers": BOTTOM_LAYERS,
         "prev_tokens": list(PREV_TOKENS), "next_tokens": NEXT_TOKENS, "surface_features": list(SURFACE_FEATURES),
-        "n_cues": n_cues(), "hidden": config["hidden"], "dropout": config["dropout"], "config": config,
+        "n_cues": n_cues(), "config": config,
         "versions": list(prepared), "seed": SEED, "model_version": MODEL_VERSION,
-        "n_train_utterances": int(allowed.sum()), "isolated_tasks": list(config.get("isolated_tasks", [])),
+        "n_train_utterances": int(allowed.sum()),
     }
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
@@ -228,8 +226,6 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
 def predict(model: ContextCoder, data: pd.DataFrame, prepared: dict, version: str,
             rows_subset: np.ndarray | None = None, threads: int = DEFAULT_CONFIG["threads"]) -> dict[str, np.ndarray]:
     """Probabilities for every row of the transcripts in ``rows_subset`` (default all); zeros elsewhere."""
-    from mifidelity.coding.features import torch_threads
-
     out = {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS}
     wanted = np.ones(len(data), dtype=bool) if rows_subset is None else np.isin(np.arange(len(data)), rows_subset)
     with torch_threads(threads):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from mifidelity.coding.base import LABELS, PROBABILITY_COLUMNS, blank_codes
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
+from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, enforce_consistency, probability_columns
 from mifidelity.types import StageInfo
 
@@ -48,7 +49,7 @@ def get_bottom() -> FrozenBottom:
 
 
 class TrainedCoder:
-    """MITI codes from all-MiniLM-L6-v2 with its top two layers fine-tuned on AnnoMI, reading context.
+    """MITI codes from all-MiniLM-L6-v2 with layers 3-6 fine-tuned on AnnoMI, reading context.
 
     Parameters
     ----------
@@ -83,8 +84,6 @@ class TrainedCoder:
         Useful for session-level estimates from expected counts; :meth:`code` gives
         the hard labels.
         """
-        from mifidelity.coding.features import torch_threads
-
         self.load()
         texts = ["" if t is None else str(t) for t in texts]
         roles = [str(r) for r in roles]
