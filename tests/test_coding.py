@@ -271,3 +271,16 @@ def test_expert_agreement_scores_each_expert_and_the_coder_against_the_others():
     assert table.loc["coder", "client_talk"] < 1.0
     wrong = dict(perfect, client_talk=np.array(["neutral"] * 4, dtype=object))
     assert expert_agreement(annotators, data, wrong).loc["coder", "client_talk"] < table.loc["coder", "client_talk"]
+
+
+def test_out_of_fold_probabilities_are_saved_row_aligned_without_text(tmp_path):
+    pytest.importorskip("sklearn")
+    from mifidelity.coding.evaluate import save_probabilities
+
+    data = pd.DataFrame({"transcript_id": [3, 3, 5], "utterance_id": [0, 1, 0], "text": ["a", "b", "c"]})
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    save_probabilities(str(tmp_path / "oof.npz"), data, {"model": {"clean": {"giving_information": probs}}})
+    saved = np.load(tmp_path / "oof.npz")
+    assert sorted(saved.files) == ["model/clean/giving_information", "transcript_id", "utterance_id"]
+    np.testing.assert_array_equal(saved["model/clean/giving_information"], probs)
+    np.testing.assert_array_equal(saved["transcript_id"], [3, 3, 5])

@@ -385,6 +385,17 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
     return "\n".join(lines)
 
 
+def save_probabilities(path: str, data: pd.DataFrame, results: dict) -> None:
+    """Write out-of-fold probabilities as ``system/version/task`` arrays, row-aligned with
+    ``transcript_id`` and ``utterance_id`` (which are saved too; no utterance text)."""
+    arrays = {f"{system}/{version}/{task}": probs
+              for system, by_version in results.items() for version, by_task in by_version.items()
+              for task, probs in by_task.items()}
+    np.savez_compressed(path, transcript_id=data["transcript_id"].to_numpy(),
+                        utterance_id=data["utterance_id"].to_numpy(), **arrays)
+    logger.info("out-of-fold probabilities written to %s", path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
@@ -394,11 +405,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="artifact for the speed measurement (default: bundled)")
     parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
                         help="torch threads for the cross-validation runs (default %(default)s; 1 when the machine is busy)")
+    parser.add_argument("--save-probabilities", default=None, metavar="NPZ",
+                        help="also write the out-of-fold probabilities here, for later analysis without re-training")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
     prepared = prepare(data, args.cache or None, VERSIONS)
     results = cross_validate(data, prepared, {"threads": args.threads}, baseline=not args.no_baseline)
+    if args.save_probabilities:
+        save_probabilities(args.save_probabilities, data, results)
     speed = None if args.no_speed else measure_speed(data, args.model)
     print(report(data, results, speed, annotator_tables(args.data)))
 
