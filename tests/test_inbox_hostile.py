@@ -5,6 +5,7 @@ hostile file; each test then checks one file's fate.
 """
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -152,24 +153,31 @@ def test_file_still_being_written_waits(tmp_path):
     inbox.mkdir()
     source = clip(SESSION1, tmp_path / "src.mp3", 0, 8).read_bytes()
     growing = inbox / "growing.mp3"
-    stop = threading.Event()
+    half_written, first_run_done = threading.Event(), threading.Event()
 
     def writer():
+        # Half the file, then a copy that is still going (mtime kept fresh) until the first run has
+        # looked, then the rest: however slowly the run starts, it meets an unfinished file.
         with open(growing, "wb") as handle:
             for i in range(0, len(source), 2048):
                 handle.write(source[i:i + 2048])
                 handle.flush()
-                time.sleep(0.05)
-                if stop.is_set():
-                    break
+                if i >= len(source) // 2 and not half_written.is_set():
+                    half_written.set()
+                    while not first_run_done.wait(0.2):
+                        os.utime(growing)
+                time.sleep(0.01)
 
     thread = threading.Thread(target=writer)
     thread.start()
-    time.sleep(0.3)
+    assert half_written.wait(60)
     config = FAST_CONFIG.replace("stable_seconds: 0", "stable_seconds: 3")
-    report = run_flow_once(inbox, out, config)
+    try:
+        report = run_flow_once(inbox, out, config)
+    finally:
+        first_run_done.set()
+        thread.join()
     assert report["waiting"] == ["growing.mp3"] and growing.exists()
-    thread.join()
     assert growing.read_bytes() == source
     time.sleep(3.2)
     report = run_flow_once(inbox, out, config)

@@ -2,9 +2,15 @@
 
 Both workers run scans of the same inbox and ledger; each recording is claimed
 once, and two recordings are processed at the same time by different workers.
+
+Decoding is held back by an ffmpeg wrapper until the test releases it, so neither
+recording can finish before both are claimed. Without the gate the first run could
+finish its recording and claim the second one itself before the other worker's run
+had started, which made the test depend on how busy the machine was.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +40,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     from test_inbox_watch import _require_working_scheduler
-    from mifidelity.ledger import Ledger, default_database_url
+    from mifidelity.ledger import DONE, PROCESSING, Ledger, default_database_url
     from mifidelity.watch_cli import _free_port
 
     _require_working_scheduler()
@@ -43,8 +49,13 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     state.mkdir()
     clip(SESSION1, inbox / "first.mp3", 0, 25)
     clip(SESSION2, inbox / "second.ogg", 0, 25)
+    release = tmp_path / "release"
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    _write_gated_tools(gate, release)
     config = tmp_path / "config.yaml"
-    config.write_text(FAST_CONFIG + "cache: {enabled: false}\n")  # max_concurrency 1: one recording per scan
+    # max_concurrency 1: one recording at a time per run, so the second needs the other worker
+    config.write_text(FAST_CONFIG + f"cache: {{enabled: false}}\naudio: {{ffmpeg: '{gate / 'ffmpeg'}'}}\n")
 
     port = _free_port()
     env = {**os.environ, "PREFECT_HOME": str(state), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -71,24 +82,51 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
                            "--type", "process", "--limit", "1"], client_env, tmp_path / f"worker{i}.log") for i in (1, 2)]
         processes += workers
 
-        def both_done():
-            if not (out / ".ledger.sqlite").exists():
-                return False
-            rows = Ledger(default_database_url(out)).all()
-            return len(rows) == 2 and all(r.status == "done" for r in rows) and rows
+        def rows_in(status):
+            def check():
+                if not (out / ".ledger.sqlite").exists():
+                    return False
+                ledger = Ledger(default_database_url(out))
+                try:
+                    rows = ledger.all()
+                finally:
+                    ledger.close()
+                return len(rows) == 2 and all(r.status == status for r in rows) and rows
+            return check
 
-        rows = wait_for(both_done, timeout=600, step=2)
-        logs = "".join((tmp_path / f"worker{i}.log").read_text(errors="replace")[-2000:] for i in (1, 2))
-        assert rows, logs
+        def logs():
+            return "".join((tmp_path / f"worker{i}.log").read_text(errors="replace")[-2000:] for i in (1, 2))
+
+        # Neither recording can finish before the release, so both being in processing at once
+        # means two runs hold one each.
+        claimed = wait_for(rows_in(PROCESSING), timeout=300, step=1)
+        assert claimed, logs()
         worker_pids = {f":{w.pid}" for w in workers}
-        used = {row.worker[row.worker.rindex(":"):] for row in rows}
+        used = {row.worker[row.worker.rindex(":"):] for row in claimed}
         assert used == worker_pids, (used, worker_pids)  # one recording per worker
+        release.touch()
+        rows = wait_for(rows_in(DONE), timeout=600, step=2)
+        assert rows, logs()
+        assert {row.worker for row in rows} == {row.worker for row in claimed}  # nobody took one over
         a, b = rows
         assert a.started_at < b.finished_at and b.started_at < a.finished_at  # at the same time
         assert (inbox / "archive" / "first.mp3").exists() and (inbox / "archive" / "second.ogg").exists()
     finally:
         for process in reversed(processes):
             _stop(process)
+
+
+def _write_gated_tools(folder: Path, release: Path) -> None:
+    """ffmpeg that waits until RELEASE exists (at most 10 minutes), and ffprobe beside it, as the pipeline expects."""
+    real_ffmpeg, real_ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    assert real_ffmpeg and real_ffprobe
+    (folder / "ffmpeg").write_text(
+        "#!/bin/sh\n"
+        f"for i in $(seq 3000); do [ -e '{release}' ] && break; sleep 0.2; done\n"
+        f'exec \'{real_ffmpeg}\' "$@"\n')
+    (folder / "ffprobe").write_text(f'#!/bin/sh\nexec \'{real_ffprobe}\' "$@"\n')
+    for tool in ("ffmpeg", "ffprobe"):
+        (folder / tool).chmod(0o755)
 
 
 def _healthy(httpx, port) -> bool:
