@@ -40,7 +40,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     from test_inbox_watch import _require_working_scheduler
-    from mifidelity.ledger import DONE, PROCESSING, Ledger, default_database_url
+    from mifidelity.ledger import DONE, PROCESSING
     from mifidelity.watch_cli import _free_port
 
     _require_working_scheduler()
@@ -82,30 +82,18 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
                            "--type", "process", "--limit", "1"], client_env, tmp_path / f"worker{i}.log") for i in (1, 2)]
         processes += workers
 
-        def rows_in(status):
-            def check():
-                if not (out / ".ledger.sqlite").exists():
-                    return False
-                ledger = Ledger(default_database_url(out))
-                try:
-                    rows = ledger.all()
-                finally:
-                    ledger.close()
-                return len(rows) == 2 and all(r.status == status for r in rows) and rows
-            return check
-
         def logs():
             return "".join((tmp_path / f"worker{i}.log").read_text(errors="replace")[-2000:] for i in (1, 2))
 
         # Neither recording can finish before the release, so both being in processing at once
         # means two runs hold one each.
-        claimed = wait_for(rows_in(PROCESSING), timeout=300, step=1)
+        claimed = wait_for(lambda: _both_in(out, PROCESSING), timeout=300, step=1)
         assert claimed, logs()
         worker_pids = {f":{w.pid}" for w in workers}
         used = {row.worker[row.worker.rindex(":"):] for row in claimed}
         assert used == worker_pids, (used, worker_pids)  # one recording per worker
         release.touch()
-        rows = wait_for(rows_in(DONE), timeout=600, step=2)
+        rows = wait_for(lambda: _both_in(out, DONE), timeout=600, step=2)
         assert rows, logs()
         assert {row.worker for row in rows} == {row.worker for row in claimed}  # nobody took one over
         a, b = rows
@@ -114,6 +102,20 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     finally:
         for process in reversed(processes):
             _stop(process)
+
+
+def _both_in(out: Path, status: str):
+    """The two ledger rows once both have STATUS, else None."""
+    from mifidelity.ledger import Ledger, default_database_url
+
+    if not (out / ".ledger.sqlite").exists():
+        return None
+    ledger = Ledger(default_database_url(out))
+    try:
+        rows = ledger.all()
+    finally:
+        ledger.close()
+    return rows if len(rows) == 2 and all(r.status == status for r in rows) else None
 
 
 def _write_gated_tools(folder: Path, release: Path) -> None:
