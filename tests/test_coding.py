@@ -96,6 +96,34 @@ def test_trained_reads_the_direction_of_client_talk(trained_codes):
         assert p[said] > 0.3 and p[said] > p[6] + 0.25 and p[said] > p[3] + 0.25, (said, p[said])
 
 
+def test_subtypes_agree_with_the_main_behaviour(trained_codes):
+    coach = trained_codes[trained_codes["main_behaviour"].notna()]
+    assert ((coach["question"] != "none") == (coach["main_behaviour"] == "question")).all()
+    assert ((coach["reflection"] != "none") == (coach["main_behaviour"] == "reflection")).all()
+
+
+def test_joint_decision_cannot_contradict_itself():
+    """Heads that disagree (main: reflection; question head: open) give one consistent decision."""
+    from mifidelity.coding.model import codes_from_probabilities, joint_behaviour, probability_columns
+
+    probs = {
+        "main_behaviour": np.array([[0.30, 0.45, 0.15, 0.10], [0.40, 0.35, 0.15, 0.10], [0.1, 0.1, 0.1, 0.7]]),
+        "question": np.array([[0.10, 0.80, 0.10], [0.50, 0.10, 0.40], [0.2, 0.7, 0.1]]),
+        "reflection": np.array([[0.20, 0.70, 0.10], [0.10, 0.30, 0.60], [0.1, 0.1, 0.8]]),
+        "giving_information": np.array([[0.9, 0.1]] * 3),
+        "client_talk": np.array([[0.2, 0.2, 0.6]] * 3),
+    }
+    joint = joint_behaviour(probs, LABELS)
+    codes = codes_from_probabilities(["coach"] * 3, joint, LABELS)
+    assert codes["main_behaviour"].tolist() == ["reflection", "question", "other"]
+    assert codes["question"].tolist() == ["none", "closed", "none"]
+    assert codes["reflection"].tolist() == ["simple", "none", "none"]
+    columns = probability_columns(["coach"] * 3, joint, LABELS)
+    # P(open question) = P(question) x P(open | a question): 0.30 x 0.8 / 0.9
+    assert columns.at[0, "probability_open_question"] == pytest.approx(0.30 * 0.8 / 0.9, abs=1e-4)
+    assert columns.at[1, "probability_complex_reflection"] == pytest.approx(0.35 * 0.6 / 0.9, abs=1e-4)
+
+
 def test_trained_gives_the_probabilities_that_session_metrics_sum(trained_codes):
     codes = trained_codes
     assert set(PROBABILITY_COLUMNS) <= set(codes.columns)

@@ -20,15 +20,25 @@ def client(talk, start=0.0, end=1.0):
     return [start, end, "client", None, None, None, None, talk]
 
 
+def separate_volleys(rows):
+    """Each coach row its own volley: a client's "mm" (no timing, neutral) between coach rows."""
+    out = []
+    for row in rows:
+        if out and row[2] == "coach" and out[-1][2] == "coach":
+            out.append(client("neutral", start=0.0, end=0.0))
+        out.append(row)
+    return out
+
+
 def test_counts_and_ratios():
     rows = [coach(q="open", end=2), coach(q="closed"), coach(r="simple"), coach(r="complex"),
             coach(r="complex"), coach(gi=True), client("change", end=3), client("change"),
             client("sustain"), client("neutral")]
-    m = compute_metrics(frame(rows), duration_seconds=120)
+    m = compute_metrics(frame(separate_volleys(rows)), duration_seconds=120)
     assert (m.questions, m.open_questions, m.closed_questions) == (2, 1, 1)
     assert (m.reflections, m.simple_reflections, m.complex_reflections) == (3, 1, 2)
     assert m.giving_information == 1
-    assert (m.change_talk, m.sustain_talk, m.neutral_talk) == (2, 1, 1)
+    assert (m.change_talk, m.sustain_talk, m.neutral_talk) == (2, 1, 1 + 5)
     assert m.reflection_to_question == 1.5
     assert m.pct_complex_reflections == pytest.approx(66.667, abs=1e-3)
     assert m.pct_open_questions == 50.0
@@ -56,10 +66,10 @@ def test_no_times_gives_null_talk_share():
 
 
 def test_miti_thresholds():
-    good = compute_metrics(frame([coach(q="open")] + [coach(r="complex")] * 2))
-    fair = compute_metrics(frame([coach(q="open"), coach(r="complex"), coach(r="simple"), coach(r="simple")]
-                                 + [coach(q="open")]))
-    low = compute_metrics(frame([coach(q="open")] * 3 + [coach(r="simple")]))
+    good = compute_metrics(frame(separate_volleys([coach(q="open")] + [coach(r="complex")] * 2)))
+    fair = compute_metrics(frame(separate_volleys(
+        [coach(q="open"), coach(r="complex"), coach(r="simple"), coach(r="simple")] + [coach(q="open")])))
+    low = compute_metrics(frame(separate_volleys([coach(q="open")] * 3 + [coach(r="simple")])))
     rating = lambda m: assess(m).set_index("metric")["rating"]
     assert rating(good)["reflection_to_question"] == "good"
     assert rating(fair)["reflection_to_question"] == "fair"  # 3 reflections / 2 questions = 1.5
@@ -71,19 +81,51 @@ def test_miti_thresholds():
 
 
 def test_expected_metrics_sum_probabilities():
-    df = frame([coach(q="open"), coach(r="simple"), coach(), client("change"), client("sustain")])
+    df = frame([coach(q="open"), client("change"), coach(r="simple"), client("sustain"), coach()])
     assert expected_metrics(df) is None  # codes without probabilities (hand codes, rule coder)
-    df["probability_open_question"] = [0.9, 0.1, 0.2, None, None]
-    df["probability_closed_question"] = [0.1, 0.0, 0.2, None, None]
-    df["probability_simple_reflection"] = [0.0, 0.6, 0.3, None, None]
-    df["probability_complex_reflection"] = [0.0, 0.3, 0.0, None, None]
-    df["probability_change_talk"] = [None, None, None, 0.8, 0.3]
-    df["probability_sustain_talk"] = [None, None, None, 0.1, 0.6]
+    df["probability_open_question"] = [0.9, None, 0.1, None, 0.2]
+    df["probability_closed_question"] = [0.1, None, 0.0, None, 0.2]
+    df["probability_simple_reflection"] = [0.0, None, 0.6, None, 0.3]
+    df["probability_complex_reflection"] = [0.0, None, 0.3, None, 0.0]
+    df["probability_change_talk"] = [None, 0.8, None, 0.3, None]
+    df["probability_sustain_talk"] = [None, 0.1, None, 0.6, None]
     e = expected_metrics(df)
     assert e["questions"] == 1.5 and e["open_questions"] == 1.2 and e["reflections"] == 1.2
     assert e["reflection_to_question"] == pytest.approx(1.2 / 1.5, abs=1e-3)
     assert e["pct_complex_reflections"] == pytest.approx(25.0, abs=1e-3)
     assert e["pct_open_questions"] == pytest.approx(80.0, abs=1e-3)
     assert e["pct_change_talk"] == pytest.approx(1.1 / 1.8 * 100, abs=1e-3)
-    df["probability_open_question"] = df["probability_closed_question"] = [0.05, 0.05, 0.05, None, None]
+    df["probability_open_question"] = df["probability_closed_question"] = [0.05, None, 0.05, None, 0.05]
     assert expected_metrics(df)["reflection_to_question"] is None  # 0.3 expected questions: too few
+
+
+def test_one_question_and_one_reflection_per_volley():
+    """MITI 4.2.1: a coach volley counts at most one question and one reflection, complex if any is."""
+    rows = [coach(q="closed"), coach(q="open"), coach(r="simple"), coach(r="complex"), coach(gi=True),
+            coach(gi=True), client("neutral"), coach(r="simple"), coach(r="simple"), client("change")]
+    m = compute_metrics(frame(rows))
+    assert (m.questions, m.open_questions, m.closed_questions) == (1, 1, 0)
+    assert (m.reflections, m.simple_reflections, m.complex_reflections) == (2, 1, 1)
+    assert m.giving_information == 1
+    assert m.affirm is None and m.mi_adherent is None  # no adherence codes given
+
+
+def test_adherence_counts_once_per_volley():
+    df = frame([coach(q="open"), coach(), client("neutral"), coach(), client("change"), coach(), coach(), coach()])
+    df["adherence"] = ["seeking_collaboration", "affirm", None, "persuade", None, "confront", "persuade",
+                       "persuade_with_permission"]
+    m = compute_metrics(df)
+    assert (m.affirm, m.seeking_collaboration, m.emphasizing_autonomy) == (1, 1, 0)
+    assert (m.persuade, m.persuade_with_permission, m.confront) == (2, 1, 1)
+    assert m.mi_adherent == 2
+    assert m.mi_non_adherent == 3  # persuade + confront; with permission counts in neither
+
+
+def test_expected_metrics_count_a_volley_once():
+    df = frame([coach(q="open"), coach(q="open"), client("neutral")])
+    df["probability_open_question"] = [0.5, 0.5, None]
+    df["probability_closed_question"] = [0.0, 0.0, None]
+    for column in ("probability_simple_reflection", "probability_complex_reflection"):
+        df[column] = [0.0, 0.0, None]
+    df["probability_change_talk"] = df["probability_sustain_talk"] = [None, None, 0.0]
+    assert expected_metrics(df)["questions"] == 0.75  # 1 - 0.5 * 0.5, not 1.0

@@ -1,15 +1,25 @@
 """Stage 7: MITI 4.2.1 fidelity metrics from coded utterances (pandas).
 
-Input: the coded-utterance table (see :mod:`mifidelity.outputs` for columns).
+Input: the coded-utterance table (see :mod:`mifidelity.session` for columns).
 Percentages are 0-100; ``coach_talk_share`` is a fraction 0-1. A metric whose
 denominator is zero (no questions, no reflections, no timing) is ``None``.
+
+Counts follow MITI 4.2.1's parsing rules. A coach *volley* is everything the coach
+says between two client utterances; within one volley at most one question and one
+reflection are counted, the reflection is complex if any reflection in the volley is
+(and the question open if any question is), and every other code counts at most once.
+On recordings this matters: one spoken turn is often split into several utterances at
+pauses, and each piece would otherwise count as a behaviour of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
+
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, MI_ADHERENT, MI_NON_ADHERENT, PROBABILITY_COLUMNS
 
 
 @dataclass
@@ -32,6 +42,15 @@ class SessionMetrics:
     pct_change_talk: float | None
     change_talk_per_minute: float | None
     coach_talk_share: float | None
+    # MITI 4.2.1 adherence counts (None when the coder gave no adherence codes).
+    affirm: int | None = None
+    seeking_collaboration: int | None = None
+    emphasizing_autonomy: int | None = None
+    persuade: int | None = None
+    persuade_with_permission: int | None = None
+    confront: int | None = None
+    mi_adherent: int | None = None
+    mi_non_adherent: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -68,31 +87,72 @@ def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | 
     return None if denominator == 0 else round(scale * numerator / denominator, 3)
 
 
+def coach_volleys(coded: pd.DataFrame) -> pd.Series:
+    """The volley number of each coach row (client rows are dropped).
+
+    A volley is a run of coach utterances between two client utterances; the
+    number is how many client utterances came before it.
+    """
+    volley = (coded["role"] == "client").cumsum()
+    return volley[coded["role"] == "coach"]
+
+
+def _is_true(value) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def volley_codes(coded: pd.DataFrame) -> pd.DataFrame:
+    """One row per coach volley: which codes it counts under MITI 4.2.1's parsing rules.
+
+    Columns ``question`` (none | open | closed), ``reflection`` (none | simple | complex),
+    ``giving_information`` (bool) and, when the table has adherence codes, one boolean
+    column per adherence label except ``none``.
+    """
+    coach = coded[coded["role"] == "coach"]
+    volley = coach_volleys(coded)
+    grouped = coach.groupby(volley, sort=True)
+    question = grouped["question"].agg(lambda q: "open" if (q == "open").any() else "closed" if (q == "closed").any() else "none")
+    reflection = grouped["reflection"].agg(
+        lambda r: "complex" if (r == "complex").any() else "simple" if (r == "simple").any() else "none")
+    out = pd.DataFrame({
+        "question": question,
+        "reflection": reflection,
+        "giving_information": grouped["giving_information"].agg(lambda g: any(_is_true(v) for v in g)),
+    })
+    if ADHERENCE_COLUMN in coded:
+        for label in ADHERENCE_LABELS[1:]:
+            out[label] = grouped[ADHERENCE_COLUMN].agg(lambda a, label=label: bool((a == label).any()))
+    return out
+
+
 def compute_metrics(coded: pd.DataFrame, duration_seconds: float | None = None) -> SessionMetrics:
-    """Summarise a coded session.
+    """Summarise a coded session, counting codes per coach volley (see the module docstring).
 
     Parameters
     ----------
     coded:
-        One row per utterance with ``role`` and the code columns; optional
-        ``start``/``end`` (seconds) for talk time.
+        One row per utterance with ``role`` and the code columns (``adherence``
+        optional); optional ``start``/``end`` (seconds) for talk time.
     duration_seconds:
         The recording's length, for change talk per minute. ``None`` uses the
         utterances' time span if they have times.
     """
-    coach = coded[coded["role"] == "coach"]
     client = coded[coded["role"] == "client"]
+    volleys = volley_codes(coded)
 
-    question = coach["question"]
-    reflection = coach["reflection"]
-    n_open = int((question == "open").sum())
-    n_closed = int((question == "closed").sum())
-    n_simple = int((reflection == "simple").sum())
-    n_complex = int((reflection == "complex").sum())
+    n_open = int((volleys["question"] == "open").sum())
+    n_closed = int((volleys["question"] == "closed").sum())
+    n_simple = int((volleys["reflection"] == "simple").sum())
+    n_complex = int((volleys["reflection"] == "complex").sum())
     n_questions, n_reflections = n_open + n_closed, n_simple + n_complex
-    giving_info = int(coach["giving_information"].map(lambda v: v is True or str(v).lower() == "true").sum())
+    giving_info = int(volleys["giving_information"].sum())
     talk = client["client_talk"]
     n_change, n_sustain, n_neutral = (int((talk == label).sum()) for label in ("change", "sustain", "neutral"))
+    adherence: dict[str, int | None] = {}
+    if ADHERENCE_COLUMN in coded:
+        adherence = {label: int(volleys[label].sum()) for label in ADHERENCE_LABELS[1:]}
+        adherence["mi_adherent"] = sum(adherence[label] for label in MI_ADHERENT)
+        adherence["mi_non_adherent"] = sum(adherence[label] for label in MI_NON_ADHERENT)
 
     timed = "start" in coded and "end" in coded and coded[["start", "end"]].notna().all(axis=None) and len(coded)
     coach_share = None
@@ -122,7 +182,14 @@ def compute_metrics(coded: pd.DataFrame, duration_seconds: float | None = None) 
         pct_change_talk=_ratio(n_change, n_change + n_sustain, 100.0),
         change_talk_per_minute=per_minute,
         coach_talk_share=coach_share,
+        **adherence,
     )
+
+
+def _any_of(probabilities: pd.Series, volley: pd.Series) -> pd.Series:
+    """Per volley, the probability that at least one utterance has the code (utterances independent)."""
+    missing = np.log1p(-probabilities.clip(upper=1.0 - 1e-9))
+    return 1.0 - np.exp(missing.groupby(volley).sum())
 
 
 def expected_metrics(coded: pd.DataFrame) -> dict | None:
@@ -133,20 +200,29 @@ def expected_metrics(coded: pd.DataFrame) -> dict | None:
     %CR 0.38 against 0.29; see docs/model-card.md), because an utterance the coder is
     unsure about counts in part instead of all or nothing.
 
+    Counted per coach volley like :func:`compute_metrics`: a volley's chance of holding a
+    question is one minus the chance that none of its utterances is one.
+
     Returns ``None`` when the table has no probability columns (a coder without
     probabilities, or codes given by hand); otherwise the expected counts (two decimals)
     and ``reflection_to_question``, ``pct_complex_reflections``, ``pct_open_questions``,
     ``pct_change_talk``, each ``None`` when its expected denominator is below 0.5.
     """
-    from mifidelity.coding.base import PROBABILITY_COLUMNS
-
     if not set(PROBABILITY_COLUMNS) <= set(coded.columns):
         return None
-    totals = {column: float(pd.to_numeric(coded[column], errors="coerce").fillna(0.0).sum())
-              for column in PROBABILITY_COLUMNS}
-    n_open, n_closed = totals["probability_open_question"], totals["probability_closed_question"]
-    n_simple, n_complex = totals["probability_simple_reflection"], totals["probability_complex_reflection"]
-    n_change, n_sustain = totals["probability_change_talk"], totals["probability_sustain_talk"]
+    coach = coded[coded["role"] == "coach"]
+    volley = coach_volleys(coded)
+    p = {column: pd.to_numeric(coached, errors="coerce").fillna(0.0)
+         for column, coached in coach[list(PROBABILITY_COLUMNS)].items()}
+    any_question = _any_of(p["probability_open_question"] + p["probability_closed_question"], volley)
+    any_open = _any_of(p["probability_open_question"], volley)
+    any_reflection = _any_of(p["probability_simple_reflection"] + p["probability_complex_reflection"], volley)
+    any_complex = _any_of(p["probability_complex_reflection"], volley)
+    n_open, n_closed = float(any_open.sum()), float((any_question - any_open).clip(lower=0).sum())
+    n_complex, n_simple = float(any_complex.sum()), float((any_reflection - any_complex).clip(lower=0).sum())
+    client = coded[coded["role"] == "client"]
+    n_change = float(pd.to_numeric(client["probability_change_talk"], errors="coerce").fillna(0.0).sum())
+    n_sustain = float(pd.to_numeric(client["probability_sustain_talk"], errors="coerce").fillna(0.0).sum())
     questions, reflections = n_open + n_closed, n_simple + n_complex
 
     def ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:

@@ -11,6 +11,9 @@ coach rows
     ``question``: none | open | closed
     ``reflection``: none | simple | complex
     ``giving_information``: True | False
+    ``adherence``: none | affirm | seeking_collaboration | emphasizing_autonomy | persuade |
+    persuade_with_permission | confront (MITI 4.2.1's MI-adherent and non-adherent codes; optional:
+    coders that give it add the column, see :mod:`mifidelity.coding.adherence`)
 client rows
     ``client_talk``: change | sustain | neutral
 
@@ -32,6 +35,13 @@ from mifidelity.types import StageInfo
 COACH_CODE_COLUMNS = ("main_behaviour", "question", "reflection", "giving_information")
 CLIENT_CODE_COLUMNS = ("client_talk",)
 CODE_COLUMNS = COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS
+# MITI 4.2.1's adherence code: beside the main behaviour (a question may also be a Seek,
+# an input a Persuade), so a separate column that coders may add.
+ADHERENCE_COLUMN = "adherence"
+ADHERENCE_LABELS = ("none", "affirm", "seeking_collaboration", "emphasizing_autonomy", "persuade",
+                    "persuade_with_permission", "confront")
+MI_ADHERENT = ("affirm", "seeking_collaboration", "emphasizing_autonomy")
+MI_NON_ADHERENT = ("persuade", "confront")  # MITI 4.2.1: Persuade with Permission counts in neither total
 
 LABELS: dict[str, tuple] = {
     "main_behaviour": ("question", "reflection", "input", "other"),
@@ -56,7 +66,7 @@ PROBABILITY_COLUMNS: dict[str, tuple[str, str]] = {
 def applies_to_coach(column: str) -> bool | None:
     """Whether a code, confidence or probability column belongs to coach rows (None: to neither)."""
     base = PROBABILITY_COLUMNS[column][0] if column in PROBABILITY_COLUMNS else column.removesuffix("_confidence")
-    if base in COACH_CODE_COLUMNS:
+    if base in COACH_CODE_COLUMNS or base == ADHERENCE_COLUMN:
         return True
     if base in CLIENT_CODE_COLUMNS:
         return False

@@ -25,7 +25,7 @@ import pandas as pd
 
 from mifidelity.coding.base import LABELS
 from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
-from mifidelity.coding.model import enforce_consistency
+from mifidelity.coding.model import joint_behaviour
 from mifidelity.coding.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
 )
@@ -200,14 +200,14 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
 
 
 def hard_labels(data: pd.DataFrame, probs: dict[str, np.ndarray], consistent: bool = True) -> dict[str, np.ndarray]:
-    """Arg-max labels (after the coder's consistency rule), ``None`` where a task does not apply."""
+    """Arg-max labels (after the coder's joint decision, :func:`joint_behaviour`), ``None`` where a task does not apply."""
     if consistent:
-        probs = enforce_consistency(probs, LABELS)
+        probs = joint_behaviour(probs, LABELS)
     coach = (data["role"] == "coach").to_numpy()
     out = {}
     for task in TASKS:
         applies = ~coach if task == "client_talk" else coach
-        values = np.array(LABELS[task], dtype=object)[probs[task].argmax(1)]
+        values = np.array(LABELS[task], dtype=object)[probs.get(f"{task}_decision", probs[task]).argmax(1)]
         values[~applies] = None
         out[task] = values
     return out

@@ -10,27 +10,52 @@ import pandas as pd
 from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, blank_codes
 
 
-def enforce_consistency(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> dict[str, np.ndarray]:
-    """Make question/reflection agree with a confident main behaviour.
+# Which main behaviour a subtype code belongs to.
+SUBTYPE_OF_MAIN = {"question": "question", "reflection": "reflection"}
 
-    AnnoMI annotators never code a main-behaviour question without a question
-    subtype (nor a reflection without a reflection subtype). When the main head
-    says "question", the question head's "none" is dropped and the rest
-    renormalised; likewise for reflections. Applied to hard decisions only.
+
+def joint_behaviour(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """One joint decision for main behaviour, question type and reflection type.
+
+    The heads are trained separately and can disagree (main behaviour "reflection"
+    with question type "open"). MITI codes one behaviour per utterance, so the
+    subtype heads only say *which* question or reflection it is:
+
+    - P(open question) = P(main = question) x P(open | open or closed), likewise for
+      closed questions and simple / complex reflections; P(none) is the rest.
+    - The hard label follows from that: where the main behaviour's arg-max is
+      question, the question type is the better of open / closed and the reflection
+      type is none, and the other way round for reflections; other behaviours get
+      none for both.
+
+    Returns
+    -------
+    dict
+        ``probs`` with ``question`` and ``reflection`` replaced by the joint
+        probabilities; their arg-max always agrees with the main behaviour's arg-max.
     """
     out = {k: v.copy() for k, v in probs.items()}
     if "main_behaviour" not in probs:
         return out
-    main = probs["main_behaviour"].argmax(1)
     main_labels = labels["main_behaviour"]
-    for task, main_label in (("question", "question"), ("reflection", "reflection")):
+    main_best = probs["main_behaviour"].argmax(1)
+    for task, main_label in SUBTYPE_OF_MAIN.items():
         if task not in out:
             continue
-        rows = main == main_labels.index(main_label)
+        p_main = probs["main_behaviour"][:, main_labels.index(main_label)]
         none = labels[task].index("none")
-        p = out[task][rows]
-        p[:, none] = 0.0
-        out[task][rows] = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+        kinds = probs[task].copy()
+        kinds[:, none] = 0.0
+        share = kinds / np.maximum(kinds.sum(1, keepdims=True), 1e-12)
+        joint = share * p_main[:, None]
+        joint[:, none] = 1.0 - p_main
+        # Arg-max must follow the main decision: P(main) can be the largest of four main
+        # labels yet below 0.5, and its share split between two subtypes.
+        chosen = main_best == main_labels.index(main_label)
+        hard = np.where(chosen[:, None], share, 0.0)
+        hard[~chosen, none] = 1.0
+        out[task] = joint
+        out[f"{task}_decision"] = hard
     return out
 
 
@@ -58,7 +83,7 @@ def codes_from_probabilities(roles: Sequence[str], probs: dict[str, np.ndarray],
     for task in COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS:
         applies = is_coach if task in COACH_CODE_COLUMNS else ~is_coach
         label_values = list(labels[task])
-        best = probs[task].argmax(1)
+        best = probs.get(f"{task}_decision", probs[task]).argmax(1)
         chosen = np.empty(len(roles), dtype=object)
         chosen[:] = None
         confidence = np.empty(len(roles), dtype=object)
@@ -76,8 +101,8 @@ def codes_from_probabilities(roles: Sequence[str], probs: dict[str, np.ndarray],
 def probability_columns(roles: Sequence[str], probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> pd.DataFrame:
     """The :data:`~mifidelity.coding.base.PROBABILITY_COLUMNS` from per-task probabilities.
 
-    Taken from the heads' own probabilities (before :func:`enforce_consistency`, which
-    only serves hard decisions); ``None`` where a code does not apply to a row's role.
+    Pass the output of :func:`joint_behaviour`, so that P(open question) is also
+    P(main behaviour is a question); ``None`` where a code does not apply to a row's role.
     """
     is_coach = np.array([r == "coach" for r in roles], dtype=bool)
     out = {}

@@ -16,7 +16,7 @@ import pandas as pd
 from mifidelity.coding.base import LABELS, PROBABILITY_COLUMNS, blank_codes
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
-from mifidelity.coding.model import codes_from_probabilities, enforce_consistency, probability_columns
+from mifidelity.coding.model import codes_from_probabilities, joint_behaviour, probability_columns
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -102,5 +102,6 @@ class TrainedCoder:
             return codes
         probs = self.predict_proba(roles, texts)
         labels = dict(self._model.labels)
-        codes = codes_from_probabilities(list(roles), enforce_consistency(probs, labels), labels)
-        return pd.concat([codes, probability_columns(list(roles), probs, labels)], axis=1)
+        joint = joint_behaviour(probs, labels)
+        codes = codes_from_probabilities(list(roles), joint, labels)
+        return pd.concat([codes, probability_columns(list(roles), joint, labels)], axis=1)
