@@ -20,7 +20,9 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from mifidelity.metrics import assess, overall_verdict
+from mifidelity.coding.base import ADHERENCE_COLUMN
+from mifidelity.fidelity import session_verdict
+from mifidelity.metrics import assess
 from mifidelity.report.analysis import (
     BOOTSTRAP_ROUNDS,
     CODE_FILTERS,
@@ -30,11 +32,14 @@ from mifidelity.report.analysis import (
     clock,
     find_recording,
     format_value,
+    miti_summary,
     missed_opportunities,
+    non_adherent_moments,
     recording_url,
     scorecard,
     session_date,
     session_duration,
+    strengths,
     suggestions,
     timeline,
     utterance_codes,
@@ -81,26 +86,32 @@ def report_context(session: CodedSession, report_dir: str | Path | None = None) 
     frame = session.utterances
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     missed = missed_opportunities(rows)
+    moments = non_adherent_moments(rows)
     missed_rows = {m["client"] for m in missed} | {m["coach"] for m in missed}
     for i, row in enumerate(rows):
         row["text"] = "" if row.get("text") is None else str(row["text"])
         row["codes"] = utterance_codes(row) + (["missed"] if i in missed_rows else [])
         row["clock"] = clock(row.get("start"))
     counts = {code: sum(code in row["codes"] for row in rows) for code, _, _ in CODE_FILTERS}
+    always = ("question", "reflection", "ct-change") + (("adherent", "non-adherent") if ADHERENCE_COLUMN in frame else ())
     filters = [{"code": code, "label": label, "count": counts[code]}
-               for code, label, _ in CODE_FILTERS if counts[code] or code in ("question", "reflection", "ct-change")]
+               for code, label, _ in CODE_FILTERS if counts[code] or code in always]
     intervals = bootstrap_intervals(frame)
     date, basis = session_date(session)
     duration = session_duration(session)
     coder = session.models.get("coding")
+    fidelity = getattr(session, "fidelity", None)  # sessions built before the estimates have none
     return {
         "session": session,
         "metrics": session.metrics,
-        "verdict": overall_verdict(assessment),
+        "verdict": session_verdict(assessment, fidelity),
+        "miti": miti_summary(session.metrics, fidelity),
         "cards": scorecard(session.metrics, intervals, session.expected_metrics),
         "intervals": intervals,
         "rounds": BOOTSTRAP_ROUNDS,
-        "suggestions": suggestions(session.metrics, rows, missed),
+        "suggestions": suggestions(session.metrics, rows, missed, moments=moments),
+        "try_moments": moments,
+        "strengths": strengths(rows),
         "tl": timeline(rows),
         "best": best_complex_reflections(rows),
         "change_talk": [i for i, r in enumerate(rows) if "ct-change" in r["codes"]],

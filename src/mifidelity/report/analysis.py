@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.metrics import THRESHOLDS, SessionMetrics, Threshold, rate
+from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
+from mifidelity.fidelity import CONSTRUCTS
+from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, Threshold, rate
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".flac", ".aac", ".webm", ".mp4", ".wma")
 BOOTSTRAP_ROUNDS = 2000
@@ -62,6 +64,10 @@ def utterance_codes(row: dict) -> list[str]:
             codes += ["reflection", f"r-{row['reflection']}"]
         if _is_true(row.get("giving_information")):
             codes.append("gi")
+        adherence = _value(row, ADHERENCE_COLUMN)
+        if adherence in ADHERENCE_FILTER:
+            group = "adherent" if adherence in MI_ADHERENT else "non-adherent" if adherence in MI_NON_ADHERENT else None
+            codes += ([group] if group else []) + [ADHERENCE_FILTER[adherence]]
         if not codes:
             codes.append("other")
     else:
@@ -70,6 +76,16 @@ def utterance_codes(row: dict) -> list[str]:
             codes.append(f"ct-{talk}")
     return codes
 
+
+# Adherence label -> filter code (MITI 4.2.1's adherence codes, coach rows).
+ADHERENCE_FILTER = {
+    "affirm": "a-affirm",
+    "seeking_collaboration": "a-seek",
+    "emphasizing_autonomy": "a-autonomy",
+    "persuade": "a-persuade",
+    "persuade_with_permission": "a-permission",
+    "confront": "a-confront",
+}
 
 # (code, button label, tag label); the order of the filter buttons.
 CODE_FILTERS = (
@@ -80,6 +96,14 @@ CODE_FILTERS = (
     ("r-complex", "Complex reflections", "complex reflection"),
     ("r-simple", "Simple reflections", "simple reflection"),
     ("gi", "Giving information", "giving information"),
+    ("adherent", "MI-adherent", None),
+    ("a-affirm", "Affirm", "affirm"),
+    ("a-seek", "Seeking collaboration", "seeking collaboration"),
+    ("a-autonomy", "Emphasizing autonomy", "emphasizing autonomy"),
+    ("non-adherent", "MI-non-adherent", None),
+    ("a-persuade", "Persuade", "persuade"),
+    ("a-confront", "Confront", "confront"),
+    ("a-permission", "Persuade with permission", "persuade with permission"),
     ("ct-change", "Change talk", "change talk"),
     ("ct-sustain", "Sustain talk", "sustain talk"),
     ("ct-neutral", "Neutral client talk", "neutral"),
@@ -317,24 +341,212 @@ def best_complex_reflections(rows: list[dict], limit: int = 3) -> list[dict]:
     return [{"coach": i, "client": _previous_client(rows, i)} for i in sorted(chosen)]
 
 
+# --------------------------------------------------------------------------- adherence moments
+
+ADHERENCE_WORDS = {
+    "affirm": "Affirmation",
+    "seeking_collaboration": "Seeking collaboration",
+    "emphasizing_autonomy": "Emphasizing autonomy",
+    "persuade": "Persuading without permission",
+    "persuade_with_permission": "Persuading with permission",
+    "confront": "Confronting",
+}
+_TRY_INSTEAD = {
+    "persuade": "Advice, a warning or an argument for change without the client's permission. Ask first, "
+                "offer it as one option, then ask what they make of it.",
+    "confront": "Disagreeing, correcting or criticising draws out reasons not to change. Reflect the client's "
+                "view instead and ask what would make a difference.",
+}
+
+
+def adherence_moments(rows: list[dict], kinds: tuple[str, ...]) -> list[dict]:
+    """Coach turns coded with one of ``kinds``, each with the client's words just before it.
+
+    One entry per coach volley and kind, as MITI 4.2.1 counts them (a turn split into
+    several utterances at pauses is one moment): ``{"kind", "label", "coach": [row
+    indices], "client": row index or None, "why"}``, in the order of the session.
+    """
+    moments: dict[tuple[int, str], dict] = {}
+    volley = 0
+    for i, row in enumerate(rows):
+        if row.get("role") != "coach":
+            volley += 1
+            continue
+        kind = _value(row, ADHERENCE_COLUMN)
+        if kind not in kinds:
+            continue
+        moment = moments.setdefault((volley, kind), {
+            "kind": kind, "label": ADHERENCE_WORDS[kind], "coach": [], "client": _previous_client(rows, i),
+            "why": _TRY_INSTEAD.get(kind, "")})
+        moment["coach"].append(i)
+    return sorted(moments.values(), key=lambda m: m["coach"][0])
+
+
+def non_adherent_moments(rows: list[dict]) -> list[dict]:
+    """Persuade and confront moments: the "try next time" evidence (MI-non-adherent, MITI 4.2.1)."""
+    return adherence_moments(rows, MI_NON_ADHERENT)
+
+
+def strengths(rows: list[dict], per_kind: int = 4) -> list[dict]:
+    """MI-adherent moments (affirm, seeking collaboration, emphasizing autonomy) grouped by kind.
+
+    Returns ``[{"kind", "label", "count", "moments": [...first per_kind...]}]`` for the kinds
+    found, most confident first within a kind when the coder gives ``adherence_confidence``.
+    """
+    found = adherence_moments(rows, MI_ADHERENT)
+    groups = []
+    for kind in MI_ADHERENT:
+        mine = [m for m in found if m["kind"] == kind]
+        if not mine:
+            continue
+
+        def confidence(moment: dict) -> float:
+            values = [_value(rows[i], f"{ADHERENCE_COLUMN}_confidence") for i in moment["coach"]]
+            return max((float(v) for v in values if v is not None), default=0.0)
+
+        chosen = sorted(sorted(mine, key=confidence, reverse=True)[:per_kind], key=lambda m: m["coach"][0])
+        code = ADHERENCE_FILTER[kind]
+        groups.append({"kind": kind, "label": ADHERENCE_WORDS[kind], "count": len(mine), "moments": chosen,
+                       "filter": code, "filter_label": next(label for c, label, _ in CODE_FILTERS if c == code)})
+    return groups
+
+
+# --------------------------------------------------------------------------- MITI 4.2.1 summary
+
+# The cut-offs of fidelity.session_verdict's three sentences, for counting sessions by the estimated
+# verdict in the overview (tests/test_report_fidelity.py checks they agree with session_verdict).
+QUALITY_BANDS = ((0.7, "likely good"), (0.4, "either way"), (0.0, "likely poor"))
+GLOBAL_WORDS = {
+    "cultivating_change_talk": "Cultivating change talk",
+    "softening_sustain_talk": "Softening sustain talk",
+    "partnership": "Partnership",
+    "empathy": "Empathy",
+}
+_SUMMARY_GLOBALS = {"technical": ("cultivating_change_talk", "softening_sustain_talk"),
+                    "relational": ("partnership", "empathy")}
+_SUMMARY_RATIOS = ("pct_complex_reflections", "reflection_to_question")  # MITI 4.2.1's two count-based summaries
+# What each estimate reads, in plain words (the features of fidelity.CONSTRUCTS).
+FEATURE_WORDS = {
+    "change_talk_share": "the share of change talk",
+    "sustain_talk_share": "the share of sustain talk",
+    "open_questions_per_volley": "open questions",
+    "questions_per_volley": "questions",
+    "reflections_per_volley": "reflections",
+    "complex_reflections_per_volley": "complex reflections",
+    "change_talk_reflected": "change talk reflected back",
+    "sustain_talk_reflected": "sustain talk reflected rather than answered",
+    "non_adherent_per_volley": "persuading and confronting",
+    "adherent_per_volley": "affirming, seeking collaboration and emphasizing autonomy",
+    "affirm_per_volley": "affirmations",
+    "information_per_volley": "giving information",
+    "coach_word_share": "the coach's share of the words",
+    "log_words_per_coach_utterance": "the length of the coach's turns",
+    "log_reflection_to_question": "reflections per question",
+    "complex_share": "the share of complex reflections",
+}
+
+
+def quality_band(probability: float | None) -> str:
+    """``likely good`` / ``either way`` / ``likely poor`` MI (estimated), or ``not estimated``."""
+    if probability is None or (isinstance(probability, float) and math.isnan(probability)):
+        return "not estimated"
+    return next(label for cut, label in QUALITY_BANDS if probability >= cut)
+
+
+def _rating_cls(rating: str) -> str:
+    return {"good": "good", "fair": "fair", "below fair": "below"}.get(rating, "none")
+
+
+def _threshold_text(threshold: Threshold) -> str:
+    unit = "%" if threshold.metric.startswith("pct_") else ""
+    return f"fair ≥ {threshold.fair:g}{unit}, good ≥ {threshold.good:g}{unit}"
+
+
+def built_from(global_name: str) -> str:
+    """What one global's estimate reads, e.g. 'reflections, complex reflections, ...'."""
+    return ", ".join(FEATURE_WORDS.get(f, f.replace("_", " ")) for f in CONSTRUCTS.get(global_name, {}))
+
+
+def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
+    """The report's top block: MITI 4.2.1's summary scores, estimated globals and adherence totals.
+
+    ``fidelity`` is the session's :class:`mifidelity.fidelity.FidelityEstimate` or ``None``
+    (not estimated: the coder gave no adherence codes, or the session predates them).
+    Everything is plain data; ``None`` values mean "not estimated" / "not coded".
+    """
+    scores = None if fidelity is None else fidelity.globals.as_dict()
+    summaries = []
+    for threshold in GLOBAL_THRESHOLDS:
+        value = None if scores is None else scores[threshold.metric]
+        rating = "not estimated" if value is None else rate(value, threshold)
+        summaries.append({
+            "metric": threshold.metric, "label": threshold.label.replace(" global", ""), "value": value,
+            "shown": "–" if value is None else f"{value:.2f}", "rating": rating, "rating_cls": _rating_cls(rating),
+            "thresholds": _threshold_text(threshold), "meaning": threshold.meaning,
+            "parts": [{"name": name, "label": GLOBAL_WORDS[name],
+                       "shown": "–" if scores is None else f"{scores[name]:.2f}", "built_from": built_from(name)}
+                      for name in _SUMMARY_GLOBALS[threshold.metric]],
+        })
+    ratios = []
+    for threshold in (t for name in _SUMMARY_RATIOS for t in THRESHOLDS if t.metric == name):
+        value = getattr(metrics, threshold.metric)
+        rating = rate(value, threshold)
+        ratios.append({"metric": threshold.metric, "label": threshold.label, "value": value,
+                       "shown": format_value(threshold.metric, value), "rating": rating,
+                       "rating_cls": _rating_cls(rating), "thresholds": _threshold_text(threshold)})
+    coded = metrics.mi_adherent is not None
+    adherence = {
+        "coded": coded,
+        "adherent": metrics.mi_adherent,
+        "non_adherent": metrics.mi_non_adherent,
+        "adherent_parts": [{"label": ADHERENCE_WORDS[k].lower(), "count": getattr(metrics, k)} for k in MI_ADHERENT] if coded else [],
+        "non_adherent_parts": [{"label": ADHERENCE_WORDS[k].lower(), "count": getattr(metrics, k)} for k in MI_NON_ADHERENT] if coded else [],
+        "with_permission": metrics.persuade_with_permission,
+    }
+    probability = None if fidelity is None else fidelity.mi_quality_probability
+    return {
+        "estimated": fidelity is not None,
+        "summaries": summaries,
+        "ratios": ratios,
+        "adherence": adherence,
+        "probability": probability,
+        "probability_shown": "–" if probability is None else f"{probability:.0%}",
+        "band": quality_band(probability),
+        "model": None if fidelity is None else fidelity.model,
+    }
+
+
 # --------------------------------------------------------------------------- suggestions
 
-def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], count: int = 3) -> list[dict]:
-    """Concrete things to try next time, most pressing first, derived from the numbers."""
+def _good(metric: str) -> float:
+    """The MITI 'good' level of a metric, from the one threshold table (:data:`metrics.THRESHOLDS`)."""
+    return next(t.good for t in THRESHOLDS if t.metric == metric)
+
+
+def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], count: int = 3,
+                moments: list[dict] | None = None) -> list[dict]:
+    """Concrete things to try next time, most pressing first, derived from the numbers.
+
+    ``moments`` are the session's persuade / confront moments (:func:`non_adherent_moments`);
+    they add "Ask before advising" and "Roll with it instead of arguing", ranked among the others.
+    Suggestions hold numbers and times only, never transcript text (they also go to Prefect).
+    """
     candidates: list[tuple[float, str, str]] = []
     q, r = metrics.questions, metrics.reflections
     rq = metrics.reflection_to_question
-    if q and (rq is None or rq < 2.0):
-        need = max(0, math.ceil(2 * q - r))
+    rq_good, cr_good, oq_good = _good("reflection_to_question"), _good("pct_complex_reflections"), _good("pct_open_questions")
+    share_good = _good("coach_talk_share")
+    if q and (rq is None or rq < rq_good):
+        need = max(0, math.ceil(rq_good * q - r))
         candidates.append((
-            1.0 + (2.0 - (rq or 0.0)) / 2.0, "Reflect before you ask again",
+            1.0 + (rq_good - (rq or 0.0)) / 2.0, "Reflect before you ask again",
             f"You asked {q} questions and offered {r} reflections (ratio {rq if rq is not None else 0:.1f}). "
             f"Next time, after each answer, reflect what you heard before asking the next question: about {need} "
-            "more reflections would have reached the MITI 'good' level of two per question."))
-    if r and (metrics.pct_complex_reflections or 0) < 50.0:
-        need = max(1, math.ceil(r * 0.5 - metrics.complex_reflections))
+            f"more reflections would have reached the MITI 'good' level of {rq_good:g} per question."))
+    if r and (metrics.pct_complex_reflections or 0) < cr_good:
+        need = max(1, math.ceil(r * cr_good / 100.0 - metrics.complex_reflections))
         candidates.append((
-            0.9 + (50.0 - (metrics.pct_complex_reflections or 0.0)) / 100.0, "Deepen your reflections",
+            0.9 + (cr_good - (metrics.pct_complex_reflections or 0.0)) / 100.0, "Deepen your reflections",
             f"{metrics.complex_reflections} of {r} reflections were complex. Turn at least {need} simple reflections "
             "into complex ones by adding the feeling, meaning or next step the client implied "
             "(\"You're worried this could get worse\" rather than repeating their words)."))
@@ -342,6 +554,25 @@ def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], c
         candidates.append((1.5, "Start reflecting",
                            "No reflections were found. Try answering each client statement with one sentence that "
                            "says back what you understood, before asking anything else."))
+    moments = moments or []
+    persuaded = [m for m in moments if m["kind"] == "persuade"]
+    if persuaded:
+        at = clock(rows[persuaded[0]["coach"][0]].get("start"))
+        candidates.append((
+            0.95 + 0.1 * len(persuaded), "Ask before advising",
+            f"{len(persuaded)} time(s) you advised, warned or argued for change without the client's permission "
+            "(MITI 'persuade')" + (f", first at {at}" if at else "") + ". Ask first (\"Would it be all right if I "
+            "shared what has worked for others?\"), offer it as one option, and ask what they make of it: "
+            "the same advice given that way counts as persuading with permission, not against MI."))
+    confronted = [m for m in moments if m["kind"] == "confront"]
+    if confronted:
+        at = clock(rows[confronted[0]["coach"][0]].get("start"))
+        candidates.append((
+            1.1 + 0.15 * len(confronted), "Roll with it instead of arguing",
+            f"{len(confronted)} time(s) you disagreed with, corrected or criticised the client (MITI 'confront')"
+            + (f", first at {at}" if at else "") + ". Arguing tends to draw out more reasons not to change. "
+            "Reflect their view instead (\"You're not convinced this is a problem\") and ask what would "
+            "have to change for it to become one."))
     missed_change = [m for m in missed if m["kind"] == "change"]
     if missed_change:
         first = rows[missed_change[0]["client"]]
@@ -357,17 +588,18 @@ def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], c
             0.85 + 0.1 * len(missed_sustain), "Roll with sustain talk",
             f"{len(missed_sustain)} time(s) sustain talk was answered with information or advice. Reflect it instead, "
             "for example with a double-sided reflection (\"Part of you enjoys it, and part of you is worried\")."))
-    if q and (metrics.pct_open_questions or 0) < 70.0:
+    if q and (metrics.pct_open_questions or 0) < oq_good:
         candidates.append((
-            0.6 + (70.0 - (metrics.pct_open_questions or 0.0)) / 100.0, "Ask open questions",
+            0.6 + (oq_good - (metrics.pct_open_questions or 0.0)) / 100.0, "Ask open questions",
             f"{metrics.closed_questions} of {q} questions were closed. Start questions with \"What\", \"How\" or "
             "\"Tell me about\" so the client tells their story rather than answering yes or no."))
     share = metrics.coach_talk_share
-    if share is not None and share > 0.4:
+    if share is not None and share > share_good:
         candidates.append((
-            0.5 + (share - 0.4) * 2, "Let the client talk more",
+            0.5 + (share - share_good) * 2, "Let the client talk more",
             f"You spoke {share:.0%} of the time. Keep questions and reflections short and leave a pause after them; "
-            "aim for the client to speak at least 60% of the time."))
+            f"aim for the client to speak at least {1 - share_good:.0%} of the time."))
+    # No MITI threshold for % change talk (see THRESHOLDS); below half means more talk against change than for it.
     if metrics.change_talk + metrics.sustain_talk and (metrics.pct_change_talk or 0) < 50.0:
         candidates.append((
             0.7, "Evoke change talk",
@@ -442,6 +674,10 @@ def timeline(rows: list[dict], width: float = 1000.0) -> dict:
             marks.append({"i": i, "kind": "ct-change", "x": cx, "y": y + lane_h + 9})
         if "ct-sustain" in codes:
             marks.append({"i": i, "kind": "ct-sustain", "x": cx, "y": y + lane_h + 9})
+        if "adherent" in codes:
+            marks.append({"i": i, "kind": "adherent", "x": cx, "y": y + lane_h + 9})
+        if "non-adherent" in codes:
+            marks.append({"i": i, "kind": "non-adherent", "x": cx, "y": y + lane_h + 9})
     ticks = []
     if timed:
         total = t1 - t0

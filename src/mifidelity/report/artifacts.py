@@ -1,7 +1,8 @@
 """Prefect artifacts of a session, so the Prefect UI shows results.
 
-A markdown artifact (summary: verdict, scorecard, suggestions) and a table
-artifact (one row per metric). They hold numbers and fixed sentences only,
+A markdown artifact (summary: verdict, the MITI 4.2.1 summary with the
+estimated globals and probability of good MI, scorecard, suggestions) and a
+table artifact (one row per metric, estimate and count). They hold numbers and fixed sentences only,
 never transcript text: the Prefect database is not where counselling
 transcripts should end up. Outside a flow or task run this does nothing.
 """
@@ -49,6 +50,10 @@ def session_markdown(session: CodedSession) -> str:
         "",
         f"> {_md(context['verdict'])}",
         "",
+        "## MITI 4.2.1 summary",
+        "",
+        *_summary_lines(context["miti"]),
+        "",
         "| Measure | Value | 95% interval | Rating |",
         "| --- | --- | --- | --- |",
     ]
@@ -57,9 +62,33 @@ def session_markdown(session: CodedSession) -> str:
         lines.append(f"| {_md(card['label'])} | {card['shown']} | {interval} | {card['rating']} |")
     lines += ["", "## Try next time", ""]
     lines += [f"{i}. **{_md(s['title'])}**: {_md(s['text'])}" for i, s in enumerate(context["suggestions"], 1)]
-    lines += ["", f"Missed opportunities: {len(context['missed'])}. The full report with the transcript is "
+    lines += ["", f"Missed opportunities: {len(context['missed'])}. Persuading or confronting moments: "
+                  f"{len(context['try_moments']) if context['miti']['adherence']['coded'] else 'not coded'}. "
+                  "The full report with the transcript is "
                   f"OUT/{_md(session.session_id)}/report.html on the machine that ran the flow."]
     return "\n".join(lines) + "\n"
+
+
+def _summary_lines(miti: dict) -> list[str]:
+    """The MITI 4.2.1 summary as a markdown table (numbers and fixed words only)."""
+    lines = ["| Summary | Value | Rating |", "| --- | --- | --- |"]
+    if miti["estimated"]:
+        lines.append(f"| Probability of good MI (estimated) | {miti['probability_shown']} | {miti['band']} |")
+    for summary in miti["summaries"]:
+        value = f"{summary['shown']} of 5" if miti["estimated"] else "not estimated"
+        parts = ", ".join(f"{part['label'].lower()} {part['shown']}" for part in summary["parts"])
+        lines.append(f"| {summary['label']} (estimated) | {value}" + (f" ({parts})" if miti["estimated"] else "")
+                     + f" | {summary['rating'] if miti['estimated'] else '–'} |")
+    for ratio in miti["ratios"]:
+        lines.append(f"| {_md(ratio['label'])} | {ratio['shown']} | {ratio['rating']} |")
+    adherence = miti["adherence"]
+    for key, label in (("adherent", "MI-adherent"), ("non_adherent", "MI-non-adherent")):
+        lines.append(f"| {_md(label)} | {adherence[key] if adherence['coded'] else 'not coded'} | count |")
+    note = ("Technical, relational and the probability of good MI are estimates from a model trained on expert-rated "
+            "sessions (AnnoMI), not an expert's rating; see docs/model-card-fidelity.md." if miti["estimated"] else
+            "Technical, relational and the probability of good MI were not estimated (no adherence codes).")
+    lines += ["", _md(note)]
+    return lines
 
 
 def _fmt(card: dict, key: str) -> str:
@@ -69,15 +98,29 @@ def _fmt(card: dict, key: str) -> str:
 
 
 def session_table(session: CodedSession) -> list[dict]:
-    from mifidelity.report.analysis import bootstrap_intervals, scorecard
+    from mifidelity.coding.base import ADHERENCE_LABELS
+    from mifidelity.fidelity import GLOBAL_NAMES
+    from mifidelity.report.analysis import bootstrap_intervals, quality_band, scorecard
 
     rows = []
     for card in scorecard(session.metrics, bootstrap_intervals(session.utterances)):
         rows.append({"metric": card["label"], "value": card["value"], "low": card["low"], "high": card["high"],
                      "rating": card["rating"], "source": card["source"]})
+    fidelity = getattr(session, "fidelity", None)
+    if fidelity is not None:
+        scores = fidelity.globals.as_dict()
+        rows.append({"metric": "probability of good MI (estimated)", "value": fidelity.mi_quality_probability,
+                     "low": None, "high": None, "rating": quality_band(fidelity.mi_quality_probability),
+                     "source": fidelity.model})
+        for name in ("technical", "relational", *GLOBAL_NAMES):
+            rows.append({"metric": f"{name.replace('_', ' ')} (estimated)", "value": scores[name], "low": None,
+                         "high": None, "rating": scores.get(f"{name}_rating", "estimate"), "source": "MITI 4.2.1"})
     counts = session.metrics.as_dict()
     for name in ("questions", "open_questions", "closed_questions", "reflections", "simple_reflections",
-                 "complex_reflections", "giving_information", "change_talk", "sustain_talk", "neutral_talk"):
+                 "complex_reflections", "giving_information", "change_talk", "sustain_talk", "neutral_talk",
+                 "mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:]):
+        if counts.get(name) is None:
+            continue  # adherence counts of a coder that gives none
         rows.append({"metric": name.replace("_", " "), "value": counts[name], "low": None, "high": None,
                      "rating": "count", "source": ""})
     return rows

@@ -3,7 +3,8 @@
 Both files are owner-only (0600) and replaced atomically (temporary file +
 rename), so a reader never sees half a file and two sessions finishing at
 once cannot interleave. The overview shows metrics only, never transcript
-text. Strings from session.json (session ids, coach names) are escaped by
+text. Sessions are listed most in need of supervision first: lowest estimated
+probability of good MI first, sessions without an estimate after those with one. Strings from session.json (session ids, coach names) are escaped by
 Jinja2's autoescape; in the CSV, cells that a spreadsheet would run as a
 formula are prefixed with an apostrophe.
 """
@@ -20,14 +21,17 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from mifidelity.metrics import THRESHOLDS, rate
-from mifidelity.report.analysis import clock, format_value
+from mifidelity.coding.base import ADHERENCE_LABELS
+from mifidelity.fidelity import GLOBAL_NAMES
+from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
+from mifidelity.report.analysis import QUALITY_BANDS, clock, format_value, quality_band
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
 TREND_METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "coach_talk_share")
 NO_COACH = "(no coach given)"
+QUALITY_BAND_LABELS = tuple(label for _, label in QUALITY_BANDS)[::-1] + ("not estimated",)  # likely poor first
 
 CSV_COLUMNS = (
     "session_id", "coach", "date", "duration_seconds", "utterances", "questions", "open_questions",
@@ -35,8 +39,13 @@ CSV_COLUMNS = (
     "change_talk", "sustain_talk", "neutral_talk", "reflection_to_question", "reflection_to_question_low",
     "reflection_to_question_high", "pct_complex_reflections", "pct_complex_reflections_low",
     "pct_complex_reflections_high", "pct_open_questions", "pct_change_talk", "change_talk_per_minute",
-    "coach_talk_share", "rating_reflection_to_question", "rating_pct_complex_reflections", "verdict", "report",
+    "coach_talk_share",
+    # MITI 4.2.1 estimates (mifidelity.fidelity) and adherence counts; empty when not estimated / not coded.
+    "mi_quality_probability", "estimated_quality", "technical", "technical_rating", "relational", "relational_rating",
+    *GLOBAL_NAMES, "mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:],
+    "rating_reflection_to_question", "rating_pct_complex_reflections", "verdict", "report",
 )
+_GLOBAL_COLUMNS = ("technical", "technical_rating", "relational", "relational_rating", *GLOBAL_NAMES)
 
 
 def _date(summary: dict, path: Path) -> datetime:
@@ -52,7 +61,11 @@ def _date(summary: dict, path: Path) -> datetime:
 
 
 def load_sessions(out_dir: str | Path) -> pd.DataFrame:
-    """One row per session folder in ``out_dir`` that has a readable session.json, oldest first."""
+    """One row per session folder in ``out_dir`` that has a readable session.json, most in need of supervision first.
+
+    The order: sessions with an estimated probability of good MI, lowest first; then
+    sessions without an estimate; ties (and sessions without) oldest first.
+    """
     out_dir = Path(out_dir)
     records = []
     for path in sorted(out_dir.glob("*/session.json")):
@@ -75,6 +88,10 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
             "verdict": summary.get("verdict") or "",
             "report": f"./{quote(path.parent.name, safe='')}/report.html",
         }
+        scores = summary.get("globals") or {}
+        record.update({key: scores.get(key) for key in _GLOBAL_COLUMNS})
+        record["mi_quality_probability"] = _number(summary.get("mi_quality_probability"))
+        record["estimated_quality"] = quality_band(record["mi_quality_probability"])
         for metric in ("reflection_to_question", "pct_complex_reflections"):
             interval = intervals.get(metric) or {}
             record[f"{metric}_low"] = interval.get("low")
@@ -83,8 +100,16 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
         records.append(record)
     frame = pd.DataFrame(records, columns=list(CSV_COLUMNS))
     if len(frame):
-        frame = frame.sort_values(["date", "session_id"], kind="stable").reset_index(drop=True)
+        frame = _by_date(frame)
+        frame["mi_quality_probability"] = pd.to_numeric(frame["mi_quality_probability"], errors="coerce")
+        for column in ("mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:]):  # counts stay whole numbers beside blanks
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+        frame = frame.sort_values("mi_quality_probability", kind="stable", na_position="last").reset_index(drop=True)
     return frame
+
+
+def _by_date(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["date", "session_id"], kind="stable").reset_index(drop=True)
 
 
 def _overall(row) -> str:
@@ -108,7 +133,7 @@ def _safe_cell(value):
 def sessions_csv(frame: pd.DataFrame) -> str:
     table = frame.copy()
     table["date"] = table["date"].map(lambda d: d.isoformat(timespec="seconds") if isinstance(d, datetime) else d)
-    for column in ("session_id", "coach", "verdict", "report"):
+    for column in ("session_id", "coach", "verdict", "report", "technical_rating", "relational_rating"):
         table[column] = table[column].map(_safe_cell)
     return table.to_csv(index=False)
 
@@ -170,10 +195,22 @@ def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> di
             "y_ticks": y_ticks, "x_ticks": x_ticks, "by_index": by_index}
 
 
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _global(row, threshold) -> dict:
+    value = _number(row[threshold.metric])
+    rating = "not estimated" if value is None else rate(value, threshold)
+    return {"value": value, "shown": "–" if value is None else f"{value:.2f}", "rating": rating}
+
+
 def render_overview(frame: pd.DataFrame) -> str:
+    """The overview page; rows in the frame's order (see :func:`load_sessions`)."""
     from mifidelity.report import _environment, content_security_policy, static_script
 
     coaches = sorted({c or NO_COACH for c in frame["coach"]}) if len(frame) else []
+    by_date = _by_date(frame) if len(frame) else frame  # trend lines run through time, whatever the table's order
     colours = {coach: COACH_COLOURS[i % len(COACH_COLOURS)] for i, coach in enumerate(coaches)}
     rows = []
     for _, row in frame.iterrows():
@@ -189,6 +226,10 @@ def render_overview(frame: pd.DataFrame) -> str:
             "rq_interval": (_number(row["reflection_to_question_low"]), _number(row["reflection_to_question_high"])),
             "cr_interval": (_number(row["pct_complex_reflections_low"]), _number(row["pct_complex_reflections_high"])),
             "overall": _overall(row), "verdict": row["verdict"], "report": row["report"],
+            "quality": {"value": _number(row["mi_quality_probability"]), "band": row["estimated_quality"],
+                        "shown": _percent(_number(row["mi_quality_probability"]))},
+            "globals": {t.metric: _global(row, t) for t in GLOBAL_THRESHOLDS},
+            "adherent": _number(row["mi_adherent"]), "non_adherent": _number(row["mi_non_adherent"]),
         })
     per_coach = []
     for coach in coaches:
@@ -197,14 +238,20 @@ def render_overview(frame: pd.DataFrame) -> str:
         for metric in TREND_METRICS:
             known = [r["metrics"][metric]["value"] for r in mine if r["metrics"][metric]["value"] is not None]
             mean[metric] = format_value(metric, sum(known) / len(known)) if known else "–"
+        quality = [r["quality"]["value"] for r in mine if r["quality"]["value"] is not None]
+        relational = [r["globals"]["relational"]["value"] for r in mine if r["globals"]["relational"]["value"] is not None]
         per_coach.append({"coach": coach, "colour": colours[coach], "sessions": len(mine), "mean": mean,
                           "good": sum(r["overall"] == "good" for r in mine),
+                          "quality": _percent(sum(quality) / len(quality)) if quality else "–",
+                          "relational": f"{sum(relational) / len(relational):.2f}" if relational else "–",
+                          "likely_poor": sum(r["quality"]["band"] == "likely poor" for r in mine),
                           "last": max(r["date"] for r in mine)})
     script = static_script("overview.js")
     return _environment().get_template("overview.html.j2").render(
         csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
-        per_coach=per_coach, plots=[_trend_plot(frame, m, colours) for m in TREND_METRICS] if len(frame) else [],
-        thresholds=THRESHOLDS, generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
+        per_coach=per_coach, plots=[_trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
+        thresholds=THRESHOLDS, global_thresholds=GLOBAL_THRESHOLDS, bands=QUALITY_BAND_LABELS,
+        estimated=any(r["quality"]["value"] is not None for r in rows), generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
     )
 
 

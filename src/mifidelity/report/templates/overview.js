@@ -7,17 +7,20 @@
   var search = document.getElementById("search");
   var coach = document.getElementById("coach-filter");
   var rating = document.getElementById("rating-filter");
+  var quality = document.getElementById("quality-filter");
   var status = document.getElementById("table-status");
 
   function filter() {
     var text = search ? search.value.trim().toLowerCase() : "";
     var who = coach ? coach.value : "";
     var level = rating ? rating.value : "";
+    var band = quality ? quality.value : "";
     var shown = 0;
     rows.forEach(function (row) {
       var ok = (!text || row.textContent.toLowerCase().indexOf(text) >= 0) &&
         (!who || row.getAttribute("data-coach") === who) &&
-        (!level || row.getAttribute("data-rating") === level);
+        (!level || row.getAttribute("data-rating") === level) &&
+        (!band || row.getAttribute("data-quality") === band);
       row.hidden = !ok;
       if (ok) { shown += 1; }
     });
@@ -53,7 +56,7 @@
     var button = header.querySelector("button");
     if (button) { button.addEventListener("click", function () { sortBy(header, index); }); }
   });
-  [search, coach, rating].forEach(function (control) {
+  [search, coach, rating, quality].forEach(function (control) {
     if (control) { control.addEventListener("input", filter); control.addEventListener("change", filter); }
   });
   filter();
