@@ -1,0 +1,304 @@
+"""The MITI 4.2.1 summary, adherence moments and estimates in the report, the overview and the artifacts.
+
+Sessions are built by hand (codes, adherence and a FidelityEstimate), so these tests do not need
+the trained models.
+"""
+
+import csv
+import io
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mifidelity.fidelity import FidelityEstimate, GlobalScores, session_verdict
+from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
+from mifidelity.outputs import write_session
+from mifidelity.report import render_session_report
+from mifidelity.report.analysis import (
+    QUALITY_BANDS,
+    non_adherent_moments,
+    quality_band,
+    strengths,
+    suggestions,
+    utterance_codes,
+)
+from mifidelity.report.artifacts import session_markdown, session_table
+from mifidelity.report.overview import write_overview
+from mifidelity.session import CodedSession
+from mifidelity.types import StageInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_report import ESCAPED, HOSTILE, NETWORK_REF  # noqa: E402
+
+# (role, text, code, adherence): code as in test_report.coded_session; adherence for coach rows.
+ROWS = [
+    ("coach", "What brings you here today?", "open", "none"),
+    ("client", "I want to cut down on drinking.", "change", None),
+    ("coach", "You have already made a start by coming here.", None, "affirm"),
+    ("coach", "What would you like us to look at first?", "open", "seeking_collaboration"),
+    ("client", f"I like a beer after work {HOSTILE}, it relaxes me.", "sustain", None),
+    ("coach", f"You really must stop {HOSTILE}, it is ruining your liver.", "info", "persuade"),
+    ("client", "Everyone drinks where I work.", "sustain", None),
+    ("coach", "That is just an excuse.", None, "confront"),
+    ("client", "Maybe it is.", "neutral", None),
+    ("coach", "It is your decision what happens next.", None, "emphasizing_autonomy"),
+    ("coach", "You want to be around for your kids.", "complex", "none"),
+]
+SCORES = GlobalScores(cultivating_change_talk=3.4, softening_sustain_talk=2.6, partnership=3.2, empathy=3.6)
+
+
+def utterance_table(rows) -> pd.DataFrame:
+    records = []
+    for i, (role, text, code, adherence) in enumerate(rows):
+        record = {"start": 3.0 * i, "end": 3.0 * i + 2.5, "speaker": role, "role": role, "text": text,
+                  "main_behaviour": None, "question": None, "reflection": None, "giving_information": None,
+                  "client_talk": None, "adherence": None}
+        if role == "coach":
+            record.update(main_behaviour="other", question="none", reflection="none", giving_information=False,
+                          adherence=adherence)
+            if code in ("open", "closed"):
+                record.update(main_behaviour="question", question=code)
+            elif code in ("simple", "complex"):
+                record.update(main_behaviour="reflection", reflection=code)
+            elif code == "info":
+                record.update(main_behaviour="input", giving_information=True)
+        else:
+            record["client_talk"] = code or "neutral"
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def fidelity_session(session_id="f1", probability: float | None = 0.27, coach="Coach B", rows=ROWS,
+                     adherence=True) -> CodedSession:
+    frame = utterance_table(rows)
+    if not adherence:
+        frame = frame.drop(columns=["adherence"])
+    estimate = None if probability is None else FidelityEstimate(SCORES, probability, "session-fidelity.json vtest")
+    return CodedSession(session_id=session_id, source="/nowhere/f1.csv", duration_seconds=None, utterances=frame,
+                        metrics=compute_metrics(frame), models={"coding": StageInfo("test", "hand", "0")},
+                        timings={}, coach=coach, fidelity=estimate)
+
+
+def section(html: str, section_id: str) -> str:
+    match = re.search(rf'<section id="{section_id}".*?</section>', html, re.S)
+    assert match, section_id
+    return match.group(0)
+
+
+def tiles(summary_html: str) -> dict[str, str]:
+    """The summary block's tiles by their data-metric, as text without tags."""
+    parts = summary_html.split('data-metric="')[1:]
+    return {part.split('"', 1)[0]: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", part.split('"', 1)[1])) for part in parts}
+
+
+@pytest.fixture
+def session():
+    return fidelity_session()
+
+
+# ----------------------------------------------------------------------------------------------- the summary block
+
+def test_counts_of_the_hand_built_session(session):
+    m = session.metrics
+    assert (m.questions, m.reflections, m.complex_reflections) == (2, 1, 1)
+    assert (m.affirm, m.seeking_collaboration, m.emphasizing_autonomy, m.persuade, m.confront) == (1, 1, 1, 1, 1)
+    assert (m.mi_adherent, m.mi_non_adherent) == (3, 2)
+
+
+def test_report_leads_with_the_miti_summary(session):
+    html = render_session_report(session)
+    assert html.index("</header>") < html.index('id="miti-summary"') < html.index('id="scorecard"')
+    summary = section(html, "miti-summary")
+    found = tiles(summary)
+    assert "3.00" in found["technical"] and "fair" in found["technical"] and "below fair" not in found["technical"]
+    assert "3.40" in found["relational"] and "below fair" in found["relational"]  # relational fair is 3.5
+    for label, value in (("Cultivating change talk", "3.40"), ("Softening sustain talk", "2.60"),
+                         ("Partnership", "3.20"), ("Empathy", "3.60")):
+        assert re.search(rf"{label} {value}", found["technical"] + found["relational"]), label
+    assert "100%" in found["pct_complex_reflections"] and "good" in found["pct_complex_reflections"]
+    assert "0.50" in found["reflection_to_question"] and "below fair" in found["reflection_to_question"]
+    assert re.search(r"MI-adherent 3 ", found["mi_adherent"])
+    assert re.search(r"MI-non-adherent 2 ", found["mi_non_adherent"])
+    verdict = session_verdict(assess(session.metrics), session.fidelity)
+    assert "27%" in verdict
+    assert verdict.replace("'", "&#39;") in summary and "27%</strong>" in summary and "likely poor" in summary
+
+
+def test_summary_says_these_are_estimates_and_where_they_come_from(session):
+    summary = section(render_session_report(session), "miti-summary")
+    note = re.sub(r"\s+", " ", summary)
+    assert "estimates, not an expert's rating" in note
+    assert "AnnoMI" in note and "cross-validation" in note and "docs/model-card-fidelity.md" in note
+    assert "Reads reflections, complex reflections" in note  # what Empathy is built from (fidelity.CONSTRUCTS)
+    assert "session-fidelity.json vtest" in note
+
+
+def test_summary_thresholds_come_from_the_table(session):
+    summary = section(render_session_report(session), "miti-summary")
+    for threshold in GLOBAL_THRESHOLDS:
+        assert f"fair ≥ {threshold.fair:g}, good ≥ {threshold.good:g}" in summary
+
+
+def test_session_without_estimate_or_adherence_codes_renders(session):
+    old = fidelity_session(probability=None, adherence=False)
+    assert old.metrics.mi_adherent is None
+    html = render_session_report(old)
+    found = tiles(section(html, "miti-summary"))
+    assert "not estimated" in found["technical"] and "not estimated" in found["relational"]
+    assert "not coded" in found["mi_adherent"] and "not coded" in found["mi_non_adherent"]
+    assert 'id="mi-quality"' not in html and "did not give them" in html
+    assert 'id="non-adherent-title"' not in html and 'data-filter="a-persuade"' not in html
+    assert "Reflections per question" in found["reflection_to_question"]  # counted measures still shown
+    coded_only = render_session_report(fidelity_session(probability=None))  # adherence codes, no estimate
+    found = tiles(section(coded_only, "miti-summary"))
+    assert "not estimated" in found["technical"] and re.search(r"MI-non-adherent 2 ", found["mi_non_adherent"])
+
+
+# ----------------------------------------------------------------------------------------------- try next time, strengths
+
+def test_persuade_and_confront_appear_under_try_next_time_with_the_client_words_before(session):
+    html = render_session_report(session)
+    next_time = section(html, "next-time")
+    pairs = re.findall(r'<div class="pair (persuade|confront)" data-kind="\1">(.*?)</div>', next_time, re.S)
+    assert [kind for kind, _ in pairs] == ["persuade", "confront"]
+    persuade, confront = (body for _, body in pairs)
+    assert persuade.index(f"I like a beer after work {ESCAPED}") < persuade.index(f"You really must stop {ESCAPED}")
+    assert confront.index("Everyone drinks where I work.") < confront.index("That is just an excuse.")
+    assert 'href="#u5"' in persuade and 'href="#u7"' in confront
+    assert "Ask before advising" in next_time and "Roll with it instead of arguing" in next_time
+
+
+def test_suggestions_rank_confront_and_persuade_among_the_others(session):
+    rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
+    moments = non_adherent_moments(rows)
+    titles = [s["title"] for s in suggestions(session.metrics, rows, [], count=10, moments=moments)]
+    assert "Roll with it instead of arguing" in titles and "Ask before advising" in titles
+    assert titles.index("Roll with it instead of arguing") < titles.index("Ask before advising")
+    quiet = [s["title"] for s in suggestions(session.metrics, rows, [], count=10)]
+    assert "Ask before advising" not in quiet and "Roll with it instead of arguing" not in quiet
+    text = " ".join(s["text"] for s in suggestions(session.metrics, rows, [], count=10, moments=moments))
+    assert "beer" not in text and "excuse" not in text  # suggestions go to Prefect: never transcript text
+
+
+def test_moments_are_counted_per_coach_volley():
+    rows = [("client", "I drink too much.", "change", None),
+            ("coach", "You should stop.", "info", "persuade"),
+            ("coach", "Just stop buying it.", "info", "persuade"),
+            ("client", "Hm.", "neutral", None),
+            ("coach", "Stop today.", "info", "persuade")]
+    frame = utterance_table(rows)
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    moments = non_adherent_moments(records)
+    assert [(m["client"], m["coach"]) for m in moments] == [(0, [1, 2]), (3, [4])]
+    assert compute_metrics(frame).persuade == len(moments)  # as many moments as MITI counts
+
+
+def test_strengths_list_affirmations_autonomy_and_collaboration(session):
+    html = render_session_report(session)
+    block = section(html, "strengths")
+    for kind, said in (("affirm", "You have already made a start by coming here."),
+                       ("seeking_collaboration", "What would you like us to look at first?"),
+                       ("emphasizing_autonomy", "It is your decision what happens next.")):
+        match = re.search(rf'<div data-kind="{kind}">(.*?)</div>\s*</div>', block, re.S)
+        assert match and said in match.group(1), kind
+    assert "Best complex reflections" in block and "You want to be around for your kids." in block
+    assert "That is just an excuse." not in block
+    rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
+    assert [g["kind"] for g in strengths(rows)] == ["affirm", "seeking_collaboration", "emphasizing_autonomy"]
+
+
+def test_adherence_codes_tag_and_filter_the_transcript(session):
+    assert utterance_codes({"role": "coach", "question": "open", "reflection": "none", "adherence": "seeking_collaboration"}) == [
+        "question", "q-open", "adherent", "a-seek"]
+    assert utterance_codes({"role": "coach", "adherence": "confront"}) == ["non-adherent", "a-confront"]
+    assert utterance_codes({"role": "coach", "adherence": "persuade_with_permission"}) == ["a-permission"]
+    assert utterance_codes({"role": "coach", "adherence": "none"}) == ["other"]
+    html = render_session_report(session)
+    for code in ("adherent", "non-adherent", "a-affirm", "a-seek", "a-autonomy", "a-persuade", "a-confront"):
+        assert f'data-filter="{code}"' in html, code
+    assert 'id="u7" class="role-coach" data-codes="non-adherent a-confront"' in html
+    assert '<span class="tag a-confront">confront</span>' in html
+    assert 'class="mark non-adherent"' in html and 'class="mark adherent"' in html
+
+
+def test_hostile_text_in_a_persuade_moment_and_coach_name_is_escaped(session):
+    session.coach = HOSTILE
+    html = render_session_report(session)
+    assert HOSTILE not in html and "<script>alert" not in html
+    assert html.count("<script") == 1 and not NETWORK_REF.search(html)
+    assert f"You really must stop {ESCAPED}" in section(html, "next-time")
+
+
+# ----------------------------------------------------------------------------------------------- overview
+
+def test_overview_lists_lowest_quality_first_with_the_new_columns(tmp_path):
+    write_session(fidelity_session("good", 0.91), tmp_path)
+    write_session(fidelity_session("unknown", None, adherence=False), tmp_path)
+    write_session(fidelity_session("poor", 0.12, coach=HOSTILE), tmp_path)
+    write_session(fidelity_session("middle", 0.55, coach="=HYPERLINK(\"x\")"), tmp_path)
+    html = write_overview(tmp_path).read_text()
+    table = list(csv.DictReader(io.StringIO((tmp_path / "sessions.csv").read_text())))
+    assert [row["session_id"] for row in table] == ["poor", "middle", "good", "unknown"]
+    poor = table[0]
+    assert float(poor["mi_quality_probability"]) == 0.12 and poor["estimated_quality"] == "likely poor"
+    assert float(poor["relational"]) == 3.4 and poor["relational_rating"] == "below fair"
+    assert float(poor["technical"]) == 3.0 and float(poor["empathy"]) == 3.6
+    assert poor["mi_adherent"] == "3" and poor["mi_non_adherent"] == "2" and poor["confront"] == "1"
+    assert table[3]["mi_quality_probability"] == "" and table[3]["mi_non_adherent"] == ""
+    assert table[1]["coach"].startswith("'=")  # still no formula injection
+    assert HOSTILE not in html and ESCAPED in html and "beer" not in html
+    order = re.findall(r'<tr data-coach="[^"]*" data-rating="[^"]*" data-quality="([^"]+)">\s*<td><a href="\./(\w+)/', html)
+    assert order == [("likely poor", "poor"), ("either way", "middle"), ("likely good", "good"), ("not estimated", "unknown")]
+    head = html[html.index('<table id="sessions">'):html.index("</thead>")]
+    assert 'aria-sort="ascending" data-column="mi_quality_probability"' in head  # the default order, marked
+    for column in ("Good MI (estimated probability)", "Technical (estimated)", "Relational (estimated)",
+                   "MI-adherent", "MI-non-adherent"):
+        assert f">{column}</button>" in head, column
+    assert head.count("<button") == len(re.findall(r"<th[ >]", head))  # every column sortable
+    assert "12% <span" in html and "3.40" in html
+    boxes = dict(re.findall(r'data-band="([^"]+)"><strong>(\d+)</strong>', html))
+    assert boxes == {"likely poor": "1", "either way": "1", "likely good": "1", "not estimated": "1"}
+
+
+def test_overview_trend_lines_still_run_through_time(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for day, probability in ((0, 0.9), (1, 0.1), (2, 0.5)):
+        session = fidelity_session(f"d{day}", probability)
+        session.recorded_at = start + timedelta(days=day)
+        write_session(session, tmp_path)
+    html = write_overview(tmp_path).read_text()
+    points = re.findall(r'<a href="\./(d\d)/report.html"><circle cx="([\d.]+)"', html)
+    first_plot = points[:3]
+    assert [name for name, _ in first_plot] == ["d0", "d1", "d2"]
+    assert [float(x) for _, x in first_plot] == sorted(float(x) for _, x in first_plot)
+
+
+# ----------------------------------------------------------------------------------------------- artifacts, verdict bands
+
+def test_artifacts_carry_the_estimates_without_transcript_text(session):
+    markdown = session_markdown(session)
+    assert "Probability of good MI (estimated) | 27% | likely poor" in markdown
+    assert "Relational (estimated) | 3.40 of 5" in markdown and "MI\\-non\\-adherent | 2 |" in markdown
+    assert "not an expert's rating" in markdown
+    assert "beer" not in markdown and "excuse" not in markdown and "<script" not in markdown
+    rows = {row["metric"]: row for row in session_table(session)}
+    assert rows["probability of good MI (estimated)"]["value"] == 0.27
+    assert rows["relational (estimated)"]["rating"] == "below fair" and rows["mi non adherent"]["value"] == 2
+    unestimated = session_markdown(fidelity_session(probability=None, adherence=False))
+    assert "not estimated" in unestimated and "mi adherent" not in {r["metric"] for r in session_table(
+        fidelity_session(probability=None, adherence=False))}
+
+
+@pytest.mark.parametrize("probability", [0.0, 0.2, 0.39, 0.4, 0.55, 0.69, 0.7, 0.95, 1.0])
+def test_quality_bands_agree_with_the_verdict(session, probability):
+    estimate = FidelityEstimate(SCORES, probability, "test")
+    verdict = session_verdict(assess(session.metrics), estimate)
+    expected = {"likely good": "most likely rate this session as good MI", "either way": "might rate this session either way",
+                "likely poor": "most likely rate this session as poor MI"}[quality_band(probability)]
+    assert expected in verdict
+    assert quality_band(None) == "not estimated" and len(QUALITY_BANDS) == 3
