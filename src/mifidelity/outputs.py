@@ -16,7 +16,8 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from mifidelity.metrics import assess, overall_verdict
+from mifidelity.fidelity import session_verdict
+from mifidelity.metrics import assess
 from mifidelity.session import CodedSession
 
 PRIVATE_DIR_MODE = 0o700
@@ -40,8 +41,10 @@ def session_summary(session: CodedSession) -> dict:
         "duration_seconds": None if session.duration_seconds is None else round(session.duration_seconds, 3),
         "metrics": session.metrics.as_dict(),
         "expected_metrics": session.expected_metrics,
+        "globals": None if session.fidelity is None else session.fidelity.globals.as_dict(),
+        "mi_quality_probability": None if session.fidelity is None else session.fidelity.mi_quality_probability,
         "assessment": _records(assess(session.metrics).drop(columns=["meaning"])),
-        "verdict": overall_verdict(assess(session.metrics)),
+        "verdict": session_verdict(assess(session.metrics), session.fidelity),
         "models": {stage: asdict(info) for stage, info in session.models.items()},
         "timings": {stage: round(seconds, 3) for stage, seconds in session.timings.items()},
         "roles": None if session.roles is None else {

@@ -11,6 +11,8 @@ This is the one place where utterances become a DataFrame. Columns of
 ``question``            none | open | closed                       (coach rows)
 ``reflection``          none | simple | complex                    (coach rows)
 ``giving_information``  True | False                               (coach rows)
+``adherence``           none | affirm | seeking_collaboration | emphasizing_autonomy | persuade |
+                        persuade_with_permission | confront      (coach rows, from coders that give it)
 ``client_talk``         change | sustain | neutral                 (client rows)
 ``<code>_confidence``   probability of the chosen code, when the coder gives one
 ``probability_*``       probability of each label a session metric counts (open / closed question,
@@ -25,7 +27,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from mifidelity.coding.base import CODE_COLUMNS, UtteranceCoder, applies_to_coach
+from mifidelity.coding.base import ADHERENCE_COLUMN, CODE_COLUMNS, UtteranceCoder, applies_to_coach
+from mifidelity.fidelity import FidelityEstimate, estimate_fidelity
 from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
 from mifidelity.types import RoleAssignment, StageInfo, Utterance
 
@@ -48,6 +51,7 @@ class CodedSession:
     coach: str | None = None
     recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.analysis)
     expected_metrics: dict | None = None  # metrics from the coder's summed probabilities (metrics.expected_metrics)
+    fidelity: FidelityEstimate | None = None  # estimated MITI globals and P(good MI) (mifidelity.fidelity)
 
 
 def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:
@@ -75,7 +79,7 @@ def code_utterances(frame: pd.DataFrame, coder: UtteranceCoder) -> pd.DataFrame:
         coach_column = applies_to_coach(column)
         if coach_column is not None:
             coded[column] = coded[column].astype(object).where(is_coach if coach_column else ~is_coach, None)
-    ordered = list(BASE_COLUMNS) + list(CODE_COLUMNS)
+    ordered = list(BASE_COLUMNS) + list(CODE_COLUMNS) + ([ADHERENCE_COLUMN] if ADHERENCE_COLUMN in coded else [])
     extras = [c for c in coded.columns if c not in ordered]
     return coded[ordered + extras]
 
@@ -92,19 +96,22 @@ def build_session(
     notes: list[str] | None = None,
     coach: str | None = None,
 ) -> CodedSession:
-    """Code the utterances and compute the metrics of one session."""
+    """Code the utterances, compute the metrics and estimate the session's fidelity."""
     coded = code_utterances(frame, coder)
     metrics = compute_metrics(coded, duration_seconds)
+    fidelity = estimate_fidelity(coded, metrics)
     return CodedSession(
         session_id=session_id,
         source=source,
         duration_seconds=duration_seconds,
         utterances=coded,
         metrics=metrics,
-        models={**models, "coding": coder.info},
+        models={**models, "coding": coder.info,
+                **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI high/low")} if fidelity else {})},
         timings=timings,
         roles=roles,
         notes=list(notes or []),
         coach=coach,
         expected_metrics=expected_metrics(coded),
+        fidelity=fidelity,
     )

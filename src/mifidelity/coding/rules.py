@@ -3,8 +3,9 @@
 Deliberately small. It finds questions from "?" or a question word / auxiliary
 verb at the start of the last sentence, reflections from typical reflective
 stems ("sounds like", "you feel", "so you ..."), information from a few
-informational cues, and client change/sustain talk from desire/ability/reason/
-need/commitment phrases and their negations.
+informational cues, client change/sustain talk from desire/ability/reason/
+need/commitment phrases and their negations, and MITI's adherence codes from
+their typical phrases ("it's up to you", "you should", "would it be okay if").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from mifidelity.coding.base import blank_codes
+from mifidelity.coding.base import ADHERENCE_COLUMN, blank_codes
 from mifidelity.types import StageInfo
 
 _FILLERS = r"^(?:(?:so|and|but|okay|ok|well|now|um|uh|then|alright|right)\s+)*"
@@ -37,6 +38,27 @@ _SUSTAIN = re.compile(
     r"\b(i don't want|i can't|i won't|i'm not going to|not ready|i like|i enjoy|it helps me|it's not a problem"
     r"|not a big deal|i don't think|no way|i don't need|i need it|too hard)\b"
 )
+# Adherence phrases, checked in this order (the first that matches decides).
+_ADHERENCE_RULES = (
+    ("confront", re.compile(r"\b(making excuses|in denial|you're wrong|that's not true|you're not listening|you never|"
+                            r"you always|be honest with|you're kidding yourself)\b")),
+    ("persuade_with_permission", re.compile(r"\b(if it's ok(ay)? with you|if you'd like|would you like to hear|"
+                                            r"see what you think|some people find|take it or leave it)\b")),
+    ("persuade", re.compile(r"\b(you should|you need to|you have to|you must|you ought to|you've got to|"
+                            r"i recommend|i'd recommend|i suggest|i'd suggest|my advice)\b")),
+    ("emphasizing_autonomy", re.compile(r"\b(up to you|your choice|your decision|you decide|your call|"
+                                        r"only you can|you're the expert|you know yourself best)\b")),
+    ("seeking_collaboration", re.compile(r"\b(would it be (ok|okay|all right|alright) if|what do you think|"
+                                         r"how would you like|what would you like to|shall we|can we|"
+                                         r"would you be willing|what ideas do you have)\b")),
+    ("affirm", re.compile(r"\b(well done|great job|good for you|you've done|that takes|you're clearly|"
+                          r"i appreciate|impressive|you worked hard|you've worked hard|you managed)\b")),
+)
+
+
+def adherence_code(plain: str) -> str:
+    """The MITI 4.2.1 adherence code of a coach utterance by its phrases (``none`` when no phrase fits)."""
+    return next((label for label, pattern in _ADHERENCE_RULES if pattern.search(plain)), "none")
 
 
 def _normalise(text: str) -> str:
@@ -61,6 +83,7 @@ class RuleCoder:
         if len(roles) != len(texts):
             raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
         codes = blank_codes(roles)
+        codes[ADHERENCE_COLUMN] = pd.Series([None] * len(roles), dtype=object)
         for column in list(codes.columns):
             codes[f"{column}_confidence"] = pd.Series([None] * len(roles), dtype=object)
         for i, (role, text) in enumerate(zip(roles, texts)):
@@ -90,6 +113,8 @@ class RuleCoder:
         for column, value in values.items():
             codes.at[i, column] = value
             codes.at[i, f"{column}_confidence"] = 0.9 if (marked or reflective) else 0.6
+        codes.at[i, ADHERENCE_COLUMN] = adherence_code(plain)
+        codes.at[i, f"{ADHERENCE_COLUMN}_confidence"] = 0.6
 
     @staticmethod
     def _code_client(codes: pd.DataFrame, i: int, plain: str) -> None:

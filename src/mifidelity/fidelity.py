@@ -1,0 +1,254 @@
+"""Stage 8: what an MI expert would say about the whole session.
+
+MITI 4.2.1 rates a session on four global scores (1-5) besides the behaviour
+counts: Cultivating Change Talk, Softening Sustain Talk, Partnership and Empathy;
+Technical is the mean of the first two, Relational of the last two. No public
+corpus has expert global ratings, so the globals here are *estimates*: each is a
+small logistic model on the session features that belong to its construct in
+MITI's description (e.g. Empathy: reflections and complex reflections per coach
+volley), trained on AnnoMI's expert high / low MI-quality labels and mapped to
+the 1-5 scale as ``1 + 4 * P(high quality | those features)``.
+``mi_quality_probability`` is one more such model on all the features plus what
+the coach said (a TF-IDF logistic model of the coach's words, lower-cased without
+punctuation as a recogniser gives them, whose log-odds enter as one feature): the
+probability that an expert would rate the session as good MI. Data, validation
+and the reliability curve: ``docs/model-card-fidelity.md``; training:
+``python -m mifidelity.fidelity_training``.
+
+Everything here reads the coded-utterance table (:mod:`mifidelity.session`) and
+the artifact ``artifacts/session-fidelity.json`` (coefficients as plain JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mifidelity.coding.base import ADHERENCE_COLUMN
+from mifidelity.coding.features import strip_asr
+from mifidelity.metrics import GLOBAL_THRESHOLDS, SessionMetrics, coach_volleys, overall_verdict, rate
+
+ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "session-fidelity.json"
+GLOBAL_NAMES = ("cultivating_change_talk", "softening_sustain_talk", "partnership", "empathy")
+
+# The session features each estimate reads. Signs are MITI's: a model whose fitted
+# coefficient goes against the construct's direction has that feature dropped.
+CONSTRUCTS: dict[str, dict[str, int]] = {
+    "cultivating_change_talk": {"change_talk_share": +1, "open_questions_per_volley": +1,
+                                "change_talk_reflected": +1, "complex_reflections_per_volley": +1},
+    "softening_sustain_talk": {"sustain_talk_share": -1, "sustain_talk_reflected": +1,
+                               "non_adherent_per_volley": -1, "information_per_volley": -1},
+    "partnership": {"adherent_per_volley": +1, "non_adherent_per_volley": -1, "coach_word_share": -1,
+                    "information_per_volley": -1, "questions_per_volley": +1},
+    "empathy": {"reflections_per_volley": +1, "complex_reflections_per_volley": +1, "affirm_per_volley": +1,
+                "log_words_per_coach_utterance": -1},
+}
+QUALITY = "mi_quality"
+TEXT_FEATURE = "coach_text_log_odds"
+TEXT_NGRAMS = (1, 2)
+
+
+def coach_document(coded: pd.DataFrame) -> str:
+    """Everything the coach said, as one recogniser-style text (lower case, no punctuation)."""
+    return " ".join(strip_asr(t) for t in coded.loc[coded["role"] == "coach", "text"].fillna("").astype(str))
+
+
+def _is_true(value) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _share(numerator: float, denominator: float, prior: float = 0.5, weight: float = 1.0) -> float:
+    """A ratio shrunk towards ``prior`` so that a session with one or two items does not read as 0% or 100%."""
+    return (numerator + prior * weight) / (denominator + weight)
+
+
+def session_features(coded: pd.DataFrame, metrics: SessionMetrics) -> dict[str, float]:
+    """The numbers the estimates read, from the coded utterances and the session's counts.
+
+    Rates are per coach volley (MITI's parsing unit, so a turn split at pauses does
+    not count twice) and shares are shrunk a little towards 50%, so short sessions
+    do not produce extreme values. Talk share is by words, which transcripts
+    without timings have too.
+    """
+    volleys = max(1, int(coach_volleys(coded).nunique()))
+    words = coded["text"].fillna("").astype(str).str.split().str.len()
+    is_coach = (coded["role"] == "coach").to_numpy()
+    coach_words, all_words = float(words[is_coach].sum()), float(words.sum())
+    n_coach = max(1, int(is_coach.sum()))
+    reflected = _reflected_after(coded)
+    change, sustain = metrics.change_talk, metrics.sustain_talk
+    adherent = metrics.mi_adherent or 0
+    non_adherent = metrics.mi_non_adherent or 0
+    return {
+        "reflections_per_volley": metrics.reflections / volleys,
+        "complex_reflections_per_volley": metrics.complex_reflections / volleys,
+        "questions_per_volley": metrics.questions / volleys,
+        "open_questions_per_volley": metrics.open_questions / volleys,
+        "information_per_volley": metrics.giving_information / volleys,
+        "log_reflection_to_question": math.log((metrics.reflections + 0.5) / (metrics.questions + 0.5)),
+        "complex_share": _share(metrics.complex_reflections, metrics.reflections),
+        "change_talk_share": _share(change, change + sustain),
+        "sustain_talk_share": _share(sustain, change + sustain),
+        "change_talk_reflected": _share(reflected["change"][0], reflected["change"][1]),
+        "sustain_talk_reflected": _share(reflected["sustain"][0], reflected["sustain"][1]),
+        "adherent_per_volley": adherent / volleys,
+        "non_adherent_per_volley": non_adherent / volleys,
+        "affirm_per_volley": (metrics.affirm or 0) / volleys,
+        "coach_word_share": coach_words / all_words if all_words else 0.5,
+        "log_words_per_coach_utterance": math.log1p(coach_words / n_coach),
+    }
+
+
+def _reflected_after(coded: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """For change and sustain talk: how often the next coach utterance was a reflection, of how many."""
+    roles = coded["role"].tolist()
+    talk = coded["client_talk"].tolist()
+    reflection = coded["reflection"].tolist()
+    out = {"change": [0, 0], "sustain": [0, 0]}
+    for i, kind in enumerate(talk):
+        if roles[i] != "client" or kind not in out:
+            continue
+        nxt = next((j for j in range(i + 1, len(roles)) if roles[j] == "coach"), None)
+        if nxt is None:
+            continue
+        out[kind][1] += 1
+        out[kind][0] += reflection[nxt] in ("simple", "complex")
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class GlobalScores:
+    """MITI 4.2.1 global scores (1-5), estimated; see the module docstring."""
+
+    cultivating_change_talk: float
+    softening_sustain_talk: float
+    partnership: float
+    empathy: float
+
+    @property
+    def technical(self) -> float:
+        return round((self.cultivating_change_talk + self.softening_sustain_talk) / 2, 2)
+
+    @property
+    def relational(self) -> float:
+        return round((self.partnership + self.empathy) / 2, 2)
+
+    def as_dict(self) -> dict:
+        """The ``globals`` of session.json: the four scores, the two summaries and their MITI ratings."""
+        out = {name: getattr(self, name) for name in GLOBAL_NAMES}
+        out["technical"], out["relational"] = self.technical, self.relational
+        for threshold in GLOBAL_THRESHOLDS:
+            out[f"{threshold.metric}_rating"] = rate(out[threshold.metric], threshold)
+        return out
+
+
+@dataclass(frozen=True)
+class FidelityEstimate:
+    """The session-level estimates: global scores and the probability of good MI."""
+
+    globals: GlobalScores
+    mi_quality_probability: float
+    model: str  # artifact name and version, for session.json's models
+
+
+@dataclass(frozen=True)
+class _Logistic:
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def log_odds(self, values: dict[str, float]) -> float:
+        x = (np.array([values[f] for f in self.features]) - self.mean) / self.scale
+        return float(x @ self.coef) + self.intercept
+
+    def probability(self, values: dict[str, float]) -> float:
+        return float(1.0 / (1.0 + math.exp(-self.log_odds(values))))
+
+    @classmethod
+    def from_json(cls, spec: dict) -> "_Logistic":
+        return cls(tuple(spec["features"]), np.asarray(spec["mean"], float), np.asarray(spec["scale"], float),
+                   np.asarray(spec["coef"], float), float(spec["intercept"]))
+
+
+@dataclass(frozen=True)
+class _TextModel:
+    """TF-IDF (words and word pairs, sublinear counts) + logistic regression over the coach's words."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def log_odds(self, document: str) -> float:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(ngram_range=TEXT_NGRAMS, sublinear_tf=True, vocabulary=self.vocabulary)
+        vectorizer.idf_ = self.idf
+        return float((vectorizer.transform([document]) @ self.coef)[0] + self.intercept)
+
+    @classmethod
+    def from_json(cls, spec: dict) -> "_TextModel":
+        return cls({term: i for i, term in enumerate(spec["terms"])}, np.asarray(spec["idf"], float),
+                   np.asarray(spec["coef"], float), float(spec["intercept"]))
+
+
+class FidelityModel:
+    """The trained estimates (loaded from the JSON artifact; no pickle)."""
+
+    def __init__(self, path: str | Path = ARTIFACT):
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        self.name = f"{Path(path).name} v{spec.get('version', '?')}"
+        self.models = {name: _Logistic.from_json(spec["models"][name]) for name in (*GLOBAL_NAMES, QUALITY)}
+        self.text = _TextModel.from_json(spec["text"])
+
+    def estimate(self, coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityEstimate | None:
+        """Globals and P(good MI) for one session; ``None`` when it has no coach utterance or no adherence codes."""
+        if not (coded["role"] == "coach").any() or ADHERENCE_COLUMN not in coded or metrics.mi_adherent is None:
+            return None
+        values = session_features(coded, metrics)
+        values[TEXT_FEATURE] = self.text.log_odds(coach_document(coded))
+        values.update({f"log_odds_{name}": self.models[name].log_odds(values) for name in GLOBAL_NAMES})
+        scores = {name: round(1.0 + 4.0 * self.models[name].probability(values), 2) for name in GLOBAL_NAMES}
+        return FidelityEstimate(GlobalScores(**scores), round(self.models[QUALITY].probability(values), 3), self.name)
+
+
+def session_verdict(assessment: pd.DataFrame, estimate: FidelityEstimate | None) -> str:
+    """The report's headline: the estimated expert verdict, then the MITI summary scores behind it."""
+    if estimate is None:
+        return overall_verdict(assessment)
+    p = estimate.mi_quality_probability
+    if p >= 0.7:
+        lead = "An MI expert would most likely rate this session as good MI"
+    elif p >= 0.4:
+        lead = "An MI expert might rate this session either way"
+    else:
+        lead = "An MI expert would most likely rate this session as poor MI"
+    scores = estimate.globals.as_dict()
+    return (f"{lead} (estimated probability of good MI {p:.0%}). Technical {scores['technical']:.1f} "
+            f"({scores['technical_rating']}), relational {scores['relational']:.1f} ({scores['relational_rating']}), "
+            "estimated on MITI 4.2.1's 1-5 scale. " + overall_verdict(assessment))
+
+
+_MODEL: FidelityModel | None = None
+_LOCK = threading.Lock()
+
+
+def estimate_fidelity(coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityEstimate | None:
+    """Session estimates from the bundled model (loaded once per process)."""
+    global _MODEL
+    with _LOCK:
+        if _MODEL is None:
+            _MODEL = FidelityModel()
+    return _MODEL.estimate(coded, metrics)
+
+
+__all__ = ["FidelityEstimate", "GlobalScores", "estimate_fidelity", "session_features", "FidelityModel",
+           "CONSTRUCTS", "GLOBAL_NAMES", "session_verdict"]
