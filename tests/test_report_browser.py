@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from mifidelity.outputs import write_session
 from mifidelity.report.overview import write_overview
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_report import HOSTILE, ROOT, hostile_transcript  # noqa: E402
+from test_report_fidelity import fidelity_session  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +33,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="needs the Python p
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
-    """`mifidelity code` on the hostile transcript and on a sample transcript that has its recording beside it."""
+    """`mifidelity code` on the hostile transcript and on a sample transcript that has its recording beside it,
+    plus a hand-built session with adherence codes and fidelity estimates (the rules coder gives neither)."""
     import subprocess
 
     folder = tmp_path_factory.mktemp("browser")
@@ -43,6 +46,7 @@ def out(tmp_path_factory):
                "--coach", "Alex"]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
+    write_session(fidelity_session("estimated", 0.27, coach="Alex"), out)
     write_overview(out)  # the flow rebuilds it too; this keeps the browser test about rendering
     return out
 
@@ -127,6 +131,36 @@ def test_report_in_the_browser(out, browser, tmp_path):
     watched.close()
 
 
+def test_report_summary_in_the_browser(out, browser, tmp_path):
+    watched = Watched(browser)
+    page = watched.open(out / "estimated" / "report.html")
+    summary = page.locator("#miti-summary")
+    assert summary.is_visible() and page.locator("#estimate-note").is_visible()
+    assert summary.bounding_box()["y"] < page.locator("#scorecard").bounding_box()["y"]
+    assert page.locator("#miti-summary .tile").count() == 6
+    assert page.locator("#mi-quality").inner_text().startswith("27%")
+    save(page, tmp_path, "report-summary.png")
+    page.click("#miti-summary details.how summary")
+    assert page.locator("#miti-summary details.how dl").is_visible()
+    assert page.locator("#next-time .pair.persuade").count() == 1 and page.locator("#next-time .pair.confront").count() == 1
+    assert page.locator("#strengths [data-kind=affirm] .pair").count() == 1
+    page.click('#filters [data-filter="non-adherent"]')
+    visible = page.locator("#transcript-table tbody tr:visible")
+    assert visible.count() == 2
+    assert all("non-adherent" in visible.nth(i).get_attribute("data-codes").split() for i in range(2))
+    assert page.locator("#timeline-plot .mark.non-adherent").count() == 2
+    save(page, tmp_path, "report-try-next-time.png", full_page=True, clip=_box(page, "#next-time", "#strengths"))
+    watched.check_clean()
+    watched.close()
+
+
+def _box(page, first: str, last: str) -> dict:
+    """The page area from the top of one element to the bottom of another (for a full-page screenshot)."""
+    page.evaluate("window.scrollTo(0, 0)")  # bounding boxes are relative to the viewport
+    top, bottom = page.locator(first).bounding_box(), page.locator(last).bounding_box()
+    return {"x": 0, "y": top["y"] - 8, "width": page.viewport_size["width"], "height": bottom["y"] + bottom["height"] - top["y"] + 16}
+
+
 def test_report_on_a_phone(out, browser, tmp_path):
     watched = Watched(browser, width=390, height=844)
     page = watched.open(out / "session1_alcohol.truth" / "report.html")
@@ -134,6 +168,10 @@ def test_report_on_a_phone(out, browser, tmp_path):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the page scrolls sideways on a phone ({width}px)"
     save(page, tmp_path, "report-phone.png")
+    page = watched.open(out / "estimated" / "report.html")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the summary scrolls sideways on a phone ({width}px)"
+    save(page, tmp_path, "report-summary-phone.png")
     watched.check_clean()
     watched.close()
 
@@ -156,7 +194,12 @@ def test_overview_in_the_browser(out, browser, tmp_path):
     page = watched.open(out / "index.html")
     assert page.locator("#sessions").is_visible() and page.locator("svg.trend").first.is_visible()
     rows = page.locator("#sessions tbody tr")
-    assert rows.count() == 2
+    assert rows.count() == 3
+    assert rows.nth(0).locator("td").first.inner_text() == "estimated"  # lowest estimated P(good MI) first
+    save(page, tmp_path, "overview.png", full_page=True)
+    page.select_option("#quality-filter", "likely poor")
+    assert page.locator("#sessions tbody tr:visible").count() == 1
+    page.select_option("#quality-filter", "")
     page.click("#sessions thead th:nth-child(1) button")
     first = rows.nth(0).locator("td").first.inner_text()
     page.click("#sessions thead th:nth-child(1) button")
@@ -164,7 +207,6 @@ def test_overview_in_the_browser(out, browser, tmp_path):
     page.fill("#search", "hostile")
     assert page.locator("#sessions tbody tr:visible").count() == 1
     page.fill("#search", "")
-    save(page, tmp_path, "overview.png", full_page=True)
     page.click("#sessions tbody tr:visible a >> nth=0")
     page.wait_for_load_state("load")
     assert page.url.endswith("/report.html")

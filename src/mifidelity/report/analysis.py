@@ -344,13 +344,15 @@ def best_complex_reflections(rows: list[dict], limit: int = 3) -> list[dict]:
 # --------------------------------------------------------------------------- adherence moments
 
 ADHERENCE_WORDS = {
-    "affirm": "Affirmation",
+    "affirm": "Affirming",
     "seeking_collaboration": "Seeking collaboration",
     "emphasizing_autonomy": "Emphasizing autonomy",
     "persuade": "Persuading without permission",
     "persuade_with_permission": "Persuading with permission",
     "confront": "Confronting",
 }
+_SHORT = {"affirm": "affirm", "seeking_collaboration": "seek", "emphasizing_autonomy": "emphasize autonomy",
+          "persuade": "persuade", "confront": "confront"}  # MITI 4.2.1's short names, for the summary tiles
 _TRY_INSTEAD = {
     "persuade": "Advice, a warning or an argument for change without the client's permission. Ask first, "
                 "offer it as one option, then ask what they make of it.",
@@ -499,8 +501,8 @@ def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
         "coded": coded,
         "adherent": metrics.mi_adherent,
         "non_adherent": metrics.mi_non_adherent,
-        "adherent_parts": [{"label": ADHERENCE_WORDS[k].lower(), "count": getattr(metrics, k)} for k in MI_ADHERENT] if coded else [],
-        "non_adherent_parts": [{"label": ADHERENCE_WORDS[k].lower(), "count": getattr(metrics, k)} for k in MI_NON_ADHERENT] if coded else [],
+        "adherent_parts": [{"label": _SHORT[k], "count": getattr(metrics, k)} for k in MI_ADHERENT] if coded else [],
+        "non_adherent_parts": [{"label": _SHORT[k], "count": getattr(metrics, k)} for k in MI_NON_ADHERENT] if coded else [],
         "with_permission": metrics.persuade_with_permission,
     }
     probability = None if fidelity is None else fidelity.mi_quality_probability
