@@ -149,7 +149,7 @@ def test_session_without_estimate_or_adherence_codes_renders(session):
     found = tiles(section(html, "miti-summary"))
     assert "not estimated" in found["technical"] and "not estimated" in found["relational"]
     assert "not coded" in found["mi_adherent"] and "not coded" in found["mi_non_adherent"]
-    assert 'id="mi-quality"' not in html and "did not give them" in html
+    assert 'id="mi-quality"' not in html and "coded before they existed" in html
     assert 'id="non-adherent-title"' not in html and 'data-filter="a-persuade"' not in html
     assert "Reflections per question" in found["reflection_to_question"]  # counted measures still shown
     coded_only = render_session_report(fidelity_session(probability=None))  # adherence codes, no estimate
