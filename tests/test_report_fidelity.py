@@ -13,12 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mifidelity.fidelity import FidelityEstimate, GlobalScores, session_verdict
+from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, GlobalScores, session_verdict
 from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
 from mifidelity.outputs import write_session
 from mifidelity.report import render_session_report
 from mifidelity.report.analysis import (
-    QUALITY_BANDS,
     non_adherent_moments,
     quality_band,
     strengths,

@@ -50,6 +50,19 @@ CONSTRUCTS: dict[str, dict[str, int]] = {
                 "log_words_per_coach_utterance": -1},
 }
 QUALITY = "mi_quality"
+# Bands of mi_quality_probability: (lowest probability, short label, the verdict's opening words).
+QUALITY_BANDS = (
+    (0.7, "likely good", "An MI expert would most likely rate this session as good MI"),
+    (0.4, "either way", "An MI expert might rate this session either way"),
+    (0.0, "likely poor", "An MI expert would most likely rate this session as poor MI"),
+)
+
+
+def quality_band(probability: float | None) -> str:
+    """``likely good``, ``either way``, ``likely poor`` or ``not estimated``."""
+    if probability is None:
+        return "not estimated"
+    return next(label for cut, label, _ in QUALITY_BANDS if probability >= cut)
 TEXT_FEATURE = "coach_text_log_odds"
 TEXT_NGRAMS = (1, 2)
 
@@ -225,15 +238,10 @@ def session_verdict(assessment: pd.DataFrame, estimate: FidelityEstimate | None)
     if estimate is None:
         return overall_verdict(assessment)
     p = estimate.mi_quality_probability
-    if p >= 0.7:
-        lead = "An MI expert would most likely rate this session as good MI"
-    elif p >= 0.4:
-        lead = "An MI expert might rate this session either way"
-    else:
-        lead = "An MI expert would most likely rate this session as poor MI"
+    lead = next(words for cut, _, words in QUALITY_BANDS if p >= cut)
     scores = estimate.globals.as_dict()
-    return (f"{lead} (estimated probability of good MI {p:.0%}). Technical {scores['technical']:.1f} "
-            f"({scores['technical_rating']}), relational {scores['relational']:.1f} ({scores['relational_rating']}), "
+    return (f"{lead} (estimated probability of good MI {p:.0%}). Technical {scores['technical']:.2f} "
+            f"({scores['technical_rating']}), relational {scores['relational']:.2f} ({scores['relational_rating']}), "
             "estimated on MITI 4.2.1's 1-5 scale. " + overall_verdict(assessment))
 
 
@@ -251,4 +259,4 @@ def estimate_fidelity(coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityE
 
 
 __all__ = ["FidelityEstimate", "GlobalScores", "estimate_fidelity", "session_features", "FidelityModel",
-           "CONSTRUCTS", "GLOBAL_NAMES", "session_verdict"]
+           "CONSTRUCTS", "GLOBAL_NAMES", "QUALITY_BANDS", "quality_band", "session_verdict"]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
 from mifidelity.fidelity import CONSTRUCTS
+from mifidelity.fidelity import quality_band as fidelity_quality_band
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, Threshold, rate
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".flac", ".aac", ".webm", ".mp4", ".wma")
@@ -417,7 +418,6 @@ def strengths(rows: list[dict], per_kind: int = 4) -> list[dict]:
 
 # The cut-offs of fidelity.session_verdict's three sentences, for counting sessions by the estimated
 # verdict in the overview (tests/test_report_fidelity.py checks they agree with session_verdict).
-QUALITY_BANDS = ((0.7, "likely good"), (0.4, "either way"), (0.0, "likely poor"))
 GLOBAL_WORDS = {
     "cultivating_change_talk": "Cultivating change talk",
     "softening_sustain_talk": "Softening sustain talk",
@@ -449,10 +449,10 @@ FEATURE_WORDS = {
 
 
 def quality_band(probability: float | None) -> str:
-    """``likely good`` / ``either way`` / ``likely poor`` MI (estimated), or ``not estimated``."""
-    if probability is None or (isinstance(probability, float) and math.isnan(probability)):
+    """:func:`mifidelity.fidelity.quality_band`, also for a NaN read back from a table."""
+    if probability is not None and isinstance(probability, float) and math.isnan(probability):
         return "not estimated"
-    return next(label for cut, label in QUALITY_BANDS if probability >= cut)
+    return fidelity_quality_band(probability)
 
 
 def _rating_cls(rating: str) -> str:

@@ -24,14 +24,15 @@ import pandas as pd
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import GLOBAL_NAMES
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
-from mifidelity.report.analysis import QUALITY_BANDS, clock, format_value, quality_band
+from mifidelity.fidelity import QUALITY_BANDS
+from mifidelity.report.analysis import clock, format_value, quality_band
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
 TREND_METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "coach_talk_share")
 NO_COACH = "(no coach given)"
-QUALITY_BAND_LABELS = tuple(label for _, label in QUALITY_BANDS)[::-1] + ("not estimated",)  # likely poor first
+QUALITY_BAND_LABELS = tuple(label for _, label, _ in QUALITY_BANDS)[::-1] + ("not estimated",)  # likely poor first
 
 CSV_COLUMNS = (
     "session_id", "coach", "date", "duration_seconds", "utterances", "questions", "open_questions",
