@@ -17,13 +17,8 @@ from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, GlobalScores, s
 from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
 from mifidelity.outputs import write_session
 from mifidelity.report import render_session_report
-from mifidelity.report.analysis import (
-    non_adherent_moments,
-    quality_band,
-    strengths,
-    suggestions,
-    utterance_codes,
-)
+from mifidelity.report.analysis import suggestions, utterance_codes
+from mifidelity.report.fidelity_summary import non_adherent_moments, quality_band, strengths
 from mifidelity.report.artifacts import session_markdown, session_table
 from mifidelity.report.overview import write_overview
 from mifidelity.session import CodedSession

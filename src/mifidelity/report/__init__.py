@@ -32,18 +32,16 @@ from mifidelity.report.analysis import (
     clock,
     find_recording,
     format_value,
-    miti_summary,
     missed_opportunities,
-    non_adherent_moments,
     recording_url,
     scorecard,
     session_date,
     session_duration,
-    strengths,
     suggestions,
     timeline,
     utterance_codes,
 )
+from mifidelity.report.fidelity_summary import miti_summary, non_adherent_moments, strengths
 from mifidelity.session import CodedSession
 
 __all__ = ["render_session_report", "report_context", "content_security_policy", "write_overview"]

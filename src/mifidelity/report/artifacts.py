@@ -100,7 +100,8 @@ def _fmt(card: dict, key: str) -> str:
 def session_table(session: CodedSession) -> list[dict]:
     from mifidelity.coding.base import ADHERENCE_LABELS
     from mifidelity.fidelity import GLOBAL_NAMES
-    from mifidelity.report.analysis import bootstrap_intervals, quality_band, scorecard
+    from mifidelity.report.analysis import bootstrap_intervals, scorecard
+    from mifidelity.report.fidelity_summary import quality_band
 
     rows = []
     for card in scorecard(session.metrics, bootstrap_intervals(session.utterances)):

@@ -25,7 +25,8 @@ from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import GLOBAL_NAMES
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
 from mifidelity.fidelity import QUALITY_BANDS
-from mifidelity.report.analysis import clock, format_value, quality_band
+from mifidelity.report.analysis import clock, format_value
+from mifidelity.report.fidelity_summary import quality_band
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700

@@ -1,0 +1,192 @@
+"""The MITI 4.2.1 parts of the session report: the summary block, persuade / confront moments, strengths.
+
+Reads the adherence codes of the utterance rows and the session's estimates
+(:mod:`mifidelity.fidelity`); the rest of the report's analysis is in
+:mod:`mifidelity.report.analysis`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
+from mifidelity.fidelity import CONSTRUCTS
+from mifidelity.fidelity import quality_band as fidelity_quality_band
+from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, Threshold, rate
+from mifidelity.report.analysis import ADHERENCE_FILTER, CODE_FILTERS, _previous_client, _value, format_value
+
+
+# --------------------------------------------------------------------------- adherence moments
+
+ADHERENCE_WORDS = {
+    "affirm": "Affirming",
+    "seeking_collaboration": "Seeking collaboration",
+    "emphasizing_autonomy": "Emphasizing autonomy",
+    "persuade": "Persuading without permission",
+    "persuade_with_permission": "Persuading with permission",
+    "confront": "Confronting",
+}
+_SHORT = {"affirm": "affirm", "seeking_collaboration": "seek", "emphasizing_autonomy": "emphasize autonomy",
+          "persuade": "persuade", "confront": "confront"}  # MITI 4.2.1's short names, for the summary tiles
+_TRY_INSTEAD = {
+    "persuade": "Advice, a warning or an argument for change without the client's permission. Ask first, "
+                "offer it as one option, then ask what they make of it.",
+    "confront": "Disagreeing, correcting or criticising draws out reasons not to change. Reflect the client's "
+                "view instead and ask what would make a difference.",
+}
+
+
+def adherence_moments(rows: list[dict], kinds: tuple[str, ...]) -> list[dict]:
+    """Coach turns coded with one of ``kinds``, each with the client's words just before it.
+
+    One entry per coach volley and kind, as MITI 4.2.1 counts them (a turn split into
+    several utterances at pauses is one moment): ``{"kind", "label", "coach": [row
+    indices], "client": row index or None, "why"}``, in the order of the session.
+    """
+    moments: dict[tuple[int, str], dict] = {}
+    volley = 0
+    for i, row in enumerate(rows):
+        if row.get("role") != "coach":
+            volley += 1
+            continue
+        kind = _value(row, ADHERENCE_COLUMN)
+        if kind not in kinds:
+            continue
+        moment = moments.setdefault((volley, kind), {
+            "kind": kind, "label": ADHERENCE_WORDS[kind], "coach": [], "client": _previous_client(rows, i),
+            "why": _TRY_INSTEAD.get(kind, "")})
+        moment["coach"].append(i)
+    return sorted(moments.values(), key=lambda m: m["coach"][0])
+
+
+def non_adherent_moments(rows: list[dict]) -> list[dict]:
+    """Persuade and confront moments: the "try next time" evidence (MI-non-adherent, MITI 4.2.1)."""
+    return adherence_moments(rows, MI_NON_ADHERENT)
+
+
+def strengths(rows: list[dict], per_kind: int = 4) -> list[dict]:
+    """MI-adherent moments (affirm, seeking collaboration, emphasizing autonomy) grouped by kind.
+
+    Returns ``[{"kind", "label", "count", "moments": [...first per_kind...]}]`` for the kinds
+    found, most confident first within a kind when the coder gives ``adherence_confidence``.
+    """
+    found = adherence_moments(rows, MI_ADHERENT)
+    groups = []
+    for kind in MI_ADHERENT:
+        mine = [m for m in found if m["kind"] == kind]
+        if not mine:
+            continue
+
+        def confidence(moment: dict) -> float:
+            values = [_value(rows[i], f"{ADHERENCE_COLUMN}_confidence") for i in moment["coach"]]
+            return max((float(v) for v in values if v is not None), default=0.0)
+
+        chosen = sorted(sorted(mine, key=confidence, reverse=True)[:per_kind], key=lambda m: m["coach"][0])
+        code = ADHERENCE_FILTER[kind]
+        groups.append({"kind": kind, "label": ADHERENCE_WORDS[kind], "count": len(mine), "moments": chosen,
+                       "filter": code, "filter_label": next(label for c, label, _ in CODE_FILTERS if c == code)})
+    return groups
+
+
+# --------------------------------------------------------------------------- MITI 4.2.1 summary
+
+# The cut-offs of fidelity.session_verdict's three sentences, for counting sessions by the estimated
+# verdict in the overview (tests/test_report_fidelity.py checks they agree with session_verdict).
+GLOBAL_WORDS = {
+    "cultivating_change_talk": "Cultivating change talk",
+    "softening_sustain_talk": "Softening sustain talk",
+    "partnership": "Partnership",
+    "empathy": "Empathy",
+}
+_SUMMARY_GLOBALS = {"technical": ("cultivating_change_talk", "softening_sustain_talk"),
+                    "relational": ("partnership", "empathy")}
+_SUMMARY_RATIOS = ("pct_complex_reflections", "reflection_to_question")  # MITI 4.2.1's two count-based summaries
+# What each estimate reads, in plain words (the features of fidelity.CONSTRUCTS).
+FEATURE_WORDS = {
+    "change_talk_share": "the share of change talk",
+    "sustain_talk_share": "the share of sustain talk",
+    "open_questions_per_volley": "open questions",
+    "questions_per_volley": "questions",
+    "reflections_per_volley": "reflections",
+    "complex_reflections_per_volley": "complex reflections",
+    "change_talk_reflected": "change talk reflected back",
+    "sustain_talk_reflected": "sustain talk reflected rather than answered",
+    "non_adherent_per_volley": "persuading and confronting",
+    "adherent_per_volley": "affirming, seeking collaboration and emphasizing autonomy",
+    "affirm_per_volley": "affirmations",
+    "information_per_volley": "giving information",
+    "coach_word_share": "the coach's share of the words",
+    "log_words_per_coach_utterance": "the length of the coach's turns",
+    "log_reflection_to_question": "reflections per question",
+    "complex_share": "the share of complex reflections",
+}
+
+
+def quality_band(probability: float | None) -> str:
+    """:func:`mifidelity.fidelity.quality_band`, also for a NaN read back from a table."""
+    if probability is not None and isinstance(probability, float) and math.isnan(probability):
+        return "not estimated"
+    return fidelity_quality_band(probability)
+
+
+def _rating_cls(rating: str) -> str:
+    return {"good": "good", "fair": "fair", "below fair": "below"}.get(rating, "none")
+
+
+def _threshold_text(threshold: Threshold) -> str:
+    unit = "%" if threshold.metric.startswith("pct_") else ""
+    return f"fair ≥ {threshold.fair:g}{unit}, good ≥ {threshold.good:g}{unit}"
+
+
+def built_from(global_name: str) -> str:
+    """What one global's estimate reads, e.g. 'reflections, complex reflections, ...'."""
+    return ", ".join(FEATURE_WORDS.get(f, f.replace("_", " ")) for f in CONSTRUCTS.get(global_name, {}))
+
+
+def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
+    """The report's top block: MITI 4.2.1's summary scores, estimated globals and adherence totals.
+
+    ``fidelity`` is the session's :class:`mifidelity.fidelity.FidelityEstimate` or ``None``
+    (not estimated: the coder gave no adherence codes, or the session predates them).
+    Everything is plain data; ``None`` values mean "not estimated" / "not coded".
+    """
+    scores = None if fidelity is None else fidelity.globals.as_dict()
+    summaries = []
+    for threshold in GLOBAL_THRESHOLDS:
+        value = None if scores is None else scores[threshold.metric]
+        rating = "not estimated" if value is None else rate(value, threshold)
+        summaries.append({
+            "metric": threshold.metric, "label": threshold.label.replace(" global", ""), "value": value,
+            "shown": "–" if value is None else f"{value:.2f}", "rating": rating, "rating_cls": _rating_cls(rating),
+            "thresholds": _threshold_text(threshold), "meaning": threshold.meaning,
+            "parts": [{"name": name, "label": GLOBAL_WORDS[name],
+                       "shown": "–" if scores is None else f"{scores[name]:.2f}", "built_from": built_from(name)}
+                      for name in _SUMMARY_GLOBALS[threshold.metric]],
+        })
+    ratios = []
+    for threshold in (t for name in _SUMMARY_RATIOS for t in THRESHOLDS if t.metric == name):
+        value = getattr(metrics, threshold.metric)
+        rating = rate(value, threshold)
+        ratios.append({"metric": threshold.metric, "label": threshold.label, "value": value,
+                       "shown": format_value(threshold.metric, value), "rating": rating,
+                       "rating_cls": _rating_cls(rating), "thresholds": _threshold_text(threshold)})
+    coded = metrics.mi_adherent is not None
+    adherence = {
+        "coded": coded,
+        "adherent": metrics.mi_adherent,
+        "non_adherent": metrics.mi_non_adherent,
+        "adherent_parts": [{"label": _SHORT[k], "count": getattr(metrics, k)} for k in MI_ADHERENT] if coded else [],
+        "non_adherent_parts": [{"label": _SHORT[k], "count": getattr(metrics, k)} for k in MI_NON_ADHERENT] if coded else [],
+        "with_permission": metrics.persuade_with_permission,
+    }
+    probability = None if fidelity is None else fidelity.mi_quality_probability
+    return {
+        "estimated": fidelity is not None,
+        "summaries": summaries,
+        "ratios": ratios,
+        "adherence": adherence,
+        "probability": probability,
+        "probability_shown": "–" if probability is None else f"{probability:.0%}",
+        "band": quality_band(probability),
+        "model": None if fidelity is None else fidelity.model,
+    }
