@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 
 from mifidelity.coding import get_coder
-from mifidelity.coding.base import CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, UtteranceCoder, applies_to_coach
+from mifidelity.coding.base import (
+    ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, UtteranceCoder, applies_to_coach,
+)
 from mifidelity.coding.rules import RuleCoder
 
 SESSION = [
@@ -45,7 +47,7 @@ def trained_codes() -> pd.DataFrame:
 def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
     assert len(codes) == len(roles)
     assert isinstance(codes.index, pd.RangeIndex) and codes.index.start == 0
-    for column in CODE_COLUMNS:
+    for column in CODE_COLUMNS + (ADHERENCE_COLUMN,):
         assert column in codes.columns
     coach = np.array([r == "coach" for r in roles])
     for column in [c for c in codes.columns]:
@@ -55,7 +57,8 @@ def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
         assert all(v is None for v, a in zip(values, applies) if not a), f"{column} filled for the wrong role"
         assert all(v is not None for v, a in zip(values, applies) if a), f"{column} missing for its role"
         if column == base and column not in PROBABILITY_COLUMNS:
-            assert {v for v in values if v is not None} <= set(LABELS[column]), column
+            labels = ADHERENCE_LABELS if column == ADHERENCE_COLUMN else LABELS[column]
+            assert {v for v in values if v is not None} <= set(labels), column
         else:
             assert all(0.0 <= v <= 1.0 for v in values if v is not None), column
 
@@ -310,3 +313,13 @@ def test_out_of_fold_probabilities_are_saved_row_aligned_without_text(tmp_path):
     assert sorted(saved.files) == ["model/clean/giving_information", "transcript_id", "utterance_id"]
     np.testing.assert_array_equal(saved["model/clean/giving_information"], probs)
     np.testing.assert_array_equal(saved["transcript_id"], [3, 3, 5])
+
+
+def test_rule_coder_gives_adherence_codes_by_phrase():
+    roles = ["coach"] * 6 + ["client"]
+    texts = ["It's really up to you what you do next.", "You need to stop smoking right now.",
+             "Would it be okay if we looked at your week together?", "You're just making excuses.",
+             "You've worked hard on this, that takes real commitment.", "Tell me about your week.", "Fine."]
+    codes = get_coder("rules", None).code(roles, texts)
+    assert codes[ADHERENCE_COLUMN].tolist() == ["emphasizing_autonomy", "persuade", "seeking_collaboration", "confront",
+                                                "affirm", "none", None]

@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS, PROBABILITY_COLUMNS, blank_codes
+from mifidelity.coding.adherence import AdherenceCoder
+from mifidelity.coding.base import ADHERENCE_COLUMN, LABELS, PROBABILITY_COLUMNS, blank_codes
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_behaviour, probability_columns
@@ -61,20 +62,26 @@ class TrainedCoder:
     -----
     Nothing is loaded until the first :meth:`code` call (or :meth:`load`); the
     encoder and the fine-tuned layers are then shared by every coder in the process.
+    The MITI adherence code (``adherence``) comes from
+    :class:`~mifidelity.coding.adherence.AdherenceCoder`, run beside the behaviour codes.
     """
 
-    def __init__(self, model_path: str | None = None):
+    def __init__(self, model_path: str | None = None, adherence_path: str | None = None):
         self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
         self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version="unloaded")
         self._model: ContextCoder | None = None
+        self.adherence = AdherenceCoder(adherence_path)
 
     def load(self) -> "TrainedCoder":
         """Load the fine-tuned layers and the frozen encoder now (otherwise done on first use)."""
         if self._model is None:
             self._model = _load_model(self.model_path)
             meta = self._model.meta
-            self.info = StageInfo(engine="trained", model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}",
-                                  version=str(meta.get("model_version", "?")))
+            self.adherence.load()
+            self.info = StageInfo(engine="trained",
+                                  model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}"
+                                        f"+{self.adherence.model_path.name}",
+                                  version=f"{meta.get('model_version', '?')}+{self.adherence.info.version}")
         get_bottom()
         return self
 
@@ -97,11 +104,13 @@ class TrainedCoder:
             raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
         if not len(roles):
             codes = blank_codes(roles)
-            for column in [f"{c}_confidence" for c in LABELS] + list(PROBABILITY_COLUMNS):
+            for column in [f"{c}_confidence" for c in LABELS] + [ADHERENCE_COLUMN, f"{ADHERENCE_COLUMN}_confidence"] \
+                    + list(PROBABILITY_COLUMNS):
                 codes[column] = pd.Series([], dtype=object)
             return codes
         probs = self.predict_proba(roles, texts)
         labels = dict(self._model.labels)
         joint = joint_behaviour(probs, labels)
         codes = codes_from_probabilities(list(roles), joint, labels)
-        return pd.concat([codes, probability_columns(list(roles), joint, labels)], axis=1)
+        adherence = self.adherence.code(roles, texts)
+        return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)
