@@ -176,6 +176,10 @@ class AdherenceClassifier:
         return bool(self.meta.get("design", {}).get("cues", True))
 
     def features(self, embeddings: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        """The classifier's input from embeddings and :func:`cue_matrix` output, as the design says."""
+        design = self.meta.get("design", {})
+        if not design.get("context", True):
+            cues = cues[:, :-len(CONTEXT_CUES)]
         return np.concatenate([embeddings, cues], axis=1) if self.uses_cues else embeddings
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:

@@ -1,0 +1,108 @@
+"""The MI-adherence coder: real bundled model, offline.
+
+The example sentences are in none of the training files (checked below), so a pass means the
+model generalises to them rather than remembering them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mifidelity.coding.adherence import (
+    ADHERENCE_LABELS, DEFAULT_ARTIFACT, MI_ADHERENT, MI_NON_ADHERENT, AdherenceCoder, context_cues,
+)
+from mifidelity.coding.features import strip_asr
+
+CLEAR_EXAMPLES = {
+    "affirm": "You've worked really hard to get your walking up to five days a week, that's a real achievement.",
+    "seeking_collaboration": "Would it be all right with you if we talked a little about your evening snacking?",
+    "emphasizing_autonomy": "Whether you make any changes at all is completely your decision.",
+    "persuade": "You need to stop buying scratch cards straight away.",
+    "persuade_with_permission": "Some people find a pill organiser helps them remember, but see if that would suit you.",
+    "confront": "You're just making excuses for not doing your exercises.",
+    "none": "How many cups of coffee do you have in the morning?",
+}
+
+
+@pytest.fixture(scope="module")
+def coder() -> AdherenceCoder:
+    return AdherenceCoder().load()
+
+
+def test_examples_are_not_training_sentences():
+    from mifidelity.coding.adherence_training import SPOKEN_TRAIN
+
+    training = set(pd.read_csv(SPOKEN_TRAIN)["text"].str.lower())
+    assert not training & {t.lower() for t in CLEAR_EXAMPLES.values()}
+
+
+@pytest.mark.parametrize("label", list(CLEAR_EXAMPLES))
+def test_clear_spoken_examples_get_their_label(coder, label):
+    codes = coder.code(["coach"], [CLEAR_EXAMPLES[label]])
+    assert codes.loc[0, "adherence"] == label
+
+
+def test_stripped_text_keeps_most_labels(coder):
+    texts = [strip_asr(t) for t in CLEAR_EXAMPLES.values()]
+    codes = coder.code(["coach"] * len(texts), texts)
+    agree = sum(got == want for got, want in zip(codes["adherence"], CLEAR_EXAMPLES))
+    assert agree >= len(texts) - 1
+
+
+def test_output_shape_order_and_client_rows(coder):
+    roles = ["coach", "client", "coach", "client", "coach"]
+    texts = [CLEAR_EXAMPLES["seeking_collaboration"], "I walked every day last week.", CLEAR_EXAMPLES["affirm"],
+             "I don't know.", CLEAR_EXAMPLES["confront"]]
+    codes = coder.code(roles, texts)
+    assert list(codes.columns) == ["adherence", "adherence_confidence"]
+    assert isinstance(codes.index, pd.RangeIndex) and len(codes) == len(roles)
+    assert codes["adherence"].tolist() == ["seeking_collaboration", None, "affirm", None, "confront"]
+    assert codes.loc[1, "adherence_confidence"] is None and codes.loc[3, "adherence_confidence"] is None
+    assert all(0.0 < codes.loc[i, "adherence_confidence"] <= 1.0 for i in (0, 2, 4))
+    probabilities = coder.predict_proba(roles, texts)
+    assert probabilities.shape == (5, len(ADHERENCE_LABELS))
+    assert np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.xfail(strict=True, reason="known confusion (model card, Limits): autonomy about a named option "
+                   "reads as persuade_with_permission")
+def test_autonomy_about_a_named_option(coder):
+    text = "Whether you switch to the nicotine gum or not is completely your decision."
+    assert coder.code(["coach"], [text]).loc[0, "adherence"] == "emphasizing_autonomy"
+
+
+def test_context_cues_see_a_request_for_advice():
+    # the shipped design does not use them (they did not help, see the model card); the
+    # "lr" design does
+    advice = "One thing you could do is keep the biscuits on a high shelf."
+    cues = context_cues(["client", "coach"], ["What would you suggest I do?", advice])
+    assert cues[1].any() and not cues[0].any()
+    assert not context_cues(["client", "coach"], ["I had a busy week.", advice]).any()
+
+
+def test_empty_session(coder):
+    codes = coder.code([], [])
+    assert len(codes) == 0 and list(codes.columns) == ["adherence", "adherence_confidence"]
+
+
+def test_mismatched_lengths_raise(coder):
+    with pytest.raises(ValueError):
+        coder.code(["coach", "client"], ["Only one text."])
+
+
+def test_artifact_loads_without_pickle():
+    with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        assert all(data[name].dtype != object for name in data.files)
+    assert meta["labels"] == list(ADHERENCE_LABELS)
+    assert DEFAULT_ARTIFACT.stat().st_size < 5_000_000
+
+
+def test_summary_groups_follow_miti():
+    assert set(MI_ADHERENT) == {"affirm", "seeking_collaboration", "emphasizing_autonomy"}
+    assert set(MI_NON_ADHERENT) == {"persuade", "confront"}
+    assert "persuade_with_permission" not in MI_ADHERENT + MI_NON_ADHERENT
