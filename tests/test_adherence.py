@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.coding.adherence import (
-    ADHERENCE_LABELS, DEFAULT_ARTIFACT, MI_ADHERENT, MI_NON_ADHERENT, AdherenceCoder, context_cues,
-)
+from mifidelity.coding.adherence import ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, context_cues
+from mifidelity.coding.base import MI_ADHERENT, MI_NON_ADHERENT
 from mifidelity.coding.features import strip_asr
 
 CLEAR_EXAMPLES = {

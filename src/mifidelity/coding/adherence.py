@@ -24,15 +24,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.coding.features import HEAD_TOKENS, TAIL_TOKENS, encoder_dir, strip_asr, surface_features, torch_threads
 from mifidelity.types import StageInfo
 
-ADHERENCE_LABELS = (
-    "none", "affirm", "seeking_collaboration", "emphasizing_autonomy", "persuade", "persuade_with_permission", "confront",
-)
-# MITI 4.2.1 summary totals. Persuade with Permission counts in neither.
-MI_ADHERENT = ("affirm", "seeking_collaboration", "emphasizing_autonomy")
-MI_NON_ADHERENT = ("persuade", "confront")
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "adherence.npz"
