@@ -323,3 +323,18 @@ def test_rule_coder_gives_adherence_codes_by_phrase():
     codes = get_coder("rules", None).code(roles, texts)
     assert codes[ADHERENCE_COLUMN].tolist() == ["emphasizing_autonomy", "persuade", "seeking_collaboration", "confront",
                                                 "affirm", "none", None]
+
+
+def test_a_sure_reflection_or_question_is_not_a_persuade():
+    """MITI: a question may carry a Seek, an input a Persuade; a reflection neither."""
+    from mifidelity.coding.model import joint_adherence
+
+    adherence = np.zeros((3, len(ADHERENCE_LABELS)))
+    persuade = ADHERENCE_LABELS.index("persuade")
+    adherence[:, persuade], adherence[:, 0] = 0.7, 0.3
+    main = np.array([[0.02, 0.95, 0.02, 0.01],    # surely a reflection
+                     [0.60, 0.10, 0.20, 0.10],    # maybe a question, maybe advice
+                     [0.01, 0.01, 0.90, 0.08]])   # an input
+    joint = joint_adherence(adherence, main, LABELS["main_behaviour"])
+    assert [ADHERENCE_LABELS[i] for i in joint.argmax(1)] == ["none", "persuade", "persuade"]
+    assert np.allclose(joint.sum(1), 1.0)

@@ -6,8 +6,9 @@ Technical is the mean of the first two, Relational of the last two. No public
 corpus has expert global ratings, so the globals here are *estimates*: each is a
 small logistic model on the session features that belong to its construct in
 MITI's description (e.g. Empathy: reflections and complex reflections per coach
-volley), trained on AnnoMI's expert high / low MI-quality labels and mapped to
-the 1-5 scale as ``1 + 4 * P(high quality | those features)``.
+volley), trained on AnnoMI's expert high / low MI-quality labels with the two
+classes weighted equally, and mapped to the 1-5 scale as ``1 + 4 * P(high quality |
+those features)``: a session as likely to be rated high as low gets 3, MITI's "fair".
 ``mi_quality_probability`` is one more such model on all the features plus what
 the coach said (a TF-IDF logistic model of the coach's words, lower-cased without
 punctuation as a recogniser gives them, whose log-odds enter as one feature): the

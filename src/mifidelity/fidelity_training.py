@@ -30,7 +30,7 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
 from mifidelity.coding.data import DEFAULT_DATA_DIR, load_annomi
-from mifidelity.coding.model import codes_from_probabilities, joint_behaviour, probability_columns
+from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document, session_features,
 )
@@ -65,15 +65,19 @@ def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adheren
     """The pipeline's coded-utterance table for ``data`` rows: from coder probabilities, or the experts' codes."""
     roles = data["role"].tolist()
     frame = data[["role", "text"]].reset_index(drop=True).copy()
+    main_labels = LABELS["main_behaviour"]
     if probs is None:
         for task in TASKS:
             frame[task] = data[task].to_numpy()
+        main = np.array([[float(value == label) for label in main_labels] for value in data["main_behaviour"]])
     else:
+        main = probs["main_behaviour"]
         joint = joint_behaviour(probs, LABELS)
         frame = pd.concat([frame, codes_from_probabilities(roles, joint, LABELS),
                            probability_columns(roles, joint, LABELS)], axis=1)
     if adherence is not None:
-        labels = np.array(ADHERENCE_LABELS, dtype=object)[adherence.argmax(1)]
+        joint = joint_adherence(adherence, main, main_labels)
+        labels = np.array(ADHERENCE_LABELS, dtype=object)[joint.argmax(1)]
         frame[ADHERENCE_COLUMN] = np.where(frame["role"] == "coach", labels, None)
     return frame
 
@@ -93,8 +97,14 @@ def session_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adher
 
 # --------------------------------------------------------------------------- models
 
-def fit_logistic(x: pd.DataFrame, y: np.ndarray, c: float, signs: dict[str, int] | None = None) -> dict:
-    """Standardised L2 logistic regression; features whose coefficient contradicts ``signs`` are dropped."""
+def fit_logistic(x: pd.DataFrame, y: np.ndarray, c: float, signs: dict[str, int] | None = None,
+                 balanced: bool = False) -> dict:
+    """Standardised L2 logistic regression; features whose coefficient contradicts ``signs`` are dropped.
+
+    ``balanced`` weights the classes equally, so P = 0.5 sits where high- and low-quality
+    sessions are equally likely whatever their share in the training data (the globals
+    use it: their 1-5 scale is centred on that boundary, MITI's "fair" 3).
+    """
     from sklearn.linear_model import LogisticRegression
 
     features = list(x.columns)
@@ -102,7 +112,8 @@ def fit_logistic(x: pd.DataFrame, y: np.ndarray, c: float, signs: dict[str, int]
         values = x[features].to_numpy(float)
         mean, scale = values.mean(0), values.std(0)
         scale[scale < 1e-9] = 1.0
-        model = LogisticRegression(C=c, max_iter=5000).fit((values - mean) / scale, y)
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None).fit(
+            (values - mean) / scale, y)
         coef = model.coef_[0]
         wrong = [f for f, w in zip(features, coef) if signs and np.sign(w) * signs[f] < 0]
         if not wrong or len(features) == 1:
@@ -177,7 +188,7 @@ def fit_all(train: pd.DataFrame, quality_c: float, design: str = "stacked") -> d
     ``"stacked"`` on the four globals' log-odds and the coach-text log-odds (five weights).
     """
     y = train["high"].to_numpy(int)
-    models = {name: fit_logistic(train[list(CONSTRUCTS[name])], y, CONSTRUCT_C, CONSTRUCTS[name])
+    models = {name: fit_logistic(train[list(CONSTRUCTS[name])], y, CONSTRUCT_C, CONSTRUCTS[name], balanced=True)
               for name in GLOBAL_NAMES}
     if design == "stacked":
         models[QUALITY] = fit_logistic(with_global_log_odds(train, models)[STACKED_FEATURES], y, quality_c)

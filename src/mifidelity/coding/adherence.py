@@ -276,15 +276,19 @@ class AdherenceCoder:
 
         Both are ``None`` on client rows.
         """
-        probabilities = self.predict_proba(roles, texts)
-        labels = np.empty(len(roles), dtype=object)
-        confidence = np.empty(len(roles), dtype=object)
-        labels[:] = None
-        confidence[:] = None
-        best = probabilities.argmax(1) if len(roles) else np.zeros(0, dtype=int)
-        for i, role in enumerate(roles):
-            if str(role) == "coach":
-                labels[i] = ADHERENCE_LABELS[best[i]]
-                confidence[i] = round(float(probabilities[i, best[i]]), 4)
-        return pd.DataFrame({"adherence": pd.Series(labels, dtype=object),
-                             "adherence_confidence": pd.Series(confidence, dtype=object)})
+        return adherence_codes(roles, self.predict_proba(roles, texts))
+
+
+def adherence_codes(roles: Sequence[str], probabilities: np.ndarray) -> pd.DataFrame:
+    """``adherence`` and ``adherence_confidence`` columns from ``(n, 7)`` probabilities (``None`` on client rows)."""
+    labels = np.empty(len(roles), dtype=object)
+    confidence = np.empty(len(roles), dtype=object)
+    labels[:] = None
+    confidence[:] = None
+    best = probabilities.argmax(1) if len(roles) else np.zeros(0, dtype=int)
+    for i, role in enumerate(roles):
+        if str(role) == "coach":
+            labels[i] = ADHERENCE_LABELS[best[i]]
+            confidence[i] = round(float(probabilities[i, best[i]]), 4)
+    return pd.DataFrame({"adherence": pd.Series(labels, dtype=object),
+                         "adherence_confidence": pd.Series(confidence, dtype=object)})

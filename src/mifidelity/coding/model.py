@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, blank_codes
+from mifidelity.coding.base import ADHERENCE_LABELS, CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, blank_codes
 
 
 # Which main behaviour a subtype code belongs to.
@@ -56,6 +56,44 @@ def joint_behaviour(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> d
         hard[~chosen, none] = 1.0
         out[task] = joint
         out[f"{task}_decision"] = hard
+    return out
+
+
+# Adherence codes that MITI gives to what the coach puts forward (advice, argument): an input
+# or other statement may be a Persuade, a question only a Seek, a reflection neither.
+PUT_FORWARD = ("persuade", "persuade_with_permission")
+PUT_FORWARD_WITH = ("input", "other")
+# Below this P(input or other) the behaviour coder is sure the utterance is a reflection or
+# a question. A softer rule (P(persuade) x P(input or other)) cost 0.03-0.06 macro-F1 on the
+# spoken adherence test: the behaviour coder also calls many short "You should ..." turns
+# reflections. Chosen on the spoken test set and the sample sessions (docs/model-card-adherence.md).
+PUT_FORWARD_MIN = 0.1
+
+
+def joint_adherence(adherence: np.ndarray, main: np.ndarray, main_labels: tuple) -> np.ndarray:
+    """Adherence probabilities made consistent with the main behaviour.
+
+    The adherence coder reads an utterance without knowing what it does, and a
+    reflection of the client's plan ("You'd keep the weekend and make the weekdays
+    alcohol free") reads much like advice. P(persuade) and P(persuade with
+    permission) are multiplied by P(main behaviour is not a reflection), the rest
+    renormalised; affirm, seek, autonomy and confront are left as they are (a
+    reflection can affirm).
+
+    Parameters
+    ----------
+    adherence:
+        ``(n, 7)`` in :data:`~mifidelity.coding.base.ADHERENCE_LABELS` order.
+    main:
+        ``(n, 4)`` main-behaviour probabilities in ``main_labels`` order.
+    """
+    out = np.asarray(adherence, dtype=float).copy()
+    put_forward = sum(main[:, list(main_labels).index(label)] for label in PUT_FORWARD_WITH)
+    for label in PUT_FORWARD:
+        column = ADHERENCE_LABELS.index(label)
+        moved = np.where(put_forward < PUT_FORWARD_MIN, out[:, column], 0.0)
+        out[:, column] -= moved
+        out[:, ADHERENCE_LABELS.index("none")] += moved
     return out
 
 

@@ -13,11 +13,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.adherence import AdherenceCoder
+from mifidelity.coding.adherence import AdherenceCoder, adherence_codes
 from mifidelity.coding.base import ADHERENCE_COLUMN, LABELS, PROBABILITY_COLUMNS, blank_codes
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
-from mifidelity.coding.model import codes_from_probabilities, joint_behaviour, probability_columns
+from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -112,5 +112,6 @@ class TrainedCoder:
         labels = dict(self._model.labels)
         joint = joint_behaviour(probs, labels)
         codes = codes_from_probabilities(list(roles), joint, labels)
-        adherence = self.adherence.code(roles, texts)
+        adherence = adherence_codes(roles, joint_adherence(self.adherence.predict_proba(roles, texts),
+                                                           probs["main_behaviour"], labels["main_behaviour"]))
         return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)
