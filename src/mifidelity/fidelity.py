@@ -68,9 +68,16 @@ TEXT_FEATURE = "coach_text_log_odds"
 TEXT_NGRAMS = (1, 2)
 
 
+# Hesitations that human transcripts keep and speech recognisers drop: the text model must not
+# learn from them, or a recording would read differently from its transcript.
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "mm", "mmm", "hmm", "hm", "mhm", "mm-hmm",
+                     "uh-huh", "huh"})
+
+
 def coach_document(coded: pd.DataFrame) -> str:
-    """Everything the coach said, as one recogniser-style text (lower case, no punctuation)."""
-    return " ".join(strip_asr(t) for t in coded.loc[coded["role"] == "coach", "text"].fillna("").astype(str))
+    """Everything the coach said, as one recogniser-style text (lower case, no punctuation, no hesitations)."""
+    words = " ".join(strip_asr(t) for t in coded.loc[coded["role"] == "coach", "text"].fillna("").astype(str)).split()
+    return " ".join(w for w in words if w not in FILLERS)
 
 
 def _is_true(value) -> bool:

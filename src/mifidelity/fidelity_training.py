@@ -44,7 +44,7 @@ N_SPLITS = 5
 QUALITY_C_GRID = (0.03, 0.1, 0.3, 1.0)
 CONSTRUCT_C = 0.3
 TEXT_C = 3.0
-TEXT_MIN_DF = 2
+TEXT_MIN_DF = 5
 VERSIONS = ("clean", "asr")
 TASKS = tuple(LABELS)
 FORMAT_VERSION = 1
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
         spec = {"version": FORMAT_VERSION, "trained_on": "AnnoMI dev (103 transcripts), out-of-fold codes, clean + asr text",
                 "models": models, "text": text}
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-        ARTIFACT.write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+        ARTIFACT.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
         logger.info("wrote %s", ARTIFACT)
 
 
