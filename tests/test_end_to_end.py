@@ -43,7 +43,16 @@ def test_every_sample_produces_all_outputs(processed):
         folder = out / audio.stem
         assert {p.name for p in folder.iterdir()} >= {"session.json", "utterances.csv", "transcript.txt", "report.html"}
         summary = json.loads((folder / "session.json").read_text())
-        assert set(summary["models"]) == {"transcription", "diarization", "coding"}
+        assert set(summary["models"]) == {"transcription", "diarization", "coding", "fidelity"}
+        # The session estimates (issue 16): the samples are written as good MI.
+        assert summary["mi_quality_probability"] > 0.5
+        assert set(summary["globals"]) >= {"cultivating_change_talk", "softening_sustain_talk", "partnership",
+                                           "empathy", "technical", "relational"}
+        assert all(1.0 <= summary["globals"][k] <= 5.0 for k in ("technical", "relational"))
+        assert summary["metrics"]["mi_non_adherent"] is not None
+        assert set(pd.read_csv(folder / "utterances.csv").loc[lambda u: u["role"] == "coach", "adherence"]) <= {
+            "none", "affirm", "seeking_collaboration", "emphasizing_autonomy", "persuade", "persuade_with_permission",
+            "confront"}
         assert set(summary["timings"]) >= {"audio", "transcribe", "diarize", "align", "roles", "code"}
         assert summary["duration_seconds"] > 30
         # The trained coder's probabilities give a second, expected-count estimate of each ratio.

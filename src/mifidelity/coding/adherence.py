@@ -15,7 +15,6 @@ scores and limits, and :mod:`mifidelity.coding.adherence_training` for how the a
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.coding.features import HEAD_TOKENS, TAIL_TOKENS, encoder_dir, strip_asr, surface_features, torch_threads
+from mifidelity.coding.features import load_encoder, strip_asr, surface_features, torch_threads, word_piece_ids
 from mifidelity.types import StageInfo
 
 
@@ -90,27 +89,15 @@ class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence embeddings (mean-pooled, L2-normalised), CPU, one torch thread."""
 
     def __init__(self, model_dir: str | Path | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
-        from tokenizers import Tokenizer
-        from transformers import BertModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        folder = Path(model_dir) if model_dir else encoder_dir()
         self._torch = torch
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
-        self.model = BertModel.from_pretrained(str(folder), local_files_only=True).eval()
+        self.tokenizer, self.model = load_encoder(model_dir)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """``(n, 384)`` float32 embeddings; long turns keep their first and last word pieces."""
         torch = self._torch
-        ids = [e.ids for e in self.tokenizer.encode_batch([t if t else "." for t in texts])]
-        ids = [s if len(s) <= HEAD_TOKENS + TAIL_TOKENS else s[:HEAD_TOKENS] + s[-TAIL_TOKENS:] for s in ids]
+        ids = word_piece_ids(self.tokenizer, texts)
         out = np.zeros((len(ids), self.model.config.hidden_size), dtype=np.float32)
         order = np.argsort([len(s) for s in ids], kind="stable")  # similar lengths share a batch: less padding
         with torch_threads(), torch.inference_mode():

