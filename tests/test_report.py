@@ -32,13 +32,20 @@ NETWORK_REF = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:
                          re.IGNORECASE)
 
 
-def coded_session(rows, session_id="s1", source="/nowhere/s1.csv", coach="Coach A") -> CodedSession:
-    """A session from hand-coded rows: (role, text, code) with code as question/reflection/talk label."""
+def hand_coded_utterances(rows) -> pd.DataFrame:
+    """Utterance table from hand-coded rows: (role, text, code) or (role, text, code, adherence).
+
+    ``code`` is a question / reflection / talk label or "info"; the adherence column is added
+    only when the rows give one.
+    """
+    with_adherence = any(len(row) == 4 for row in rows)
     records = []
-    for i, (role, text, code) in enumerate(rows):
+    for i, (role, text, code, *rest) in enumerate(rows):
         record = {"start": 3.0 * i, "end": 3.0 * i + 2.5, "speaker": role, "role": role, "text": text,
                   "main_behaviour": None, "question": None, "reflection": None, "giving_information": None,
                   "client_talk": None}
+        if with_adherence:
+            record["adherence"] = (rest[0] if rest else None) if role == "coach" else None
         if role == "coach":
             record.update(main_behaviour="other", question="none", reflection="none", giving_information=False)
             if code in ("open", "closed"):
@@ -50,7 +57,12 @@ def coded_session(rows, session_id="s1", source="/nowhere/s1.csv", coach="Coach 
         else:
             record["client_talk"] = code or "neutral"
         records.append(record)
-    frame = pd.DataFrame(records)
+    return pd.DataFrame(records)
+
+
+def coded_session(rows, session_id="s1", source="/nowhere/s1.csv", coach="Coach A") -> CodedSession:
+    """A session from hand-coded rows (see :func:`hand_coded_utterances`)."""
+    frame = hand_coded_utterances(rows)
     return CodedSession(session_id=session_id, source=source, duration_seconds=None, utterances=frame,
                         metrics=compute_metrics(frame), models={"coding": StageInfo("test", "hand", "0")},
                         timings={}, coach=coach)

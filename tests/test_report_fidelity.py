@@ -10,7 +10,6 @@ import re
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, GlobalScores, session_verdict
@@ -25,7 +24,7 @@ from mifidelity.session import CodedSession
 from mifidelity.types import StageInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_report import ESCAPED, HOSTILE, NETWORK_REF  # noqa: E402
+from test_report import ESCAPED, HOSTILE, NETWORK_REF, hand_coded_utterances  # noqa: E402
 
 # (role, text, code, adherence): code as in test_report.coded_session; adherence for coach rows.
 ROWS = [
@@ -44,30 +43,9 @@ ROWS = [
 SCORES = GlobalScores(cultivating_change_talk=3.4, softening_sustain_talk=2.6, partnership=3.2, empathy=3.6)
 
 
-def utterance_table(rows) -> pd.DataFrame:
-    records = []
-    for i, (role, text, code, adherence) in enumerate(rows):
-        record = {"start": 3.0 * i, "end": 3.0 * i + 2.5, "speaker": role, "role": role, "text": text,
-                  "main_behaviour": None, "question": None, "reflection": None, "giving_information": None,
-                  "client_talk": None, "adherence": None}
-        if role == "coach":
-            record.update(main_behaviour="other", question="none", reflection="none", giving_information=False,
-                          adherence=adherence)
-            if code in ("open", "closed"):
-                record.update(main_behaviour="question", question=code)
-            elif code in ("simple", "complex"):
-                record.update(main_behaviour="reflection", reflection=code)
-            elif code == "info":
-                record.update(main_behaviour="input", giving_information=True)
-        else:
-            record["client_talk"] = code or "neutral"
-        records.append(record)
-    return pd.DataFrame(records)
-
-
 def fidelity_session(session_id="f1", probability: float | None = 0.27, coach="Coach B", rows=ROWS,
                      adherence=True) -> CodedSession:
-    frame = utterance_table(rows)
+    frame = hand_coded_utterances(rows)
     if not adherence:
         frame = frame.drop(columns=["adherence"])
     estimate = None if probability is None else FidelityEstimate(SCORES, probability, "session-fidelity.json vtest")
@@ -183,7 +161,7 @@ def test_moments_are_counted_per_coach_volley():
             ("coach", "Just stop buying it.", "info", "persuade"),
             ("client", "Hm.", "neutral", None),
             ("coach", "Stop today.", "info", "persuade")]
-    frame = utterance_table(rows)
+    frame = hand_coded_utterances(rows)
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     moments = non_adherent_moments(records)
     assert [(m["client"], m["coach"]) for m in moments] == [(0, [1, 2]), (3, [4])]
