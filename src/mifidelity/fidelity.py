@@ -64,10 +64,11 @@ def quality_band(probability: float | None) -> str:
     if probability is None:
         return "not estimated"
     return next(label for cut, label, _ in QUALITY_BANDS if probability >= cut)
+
+
+# The quality model's text feature: log-odds of a TF-IDF model over the coach's words and word pairs.
 TEXT_FEATURE = "coach_text_log_odds"
 TEXT_NGRAMS = (1, 2)
-
-
 # Hesitations that human transcripts keep and speech recognisers drop: the text model must not
 # learn from them, or a recording would read differently from its transcript.
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "mm", "mmm", "hmm", "hm", "mhm", "mm-hmm",
