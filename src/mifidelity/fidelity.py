@@ -81,10 +81,6 @@ def coach_document(coded: pd.DataFrame) -> str:
     return " ".join(w for w in words if w not in FILLERS)
 
 
-def _is_true(value) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
 def _share(numerator: float, denominator: float, prior: float = 0.5, weight: float = 1.0) -> float:
     """A ratio shrunk towards ``prior`` so that a session with one or two items does not read as 0% or 100%."""
     return (numerator + prior * weight) / (denominator + weight)

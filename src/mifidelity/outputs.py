@@ -34,6 +34,7 @@ def _timestamp(seconds: float | None) -> str:
 
 def session_summary(session: CodedSession) -> dict:
     """The content of session.json."""
+    assessment = assess(session.metrics)
     return {
         "session_id": session.session_id,
         "source": session.source,
@@ -43,8 +44,8 @@ def session_summary(session: CodedSession) -> dict:
         "expected_metrics": session.expected_metrics,
         "globals": None if session.fidelity is None else session.fidelity.globals.as_dict(),
         "mi_quality_probability": None if session.fidelity is None else session.fidelity.mi_quality_probability,
-        "assessment": _records(assess(session.metrics).drop(columns=["meaning"])),
-        "verdict": session_verdict(assess(session.metrics), session.fidelity),
+        "assessment": _records(assessment.drop(columns=["meaning"])),
+        "verdict": session_verdict(assessment, session.fidelity),
         "models": {stage: asdict(info) for stage, info in session.models.items()},
         "timings": {stage: round(seconds, 3) for stage, seconds in session.timings.items()},
         "roles": None if session.roles is None else {
