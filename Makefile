@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: setup demo test clean-out
+.PHONY: setup demo test test-fast clean-out
 
 setup: $(VENV)/.installed
 
@@ -19,8 +19,13 @@ demo: setup
 	$(BIN)/mifidelity process sample_audio --out $(OUT)
 	@echo "Reports: $(abspath $(OUT))/<session>/report.html"
 
+# The full suite: what CI runs (.ci/run).
 test: setup
 	$(BIN)/python -m pytest
+
+# The everyday loop: every test not marked slow (each slow one takes more than about 5 s). Under 2 minutes.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" -q
 
 clean-out:
 	rm -rf $(OUT)

@@ -28,7 +28,8 @@ from mifidelity.audio import load_recording
 from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
 from mifidelity.diarization import get_diarizer
-from mifidelity.outputs import PRIVATE_DIR_MODE, write_session
+from mifidelity.files import private_dir
+from mifidelity.outputs import write_session
 from mifidelity.report.artifacts import publish_session_artifacts
 from mifidelity.report.overview import write_overview
 from mifidelity.roles import apply_roles, assign_roles
@@ -119,8 +120,7 @@ def private_cache_storage(out_dir: str | Path, config: PipelineConfig):
     from prefect.filesystems import LocalFileSystem
 
     folder = Path(config.cache.directory or Path(out_dir) / ".cache").absolute()
-    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    folder.chmod(PRIVATE_DIR_MODE)
+    private_dir(folder)
     storage = LocalFileSystem(basepath=str(folder))
     storage.save(f"mifidelity-cache-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
     return storage

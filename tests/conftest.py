@@ -26,3 +26,12 @@ class QuestionMarkCoder:
 @pytest.fixture
 def question_mark_coder():
     return QuestionMarkCoder()
+
+
+@pytest.fixture(scope="module")
+def one_prefect_server():
+    """One temporary Prefect server (and database) for all flow runs of a test module, not one per run."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -40,7 +40,7 @@ def test_fingerprint_changes_only_with_its_sections():
 
 
 def test_every_shipped_config_is_valid():
-    shipped = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    shipped = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
     assert len(shipped) >= 2
     for path in shipped:
         load_config(path)  # raises on unknown keys or bad values

@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 from mifidelity.fidelity import session_verdict
+from mifidelity.files import PRIVATE_DIR_MODE, private_temp_dir, write_private
 from mifidelity.metrics import assess
 from mifidelity.session import CodedSession
-
-PRIVATE_DIR_MODE = 0o700
-PRIVATE_FILE_MODE = 0o600
-
 
 def _timestamp(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:  # NaN: the input had no times
@@ -88,12 +84,6 @@ def transcript_text(session: CodedSession) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_private(path: Path, content: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(content)
-
-
 def write_session(session: CodedSession, out_dir: str | Path) -> Path:
     """Write one session's files into ``out_dir/<session_id>/`` atomically.
 
@@ -103,17 +93,16 @@ def write_session(session: CodedSession, out_dir: str | Path) -> Path:
     from mifidelity.report import render_session_report
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)  # not chmod: OUT may be the user's own folder
     final = out_dir / session.session_id
-    staging = Path(tempfile.mkdtemp(prefix=f".{session.session_id}.", suffix=".partial", dir=out_dir))
-    os.chmod(staging, PRIVATE_DIR_MODE)
+    staging = private_temp_dir(out_dir, prefix=f".{session.session_id}.", suffix=".partial")
     try:
-        _write_private(staging / "session.json", json.dumps(session_summary(session), indent=2, default=str) + "\n")
-        _write_private(staging / "utterances.csv", session.utterances.to_csv(index=False))
-        _write_private(staging / "transcript.txt", transcript_text(session))
-        _write_private(staging / "report.html", render_session_report(session, report_dir=final))
+        write_private(staging / "session.json", json.dumps(session_summary(session), indent=2, default=str) + "\n")
+        write_private(staging / "utterances.csv", session.utterances.to_csv(index=False))
+        write_private(staging / "transcript.txt", transcript_text(session))
+        write_private(staging / "report.html", render_session_report(session, report_dir=final))
         if final.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{session.session_id}.", suffix=".old", dir=out_dir))
+            retired = private_temp_dir(out_dir, prefix=f".{session.session_id}.", suffix=".old")
             os.rename(final, retired / "previous")
             os.rename(staging, final)
             shutil.rmtree(retired)  # our own previous output, never an original recording

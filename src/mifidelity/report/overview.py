@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -23,13 +21,12 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import GLOBAL_NAMES
+from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
 from mifidelity.fidelity import QUALITY_BANDS
 from mifidelity.report.analysis import clock, format_value
 from mifidelity.report.fidelity_summary import quality_band
 
-PRIVATE_FILE_MODE = 0o600
-PRIVATE_DIR_MODE = 0o700
 COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
 TREND_METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "coach_talk_share")
 NO_COACH = "(no coach given)"
@@ -257,27 +254,12 @@ def render_overview(frame: pd.DataFrame) -> str:
     )
 
 
-def _write_atomic(path: Path, content: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 def write_overview(out_dir: str | Path) -> Path:
     """Rebuild ``out_dir/index.html`` and ``out_dir/sessions.csv`` from every session folder; returns index.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
     frame = load_sessions(out_dir)
-    _write_atomic(out_dir / "sessions.csv", sessions_csv(frame))
+    write_private_atomic(out_dir / "sessions.csv", sessions_csv(frame))
     index = out_dir / "index.html"
-    _write_atomic(index, render_overview(frame))
+    write_private_atomic(index, render_overview(frame))
     return index

@@ -16,57 +16,14 @@ import pandas as pd
 import pytest
 
 from mifidelity.outputs import session_summary, write_session
-from mifidelity.report import content_security_policy, render_session_report, static_script
+from mifidelity.report import render_session_report, static_script
 from mifidelity.report.analysis import bootstrap_intervals, missed_opportunities, suggestions, utterance_codes
 from mifidelity.report.artifacts import artifact_key, publish_session_artifacts, session_markdown, session_table
 from mifidelity.report.overview import write_overview
-from mifidelity.session import CodedSession, build_session, utterances_frame
-from mifidelity.metrics import compute_metrics
-from mifidelity.types import StageInfo, Utterance
-
-ROOT = Path(__file__).resolve().parents[1]
-HOSTILE = "<script>alert(1)</script>"
-ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-# Anything that would make a browser fetch from the network: absolute or protocol-relative URLs in src/href/url().
-NETWORK_REF = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:|//|ftp:)|url\(\s*["']?(?:https?:|//)|@import""",
-                         re.IGNORECASE)
-
-
-def hand_coded_utterances(rows) -> pd.DataFrame:
-    """Utterance table from hand-coded rows: (role, text, code) or (role, text, code, adherence).
-
-    ``code`` is a question / reflection / talk label or "info"; the adherence column is added
-    only when the rows give one.
-    """
-    with_adherence = any(len(row) == 4 for row in rows)
-    records = []
-    for i, (role, text, code, *rest) in enumerate(rows):
-        record = {"start": 3.0 * i, "end": 3.0 * i + 2.5, "speaker": role, "role": role, "text": text,
-                  "main_behaviour": None, "question": None, "reflection": None, "giving_information": None,
-                  "client_talk": None}
-        if with_adherence:
-            record["adherence"] = (rest[0] if rest else None) if role == "coach" else None
-        if role == "coach":
-            record.update(main_behaviour="other", question="none", reflection="none", giving_information=False)
-            if code in ("open", "closed"):
-                record.update(main_behaviour="question", question=code)
-            elif code in ("simple", "complex"):
-                record.update(main_behaviour="reflection", reflection=code)
-            elif code == "info":
-                record.update(main_behaviour="input", giving_information=True)
-        else:
-            record["client_talk"] = code or "neutral"
-        records.append(record)
-    return pd.DataFrame(records)
-
-
-def coded_session(rows, session_id="s1", source="/nowhere/s1.csv", coach="Coach A") -> CodedSession:
-    """A session from hand-coded rows (see :func:`hand_coded_utterances`)."""
-    frame = hand_coded_utterances(rows)
-    return CodedSession(session_id=session_id, source=source, duration_seconds=None, utterances=frame,
-                        metrics=compute_metrics(frame), models={"coding": StageInfo("test", "hand", "0")},
-                        timings={}, coach=coach)
-
+from mifidelity.session import build_session, utterances_frame
+from mifidelity.types import Utterance
+from support import ROOT
+from support.reports import ESCAPED, HOSTILE, NETWORK_REF, coded_session, hostile_transcript
 
 SESSION_ROWS = [
     ("coach", "What brings you here today?", "open"),
@@ -254,22 +211,6 @@ def test_artifact_content_has_no_transcript_text(session):
 
 # ----------------------------------------------------------------------------------------------- the real command
 
-def hostile_transcript(folder: Path) -> Path:
-    path = folder / "hostile.csv"
-    rows = [("coach", "What would you like to talk about today?"),
-            ("client", f"I really want to stop drinking {HOSTILE} because my health matters to me."),
-            ("coach", "You want to stop because your health matters to you."),
-            ("client", "Yes, I need to change something."),
-            ("coach", "How would you go about it?"),
-            ("client", "I could stop buying beer at the shop.")]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["start", "end", "role", "text"])
-        for i, (role, text) in enumerate(rows):
-            writer.writerow([f"{4.0 * i:.1f}", f"{4.0 * i + 3.5:.1f}", role, text])
-    return path
-
-
 def run_code_command(tmp_path: Path) -> Path:
     """`mifidelity code` on a transcript containing a script tag; returns OUT."""
     config = tmp_path / "rules.yaml"
@@ -289,6 +230,7 @@ def coded_out(tmp_path_factory):
     return run_code_command(tmp_path_factory.mktemp("xss"))
 
 
+@pytest.mark.slow
 def test_code_command_report_escapes_script_tags(coded_out):
     html = (coded_out / "hostile" / "report.html").read_text()
     assert HOSTILE not in html and ESCAPED in html
@@ -296,6 +238,7 @@ def test_code_command_report_escapes_script_tags(coded_out):
     assert "question</span>" in html and "reflection</span>" in html and ">change talk</span>" in html
 
 
+@pytest.mark.slow
 def test_code_command_writes_an_escaped_overview(coded_out):
     index = coded_out / "index.html"
     assert index.is_file(), "flows/process_recording.py must call write_overview(out_dir) after write_session"

@@ -187,21 +187,18 @@ def test_refine_turns_with_words():
         assert any(t.start <= w.start and w.end <= t.end for t in refined)
 
 
+@pytest.mark.slow
 def test_speaker_count_check_flags_monologue_and_third_voice_not_two_speakers(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import test_inbox_media as media
-
     from mifidelity.audio import load_recording
+    from support.media import SESSION1, monologue, three_speakers
     from mifidelity.config import DiarizationConfig
     from mifidelity.diarization.embedding import EmbeddingDiarizer
 
     diarizer = EmbeddingDiarizer(DiarizationConfig())
     notes = {}
-    for name, make in (("mono.mp3", media.monologue), ("three.mp3", media.three_speakers)):
+    for name, make in (("mono.mp3", monologue), ("three.mp3", three_speakers)):
         notes[name] = " ".join(diarizer.diarize(load_recording(str(make(tmp_path / name)), 16000)).notes)
-    notes["two"] = " ".join(diarizer.diarize(load_recording(str(media.SESSION1), 16000)).notes)
+    notes["two"] = " ".join(diarizer.diarize(load_recording(str(SESSION1), 16000)).notes)
     assert "one person speaking throughout" in notes["mono.mp3"]
     assert "third voice" in notes["three.mp3"]
     assert "third voice" not in notes["two"] and "one person" not in notes["two"]

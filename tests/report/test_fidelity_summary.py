@@ -7,12 +7,10 @@ the trained models.
 import csv
 import io
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, GlobalScores, session_verdict
+from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, session_verdict
 from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
 from mifidelity.outputs import write_session
 from mifidelity.report import render_session_report
@@ -20,39 +18,8 @@ from mifidelity.report.analysis import suggestions, utterance_codes
 from mifidelity.report.fidelity_summary import non_adherent_moments, quality_band, strengths
 from mifidelity.report.artifacts import session_markdown, session_table
 from mifidelity.report.overview import write_overview
-from mifidelity.session import CodedSession
-from mifidelity.types import StageInfo
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_report import ESCAPED, HOSTILE, NETWORK_REF, hand_coded_utterances  # noqa: E402
-
-# (role, text, code, adherence): code as in test_report.coded_session; adherence for coach rows.
-ROWS = [
-    ("coach", "What brings you here today?", "open", "none"),
-    ("client", "I want to cut down on drinking.", "change", None),
-    ("coach", "You have already made a start by coming here.", None, "affirm"),
-    ("coach", "What would you like us to look at first?", "open", "seeking_collaboration"),
-    ("client", f"I like a beer after work {HOSTILE}, it relaxes me.", "sustain", None),
-    ("coach", f"You really must stop {HOSTILE}, it is ruining your liver.", "info", "persuade"),
-    ("client", "Everyone drinks where I work.", "sustain", None),
-    ("coach", "That is just an excuse.", None, "confront"),
-    ("client", "Maybe it is.", "neutral", None),
-    ("coach", "It is your decision what happens next.", None, "emphasizing_autonomy"),
-    ("coach", "You want to be around for your kids.", "complex", "none"),
-]
-SCORES = GlobalScores(cultivating_change_talk=3.4, softening_sustain_talk=2.6, partnership=3.2, empathy=3.6)
-
-
-def fidelity_session(session_id="f1", probability: float | None = 0.27, coach="Coach B", rows=ROWS,
-                     adherence=True) -> CodedSession:
-    frame = hand_coded_utterances(rows)
-    if not adherence:
-        frame = frame.drop(columns=["adherence"])
-    estimate = None if probability is None else FidelityEstimate(SCORES, probability, "session-fidelity.json vtest")
-    return CodedSession(session_id=session_id, source="/nowhere/f1.csv", duration_seconds=None, utterances=frame,
-                        metrics=compute_metrics(frame), models={"coding": StageInfo("test", "hand", "0")},
-                        timings={}, coach=coach, fidelity=estimate)
-
+from support.reports import ESCAPED, HOSTILE, NETWORK_REF, SCORES, fidelity_session, hand_coded_utterances
 
 def section(html: str, section_id: str) -> str:
     match = re.search(rf'<section id="{section_id}".*?</section>', html, re.S)

@@ -12,7 +12,7 @@ import pytest
 from mifidelity.evaluation import code_agreement, code_truth_text, codes_by_overlap, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_audio"
 AUDIO = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".mp3", ".m4a", ".ogg", ".wav", ".flac"})
 

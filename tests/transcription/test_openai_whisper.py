@@ -31,7 +31,7 @@ from mifidelity.transcription.openai_whisper_engine import (
 )
 from mifidelity.types import Recording
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_audio" / "session1_alcohol.mp3"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_audio" / "session1_alcohol.mp3"
 EXCERPT_SECONDS = 42.0
 
 
@@ -73,6 +73,7 @@ def test_checkpoint_has_dims_and_state_dict_and_loads_in_openai_whisper(tiny_che
     assert torch.equal(model.alignment_heads.to_dense(), official.alignment_heads.to_dense())
 
 
+@pytest.mark.slow
 def test_transcribes_like_faster_whisper(tiny_checkpoint, excerpt):
     clip, reference, truth = excerpt
     transcriber = get_transcriber(AsrConfig(engine="openai-whisper", model=str(tiny_checkpoint)))

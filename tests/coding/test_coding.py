@@ -35,7 +35,7 @@ SESSION = [
 ]
 ROLES = [role for role, _ in SESSION]
 TEXTS = [text for _, text in SESSION]
-CORPUS = Path(__file__).resolve().parents[1] / "../shared/data/annomi/AnnoMI-full.dev.csv"
+CORPUS = Path(__file__).resolve().parents[2] / "../shared/data/annomi/AnnoMI-full.dev.csv"
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +187,7 @@ def test_unknown_engine_is_refused():
 def test_artifact_is_small_and_holds_only_the_fine_tuned_part():
     from mifidelity.coding.trained import DEFAULT_ARTIFACT
 
-    artifacts = Path(__file__).resolve().parents[1] / "src/mifidelity/coding/artifacts"
+    artifacts = Path(__file__).resolve().parents[2] / "src/mifidelity/coding/artifacts"
     files = list(artifacts.glob("*"))
     assert files, "the bundled artifact is missing"
     assert sum(f.stat().st_size for f in files) <= 25 * 1024 * 1024
@@ -267,6 +267,7 @@ def test_client_talk_and_information_are_read_from_the_utterance_itself():
 
 
 @pytest.mark.skipif(not CORPUS.exists(), reason="AnnoMI corpus not available")
+@pytest.mark.slow
 def test_corpus_labels_load():
     from mifidelity.coding.data import load_annomi
 

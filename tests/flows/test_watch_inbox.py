@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from test_inbox_media import one_prefect_server  # noqa: F401 - a fixture
-from test_inbox_media import FAST_CONFIG, SESSION1, SESSION2, clip, run_flow_once
+from support.flows import FAST_CONFIG, run_flow_once
+from support.media import SESSION1, SESSION2, clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_prefect_server")]
 

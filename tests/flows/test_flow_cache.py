@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from test_inbox_media import SESSION1, clip, one_prefect_server  # noqa: F401 - fixture
+from support.media import SESSION1, clip
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_prefect_server")]
 

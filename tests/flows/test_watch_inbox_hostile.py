@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from test_inbox_media import (  # noqa: F401 - one_prefect_server is a fixture
-    one_prefect_server,
-    FAST_CONFIG, SESSION1, SESSION2, SESSION3, clip, monologue, pdf, run_flow_once, silence, snapshot,
-    text_named_mp3, three_speakers, truncate, video_without_audio,
-)
+from support.flows import FAST_CONFIG, run_flow_once
+from support.media import SESSION1, SESSION2, SESSION3, clip, monologue, pdf, silence, snapshot, text_named_mp3, three_speakers, truncate, video_without_audio
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_prefect_server")]
 

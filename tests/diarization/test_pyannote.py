@@ -33,7 +33,7 @@ from mifidelity.diarization.pyannote_engine import (  # noqa: E402
 from mifidelity.errors import MifidelityError  # noqa: E402
 from mifidelity.types import Recording  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_audio" / "session1_alcohol.mp3"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_audio" / "session1_alcohol.mp3"
 EXCERPT_SECONDS = 30.0
 EMBEDDING_DIM, LDA_DIM = 64, 16
 

@@ -1,31 +1,18 @@
-"""Media makers shared by the inbox tests (good clips, broken files, unusual recordings), and their own checks."""
+"""Media makers shared by the inbox, flow and diarization tests (good clips, broken files, unusual recordings)."""
 
 import os
-import shutil
 import subprocess
-import sys
-import time
 import wave
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 SAMPLES = ROOT / "sample_audio"
 SESSION1 = SAMPLES / "session1_alcohol.mp3"
 SESSION2 = SAMPLES / "session2_exercise.ogg"
 SESSION3 = SAMPLES / "session3_smoking_stereo.m4a"
-
-FAST_CONFIG = """\
-coding: {engine: rules}
-inbox:
-  stable_seconds: 0
-  interval: 2
-  retry_delays: [0]
-  max_attempts: 2
-"""
-
 
 def ffmpeg(*args) -> None:
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
@@ -53,7 +40,7 @@ def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
     return path
 
 
-def _decode(path: Path, rate: int = 16000, pitch: float = 1.0) -> np.ndarray:
+def decode(path: Path, rate: int = 16000, pitch: float = 1.0) -> np.ndarray:
     filters = ["-af", f"asetrate={int(rate * pitch)},aresample={rate}"] if pitch != 1.0 else []
     out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(rate), *filters,
                           "-f", "f32le", "-"], capture_output=True, check=True).stdout
@@ -78,7 +65,7 @@ def _encode(pieces: list[np.ndarray], dest: Path) -> Path:
 
 def monologue(dest: Path, seconds: float = 30.0) -> Path:
     """Only the coach's turns of session 1, back to back (one speaker)."""
-    audio, rate, pieces, total = _decode(SESSION1), 16000, [], 0.0
+    audio, rate, pieces, total = decode(SESSION1), 16000, [], 0.0
     for start, end, who in _turns(SESSION1.with_suffix(".rttm")):
         if who == "coach" and total < seconds:
             pieces += [audio[int(start * rate):int(end * rate)], np.zeros(int(0.4 * rate), np.float32)]
@@ -89,7 +76,7 @@ def monologue(dest: Path, seconds: float = 30.0) -> Path:
 def three_speakers(dest: Path, seconds: float = 45.0) -> Path:
     """Coach, client and a pitch-shifted coach (a third voice) taking turns."""
     rate = 16000
-    normal, high = _decode(SESSION1), _decode(SESSION1, pitch=1.35)
+    normal, high = decode(SESSION1), decode(SESSION1, pitch=1.35)
     pieces, total, third = [], 0.0, False
     for start, end, who in _turns(SESSION1.with_suffix(".rttm")):
         if total >= seconds:
@@ -133,42 +120,3 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         elif path.is_file():
             found[path.name] = path.read_bytes()
     return found
-
-
-def wait_for(predicate, timeout: float, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
-def run_flow_once(inbox: Path, out: Path, config_text: str = FAST_CONFIG) -> dict:
-    """One `watch-inbox` run in this process (Prefect's ephemeral mode)."""
-    from mifidelity.config import PipelineConfig
-    import yaml
-
-    from mifidelity_flows.watch_inbox import watch_inbox
-
-    return watch_inbox(str(inbox), str(out), config=PipelineConfig.model_validate(yaml.safe_load(config_text)))
-
-
-def test_media_makers(tmp_path):
-    good = clip(SESSION1, tmp_path / "good.mp3", 0, 5)
-    cut = truncate(good, tmp_path / "cut.mp3", 0.4)
-    assert cut.stat().st_size < good.stat().st_size
-    assert len(_decode(silence(tmp_path / "s.wav", 2))) == 32000
-    assert video_without_audio(tmp_path / "v.mp4").stat().st_size > 0
-    assert shutil.which("ffprobe")
-    assert sys.executable
-
-
-@pytest.fixture(scope="module")
-def one_prefect_server():
-    """One temporary Prefect server (and database) for all flow runs of a test module, not one per run."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield

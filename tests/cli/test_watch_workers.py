@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from test_inbox_media import FAST_CONFIG, ROOT, SESSION1, SESSION2, clip, wait_for
+from support import ROOT
+from support.flows import FAST_CONFIG, wait_for
+from support.media import SESSION1, SESSION2, clip
 
 pytestmark = pytest.mark.slow
 
@@ -39,11 +41,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def test_two_workers_process_two_recordings_in_parallel(tmp_path):
-    from test_inbox_watch import _require_working_scheduler
+    from support.flows import require_working_scheduler
     from mifidelity.ledger import DONE, PROCESSING
     from mifidelity.watch_cli import _free_port
 
-    _require_working_scheduler()
+    require_working_scheduler()
     inbox, out, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "prefect"
     inbox.mkdir()
     state.mkdir()

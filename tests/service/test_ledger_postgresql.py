@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from test_inbox_media import FAST_CONFIG, SESSION1, clip, one_prefect_server  # noqa: F401 - fixture
+from support.flows import FAST_CONFIG
+from support.media import SESSION1, clip
 
 pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
 INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -91,7 +92,7 @@ def test_register_claim_once_and_recover_on_postgresql(postgres_url):
 @pytest.mark.usefixtures("one_prefect_server")
 def test_watch_inbox_run_with_postgresql_ledger(postgres_url, tmp_path):
     from mifidelity.ledger import Ledger
-    from test_inbox_media import run_flow_once
+    from support.flows import run_flow_once
 
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     (inbox / "coach").mkdir(parents=True)

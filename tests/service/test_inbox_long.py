@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from test_inbox_media import ROOT, SESSION1, ffmpeg
+from support import ROOT
+from support.media import SESSION1, ffmpeg
 
 pytestmark = pytest.mark.slow
 

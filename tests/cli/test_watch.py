@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from test_inbox_media import FAST_CONFIG, ROOT, SESSION1, clip, snapshot, text_named_mp3, truncate, wait_for
+from support import ROOT
+from support.flows import FAST_CONFIG, require_working_scheduler, wait_for
+from support.media import SESSION1, clip, snapshot, text_named_mp3, truncate
 
 pytestmark = pytest.mark.slow
 
 WATCH_CONFIG = FAST_CONFIG.replace("stable_seconds: 0", "stable_seconds: 1")
-
-
-def _require_working_scheduler():
-    import sqlalchemy
-
-    major, minor = (int(x) for x in sqlalchemy.__version__.split(".")[:2])
-    if (major, minor) >= (2, 1):
-        pytest.fail("Prefect 3.8.8's scheduler cannot create scheduled runs with SQLAlchemy "
-                    f"{sqlalchemy.__version__}; install sqlalchemy>=2.0,<2.1 (see docs/deploy.md)")
 
 
 def _start(inbox: Path, out: Path, config: Path, log: Path) -> subprocess.Popen:
@@ -58,7 +51,7 @@ def _transcript_lines(out: Path) -> list[str]:
 
 
 def test_done_when(tmp_path):
-    _require_working_scheduler()
+    require_working_scheduler()
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     (inbox / "maria").mkdir(parents=True)
     good = clip(SESSION1, inbox / "maria" / "session 12.mp3", 0, 20)
@@ -98,7 +91,7 @@ def test_done_when(tmp_path):
 
 
 def test_killed_mid_recording_is_completed_after_restart(tmp_path):
-    _require_working_scheduler()
+    require_working_scheduler()
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     clip(SESSION1, inbox / "long one.mp3", 0, 75)

@@ -15,9 +15,8 @@ import pytest
 from mifidelity.outputs import write_session
 from mifidelity.report.overview import write_overview
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_report import HOSTILE, ROOT, hostile_transcript  # noqa: E402
-from test_report_fidelity import fidelity_session  # noqa: E402
+from support import ROOT
+from support.reports import HOSTILE, fidelity_session, hostile_transcript
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
