@@ -1,0 +1,123 @@
+"""Who spoke when, in the formats the field uses: RTTM, WebVTT and SubRip.
+
+* ``diarization.rttm``: NIST RTTM, one ``SPEAKER`` line per speaker turn (consecutive
+  utterances of one speaker joined across short pauses). The speaker field is the
+  role, ``coach`` or ``client``; a third voice keeps the diariser's label, so a
+  scorer (pyannote.metrics, dscore) sees three speakers, not two.
+* ``transcript.vtt``: WebVTT, one cue per utterance with a ``<v Coach>`` /
+  ``<v Client>`` voice tag, so the transcript plays as captions beside a
+  video-call recording. Cue text is escaped as WebVTT requires (``&``, ``<``, ``>``).
+* ``transcript.srt``: SubRip, one numbered cue per utterance, the speaker
+  written before the text.
+
+All three need times: a transcript read without times (``mifidelity code`` on a
+file with no start/end) has none, and :func:`has_times` says so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import pandas as pd
+
+from mifidelity.types import SpeakerTurn
+
+# Consecutive utterances of one speaker separated by a pause up to this long are one RTTM turn
+# (the embedding diariser's `bridge_gap`; the aligner splits one turn at pauses over 1 s).
+TURN_BRIDGE_SECONDS = 1.0
+
+
+def has_times(utterances: pd.DataFrame) -> bool:
+    """Whether every utterance has a start and an end (captions and RTTM need them)."""
+    if utterances.empty:
+        return True
+    times = pd.to_numeric(utterances["start"], errors="coerce"), pd.to_numeric(utterances["end"], errors="coerce")
+    return bool(times[0].notna().all() and times[1].notna().all())
+
+
+def speaker_names(utterances: pd.DataFrame) -> dict[str, str]:
+    """The name each diariser label goes by: ``coach``, ``client`` (the client with most speech), else the label."""
+    names: dict[str, str] = {}
+    speech = (utterances["end"].astype(float) - utterances["start"].astype(float)).groupby(utterances["speaker"]).sum()
+    clients = [s for s in speech.sort_values(ascending=False).index
+               if (utterances.loc[utterances["speaker"] == s, "role"] == "client").all()]
+    for speaker, role in utterances.groupby("speaker", sort=False)["role"].first().items():
+        if role == "coach":
+            names[speaker] = "coach"
+        elif clients and speaker == clients[0]:
+            names[speaker] = "client"
+        else:
+            names[speaker] = str(speaker)
+    return names
+
+
+def speaker_turns(utterances: pd.DataFrame, bridge: float = TURN_BRIDGE_SECONDS) -> list[SpeakerTurn]:
+    """Utterances joined into turns: one speaker, uninterrupted by another, pauses up to ``bridge`` s."""
+    names = speaker_names(utterances)
+    turns: list[SpeakerTurn] = []
+    for row in utterances.sort_values("start", kind="stable").itertuples(index=False):
+        start, end, who = float(row.start), float(row.end), names[row.speaker]
+        if turns and turns[-1].speaker == who and start - turns[-1].end <= bridge:
+            turns[-1] = SpeakerTurn(turns[-1].start, max(end, turns[-1].end), who)
+        else:
+            turns.append(SpeakerTurn(start, end, who))
+    return turns
+
+
+def _rttm_field(value: str) -> str:
+    """RTTM fields are separated by whitespace: a name with spaces keeps them as underscores."""
+    return re.sub(r"\s+", "_", value.strip()) or "session"
+
+
+def rttm_text(utterances: pd.DataFrame, file_id: str) -> str:
+    """RTTM lines for the session's speaker turns (``file_id`` is the session id)."""
+    uri = _rttm_field(file_id)
+    lines = [f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {_rttm_field(t.speaker)} <NA> <NA>"
+             for t in speaker_turns(utterances) if t.end > t.start]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _clock(seconds: float, decimal: str) -> str:
+    millis = int(round(max(seconds, 0.0) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+
+
+def _voice(name: str) -> str:
+    return name.capitalize() if name in ("coach", "client") else name
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _one_line(text: str) -> str:
+    """Cue text on one line: a blank line would end the cue early."""
+    return " ".join(str(text).split())
+
+
+def _cues(utterances: pd.DataFrame):
+    names = speaker_names(utterances)
+    for row in utterances.sort_values("start", kind="stable").itertuples(index=False):
+        start, end = float(row.start), float(row.end)
+        if not (math.isfinite(start) and math.isfinite(end)):
+            continue
+        yield start, max(end, start + 0.001), _voice(names[row.speaker]), _one_line(row.text)
+
+
+def vtt_text(utterances: pd.DataFrame) -> str:
+    """A WebVTT file: one cue per utterance with a voice tag (``<v Coach>``)."""
+    blocks = ["WEBVTT"]
+    for number, (start, end, voice, text) in enumerate(_cues(utterances), start=1):
+        blocks.append(f"{number}\n{_clock(start, '.')} --> {_clock(end, '.')}\n"
+                      f"<v {_vtt_escape(voice)}>{_vtt_escape(text)}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def srt_text(utterances: pd.DataFrame) -> str:
+    """A SubRip file: numbered cues, the speaker before the text."""
+    blocks = [f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{voice}: {text}"
+              for number, (start, end, voice, text) in enumerate(_cues(utterances), start=1)]
+    return "\n\n".join(blocks) + ("\n" if blocks else "")

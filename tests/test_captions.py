@@ -1,0 +1,71 @@
+"""RTTM, WebVTT and SubRip from a coded session, read back with the field's own parsers."""
+
+import io
+
+import pandas as pd
+import pysrt
+import pytest
+import webvtt
+from pyannote.database.util import load_rttm
+
+from mifidelity.captions import has_times, rttm_text, speaker_names, speaker_turns, srt_text, vtt_text
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def utterances():
+    return pd.DataFrame([
+        dict(start=0.0, end=2.0, speaker="SPEAKER_01", role="coach", text=f"What brings you here {HOSTILE} & now?"),
+        dict(start=2.5, end=6.0, speaker="SPEAKER_00", role="client", text="I want\n\nto stop --> drinking."),
+        dict(start=6.2, end=6.6, speaker="SPEAKER_02", role="client", text="Mm-hmm."),
+        dict(start=6.5, end=8.0, speaker="SPEAKER_01", role="coach", text="You want to stop."),
+        dict(start=8.3, end=9.0, speaker="SPEAKER_01", role="coach", text="Right?"),
+        dict(start=12.0, end=13.0, speaker="SPEAKER_01", role="coach", text="And then?"),
+    ])
+
+
+def test_names_are_roles_and_a_third_voice_keeps_its_label(utterances):
+    assert speaker_names(utterances) == {"SPEAKER_01": "coach", "SPEAKER_00": "client", "SPEAKER_02": "SPEAKER_02"}
+
+
+def test_turns_join_one_speaker_across_short_pauses_only(utterances):
+    turns = [(t.start, t.end, t.speaker) for t in speaker_turns(utterances)]
+    assert turns == [(0.0, 2.0, "coach"), (2.5, 6.0, "client"), (6.2, 6.6, "SPEAKER_02"),
+                     (6.5, 9.0, "coach"), (12.0, 13.0, "coach")]
+
+
+def test_rttm_reads_back_with_pyannote(tmp_path, utterances):
+    path = tmp_path / "diarization.rttm"
+    path.write_text(rttm_text(utterances, "my session"))
+    annotation = load_rttm(str(path))["my_session"]
+    assert set(annotation.labels()) == {"coach", "client", "SPEAKER_02"}
+    assert annotation.label_duration("coach") == pytest.approx(2.0 + 2.5 + 1.0)
+    assert annotation.label_duration("client") == pytest.approx(3.5)
+    assert all(len(line.split()) == 10 for line in path.read_text().splitlines())
+
+
+def test_vtt_has_voice_tags_and_escaped_text(utterances):
+    text = vtt_text(utterances)
+    assert text.startswith("WEBVTT\n\n")
+    assert HOSTILE not in text and "&lt;script&gt;" in text and "&amp; now" in text
+    assert "stop --&gt; drinking" in text  # "-->" inside a cue would end its timing line
+    captions = webvtt.from_buffer(io.StringIO(text))
+    assert len(captions) == 6
+    assert [c.voice for c in captions][:3] == ["Coach", "Client", "SPEAKER_02"]
+    assert captions[1].start == "00:00:02.500" and captions[1].end == "00:00:06.000"
+    assert "I want to stop" in captions[1].text  # the blank line inside the text does not end the cue
+
+
+def test_srt_numbers_cues_with_the_speaker(tmp_path, utterances):
+    path = tmp_path / "transcript.srt"
+    path.write_text(srt_text(utterances))
+    subs = pysrt.open(str(path))
+    assert [s.index for s in subs] == [1, 2, 3, 4, 5, 6]
+    assert subs[3].text == "Coach: You want to stop."
+    assert subs[5].start.ordinal == 12000 and subs[5].end.ordinal == 13000
+
+
+def test_transcript_without_times_is_recognised():
+    frame = pd.DataFrame([dict(start=float("nan"), end=float("nan"), speaker="coach", role="coach", text="Hi")])
+    assert not has_times(frame)
