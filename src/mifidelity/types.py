@@ -9,11 +9,17 @@ utterances, session metrics) are converted to DataFrames in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
 Role = Literal["coach", "client"]
+
+ProgressHook = Callable[[str, float], None]
+"""``hook(stage, fraction)``: a stage reports 0.0 when it starts, 1.0 when it ends, and progress in between.
+
+The caller owns the display (the CLI's terminal lines, a flow's logs); stages only call it.
+"""
 
 
 @dataclass(frozen=True)

