@@ -32,6 +32,7 @@ import pandas as pd
 
 from mifidelity.audio import find_recordings
 from mifidelity.coding import get_coder
+from mifidelity.config import CodingConfig
 from mifidelity.evaluation import (code_agreement, code_truth_text, codes_by_overlap, diarization_error_rate,
                                   read_rttm, role_time_accuracy, word_error_rate)
 from mifidelity.metrics import compute_metrics, expected_metrics
@@ -111,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mifidelity-eval-") as out:
         recordings = find_recordings(args.paths)
         rows = [evaluate(path, Path(out), args.config) for path in recordings]
-        coder = get_coder("trained").load()
+        coder = get_coder(CodingConfig()).load()
         coding = [row for path in recordings for row in coder_agreement(path, Path(out), coder)]
     table = pd.DataFrame(rows)
     _print(table)

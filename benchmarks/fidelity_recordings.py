@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import sessions as bench_sessions  # noqa: E402  (the benchmark renderer)
 
 from mifidelity.coding import get_coder  # noqa: E402
+from mifidelity.config import CodingConfig  # noqa: E402
 from mifidelity.coding.data import load_annomi  # noqa: E402
 from mifidelity.fidelity import FidelityModel  # noqa: E402
 from mifidelity.fidelity_training import (  # noqa: E402
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                    check=True, stdout=subprocess.DEVNULL)
     print(f"pipeline: {time.perf_counter() - started:.0f} s for {len(audio)} recordings", flush=True)
 
-    coder = get_coder("trained").load()
+    coder = get_coder(CodingConfig()).load()
     rows = []
     for tid in held_out:
         name = f"annomi{tid:03d}"

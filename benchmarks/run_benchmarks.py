@@ -224,8 +224,9 @@ def main(argv=None) -> int:
     results = load_results(results_path)
     if not args.report_only:
         from mifidelity.coding import get_coder
+        from mifidelity.config import CodingConfig
 
-        coders = {"rules": get_coder("rules")}
+        coders = {"rules": get_coder(CodingConfig(engine="rules"))}
         todo = [r for r in runs if (not args.only or r.key in args.only)
                 and (args.rerun or results.get(r.key, {}).get("returncode") != 0)]
         if todo:
@@ -260,6 +261,7 @@ def main(argv=None) -> int:
 def coder_only(args, runs: list[Run]) -> list[dict]:
     """Each coder on the true turns of each clean session (no ASR/diarisation errors)."""
     from mifidelity.coding import get_coder
+    from mifidelity.config import CodingConfig
 
     path = args.work / "coder_alone.json"
     rows = []
@@ -267,7 +269,7 @@ def coder_only(args, runs: list[Run]) -> list[dict]:
         recording = sessions.prepare(args.annomi, args.work, minutes, "clean")
         for engine in ("trained", "rules"):
             rows.append({"minutes": minutes, "coder": engine,
-                         **measure.coder_alone(recording, get_coder(engine))})
+                         **measure.coder_alone(recording, get_coder(CodingConfig(engine=engine)))})
     path.write_text(json.dumps(rows))
     return rows
 

