@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
@@ -32,12 +31,11 @@ from mifidelity.files import private_dir
 from mifidelity.outputs import write_session
 from mifidelity.report.artifacts import publish_session_artifacts
 from mifidelity.report.overview import write_overview
-from mifidelity.roles import apply_roles, assign_roles
-from mifidelity.session import build_session, utterances_frame
+from mifidelity.roles import apply_roles, assign_roles, uncertainty_note
+from mifidelity.session import build_session
 from mifidelity.transcript_input import read_transcript_csv
-from mifidelity.types import Diarization, Recording, Transcript
+from mifidelity.types import Diarization, ProgressHook, Recording, Transcript
 
-ProgressHook = Callable[[str, float], None]
 logger = logging.getLogger(__name__)
 
 
@@ -179,19 +177,26 @@ def process_recording(
     diarization = clock.run("diarize", diarize, recording, config, hook)
     utterances = clock.run("align", words_to_utterances, transcript.words, diarization.turns, config.alignment.max_pause)
     roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel)
-    frame = utterances_frame(apply_roles(utterances, roles))
     coder = get_coder(config.coding)
     notes = list(diarization.notes)
     if not transcript.words:
         notes.append("No speech was recognised in this recording.")
-    elif roles.confidence < 0.7:
-        notes.append(f"Which speaker is the coach is uncertain (confidence {roles.confidence:.2f}); "
-                     "set roles.coach_speaker in the config if it is wrong.")
+    elif note := uncertainty_note(roles):
+        notes.append(note)
     session = clock.run(
-        "code", build_session, session_id or Path(path).stem, recording.source, frame, coder, recording.duration,
-        {"transcription": transcript.info, "diarization": diarization.info}, clock.timings, roles, notes, coach,
+        "code", build_session,
+        session_id=session_id or Path(path).stem,
+        source=recording.source,
+        utterances=apply_roles(utterances, roles),
+        coder=coder,
+        duration_seconds=recording.duration,
+        models={"transcription": transcript.info, "diarization": diarization.info},
+        timings=clock.timings,
+        roles=roles,
+        notes=notes,
+        coach=coach,
+        recorded_at=datetime.fromtimestamp(os.path.getmtime(path)).astimezone(),
     )
-    session.recorded_at = datetime.fromtimestamp(os.path.getmtime(path)).astimezone()
     return _publish(session, out_dir, clock)
 
 
@@ -205,10 +210,15 @@ def code_transcript(
 ) -> str:
     """An existing transcript CSV (role, text[, start, end]) in, session folder out."""
     clock = _Stopwatch(hook)
-    frame: pd.DataFrame = clock.run("read", read_transcript_csv, path)
+    utterances = clock.run("read", read_transcript_csv, path)
     coder = get_coder(config.coding)
     session = clock.run(
-        "code", build_session, Path(path).stem, str(Path(path).resolve()), frame, coder, None, {},
-        clock.timings, None, [], coach,
+        "code", build_session,
+        session_id=Path(path).stem,
+        source=str(Path(path).resolve()),
+        utterances=utterances,
+        coder=coder,
+        timings=clock.timings,
+        coach=coach,
     )
     return _publish(session, out_dir, clock)

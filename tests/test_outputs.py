@@ -4,7 +4,7 @@ import stat
 import pandas as pd
 
 from mifidelity.outputs import write_session
-from mifidelity.session import build_session, utterances_frame
+from mifidelity.session import build_session
 from mifidelity.types import Utterance
 
 HOSTILE = "<script>alert(1)</script>"
@@ -16,7 +16,8 @@ def make_session(coder, session_id="s1"):
         Utterance(2.5, 6.0, "SPEAKER_00", f"I want to stop {HOSTILE} drinking.", "client"),
         Utterance(6.5, 8.0, "SPEAKER_01", "You want to stop.", "coach"),
     ]
-    return build_session(session_id, "/data/s1.wav", utterances_frame(utterances), coder, 60.0, {}, {"audio": 0.1})
+    return build_session(session_id=session_id, source="/data/s1.wav", utterances=utterances, coder=coder,
+                         duration_seconds=60.0, timings={"audio": 0.1})
 
 
 def test_session_files_and_columns(tmp_path, question_mark_coder):

@@ -2,8 +2,8 @@ import pytest
 
 from mifidelity.config import RolesConfig
 from mifidelity.errors import MifidelityError
-from mifidelity.roles import apply_roles, assign_roles
-from mifidelity.types import Utterance
+from mifidelity.roles import UNCERTAIN_BELOW, apply_roles, assign_roles, uncertainty_note
+from mifidelity.types import RoleAssignment, Utterance
 
 SESSION = [
     ("S1", "Hi, thanks for coming in. What brings you here today?"),
@@ -55,3 +55,11 @@ def test_apply_roles_sets_every_role():
     result = assign_roles(utts(SESSION))
     roles = [u.role for u in apply_roles(utts(SESSION), result)]
     assert roles == ["coach", "client"] * 3 + ["coach"]
+
+
+def test_uncertainty_note_below_the_cut_off_only():
+    assert uncertainty_note(assign_roles(utts(SESSION))) is None
+    guess = RoleAssignment("S0", {"S0": "coach", "S1": "client"}, UNCERTAIN_BELOW - 0.01, "language cues")
+    assert "uncertain (confidence 0.69)" in uncertainty_note(guess) and "roles.coach_speaker" in uncertainty_note(guess)
+    sure = RoleAssignment("S0", {"S0": "coach", "S1": "client"}, UNCERTAIN_BELOW, "language cues")
+    assert uncertainty_note(sure) is None

@@ -168,9 +168,9 @@ def test_truth_is_a_valid_transcript_for_mifidelity_code():
     from mifidelity.transcript_input import read_transcript_csv
 
     for audio in AUDIO:
-        frame = read_transcript_csv(audio.with_suffix(".truth.csv"))
-        assert list(frame["role"]) == list(truth(audio)["role"])
-        assert frame["start"].notna().all() and frame["end"].notna().all()
+        utterances = read_transcript_csv(audio.with_suffix(".truth.csv"))
+        assert [u.role for u in utterances] == list(truth(audio)["role"])
+        assert all(u.start is not None and u.end is not None for u in utterances)
 
 
 @needs_ffmpeg

@@ -20,6 +20,9 @@ from mifidelity.config import RolesConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.types import RoleAssignment, Utterance
 
+# Below this confidence the session notes say which speaker is the coach is uncertain.
+UNCERTAIN_BELOW = 0.7
+
 _WORD = re.compile(r"[a-z']+")
 _SECOND_PERSON = {"you", "your", "you're", "yourself", "you've", "you'd", "you'll", "yours"}
 _FIRST_PERSON = {"i", "i'm", "my", "me", "myself", "i've", "i'd", "i'll", "mine"}
@@ -109,6 +112,14 @@ def assign_roles(
 def _assignment(coach: str, speakers: list[str], confidence: float, method: str) -> RoleAssignment:
     roles = {s: ("coach" if s == coach else "client") for s in speakers}
     return RoleAssignment(coach, roles, confidence, method)
+
+
+def uncertainty_note(assignment: RoleAssignment) -> str | None:
+    """The session note for a guess below :data:`UNCERTAIN_BELOW`, or None when the guess is confident."""
+    if assignment.confidence >= UNCERTAIN_BELOW:
+        return None
+    return (f"Which speaker is the coach is uncertain (confidence {assignment.confidence:.2f}); "
+            "set roles.coach_speaker in the config if it is wrong.")
 
 
 def apply_roles(utterances: Sequence[Utterance], assignment: RoleAssignment) -> list[Utterance]:

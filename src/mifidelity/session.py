@@ -85,19 +85,47 @@ def code_utterances(frame: pd.DataFrame, coder: UtteranceCoder) -> pd.DataFrame:
 
 
 def build_session(
+    *,
     session_id: str,
     source: str,
-    frame: pd.DataFrame,
+    utterances: Sequence[Utterance],
     coder: UtteranceCoder,
-    duration_seconds: float | None,
-    models: dict[str, StageInfo],
-    timings: dict[str, float],
+    duration_seconds: float | None = None,
+    models: dict[str, StageInfo] | None = None,
+    timings: dict[str, float] | None = None,
     roles: RoleAssignment | None = None,
-    notes: list[str] | None = None,
+    notes: Sequence[str] = (),
     coach: str | None = None,
+    recorded_at: datetime | None = None,
 ) -> CodedSession:
-    """Code the utterances, compute the metrics and estimate the session's fidelity."""
-    coded = code_utterances(frame, coder)
+    """Code the utterances, compute the metrics and estimate the session's fidelity.
+
+    Parameters
+    ----------
+    session_id:
+        Names the output folder.
+    source:
+        The recording or transcript the session was made from.
+    utterances:
+        In time (or input) order, each with its role.
+    coder:
+        Codes each utterance (:func:`mifidelity.coding.get_coder`).
+    duration_seconds:
+        The recording's length; None for a transcript without audio.
+    models:
+        The engine and model of each stage before coding (the coder's and the fidelity model's are added).
+    timings:
+        Seconds per stage. Kept by reference: stages that finish after this call still land in session.json.
+    roles:
+        Which speaker is the coach, when the pipeline decided it.
+    notes:
+        Caveats for the report (uncertain roles, no speech, ...).
+    coach:
+        The coach's name for the report header.
+    recorded_at:
+        When the session took place; None lets the report decide (see ``report.analysis.session_date``).
+    """
+    coded = code_utterances(utterances_frame(utterances), coder)
     metrics = compute_metrics(coded, duration_seconds)
     fidelity = estimate_fidelity(coded, metrics)
     return CodedSession(
@@ -106,12 +134,13 @@ def build_session(
         duration_seconds=duration_seconds,
         utterances=coded,
         metrics=metrics,
-        models={**models, "coding": coder.info,
+        models={**(models or {}), "coding": coder.info,
                 **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI high/low")} if fidelity else {})},
-        timings=timings,
+        timings=timings if timings is not None else {},
         roles=roles,
-        notes=list(notes or []),
+        notes=list(notes),
         coach=coach,
+        recorded_at=recorded_at,
         expected_metrics=expected_metrics(coded),
         fidelity=fidelity,
     )

@@ -3,7 +3,8 @@
 A transcript is a CSV with a ``role`` column (coach | client; "therapist" and
 "counsellor" are read as coach) and a ``text`` column, optionally ``start`` and
 ``end`` in seconds and a ``speaker`` column. Every input row becomes exactly
-one utterance, in input order.
+one :class:`~mifidelity.types.Utterance`, in input order: the same hand-off
+the recording pipeline gives the coder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mifidelity.errors import MifidelityError
+from mifidelity.types import Utterance
 
 ROLE_SYNONYMS = {
     "coach": "coach", "therapist": "coach", "counsellor": "coach", "counselor": "coach",
@@ -20,13 +22,14 @@ ROLE_SYNONYMS = {
 }
 
 
-def read_transcript_csv(path: str | Path) -> pd.DataFrame:
+def read_transcript_csv(path: str | Path) -> list[Utterance]:
     """Read and validate a transcript CSV.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns ``start``, ``end``, ``speaker``, ``role``, ``text``, one row per input row.
+    list[Utterance]
+        One per input row, in input order, with its role; ``start`` and ``end`` are None
+        where the input has no times; ``speaker`` is the input's speaker, else its role.
 
     Raises
     ------
@@ -52,14 +55,12 @@ def read_transcript_csv(path: str | Path) -> pd.DataFrame:
         raise MifidelityError(
             f"row {first} has role '{unknown.iloc[0]}'; roles must be coach or client"
         )
-    frame = pd.DataFrame({
-        "start": _seconds(raw, "start"),
-        "end": _seconds(raw, "end"),
-        "speaker": raw["speaker"] if "speaker" in raw.columns else roles,
-        "role": roles,
-        "text": raw["text"],
-    })
-    return frame.reset_index(drop=True)
+    speakers = raw["speaker"] if "speaker" in raw.columns else roles
+    return [
+        Utterance(start=_or_none(start), end=_or_none(end), speaker=speaker, text=text, role=role)
+        for start, end, speaker, role, text in zip(
+            _seconds(raw, "start"), _seconds(raw, "end"), speakers, roles, raw["text"])
+    ]
 
 
 def _seconds(raw: pd.DataFrame, column: str) -> pd.Series:
@@ -70,3 +71,7 @@ def _seconds(raw: pd.DataFrame, column: str) -> pd.Series:
     if bad.any():
         raise MifidelityError(f"column {column} must hold seconds; row {int(bad.idxmax()) + 2} does not")
     return values.astype("float64")
+
+
+def _or_none(seconds: float) -> float | None:
+    return None if pd.isna(seconds) else float(seconds)

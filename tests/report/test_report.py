@@ -20,7 +20,7 @@ from mifidelity.report import render_session_report, static_script
 from mifidelity.report.analysis import bootstrap_intervals, missed_opportunities, suggestions, utterance_codes
 from mifidelity.report.artifacts import artifact_key, publish_session_artifacts, session_markdown, session_table
 from mifidelity.report.overview import write_overview
-from mifidelity.session import build_session, utterances_frame
+from mifidelity.session import build_session
 from mifidelity.types import Utterance
 from support import ROOT
 from support.reports import ESCAPED, HOSTILE, NETWORK_REF, coded_session, hostile_transcript
@@ -100,8 +100,8 @@ def test_audio_player_refers_to_the_recording_relatively_without_copying(tmp_pat
 def test_written_report_is_private(tmp_path, question_mark_coder):
     utterances = [Utterance(0.0, 2.0, "SPEAKER_01", "What brings you here?", "coach"),
                   Utterance(2.5, 6.0, "SPEAKER_00", HOSTILE, "client")]
-    folder = write_session(build_session("s1", "/data/s1.wav", utterances_frame(utterances), question_mark_coder,
-                                         60.0, {}, {}), tmp_path)
+    folder = write_session(build_session(session_id="s1", source="/data/s1.wav", utterances=utterances,
+                                         coder=question_mark_coder, duration_seconds=60.0), tmp_path)
     report = folder / "report.html"
     assert stat.S_IMODE(report.stat().st_mode) == 0o600
     assert HOSTILE not in report.read_text() and ESCAPED in report.read_text()

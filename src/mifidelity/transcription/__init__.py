@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 from mifidelity.config import AsrConfig
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Recording, StageInfo, Transcript
+from mifidelity.types import ProgressHook, Recording, StageInfo, Transcript
 
 
 class Transcriber(Protocol):
@@ -20,7 +20,7 @@ class Transcriber(Protocol):
         ...
 
     def transcribe(
-        self, recording: Recording, hook: Callable[[str, float], None] | None = None
+        self, recording: Recording, hook: ProgressHook | None = None
     ) -> Transcript: ...
 
 

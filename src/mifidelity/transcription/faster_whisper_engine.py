@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 from mifidelity.config import AsrConfig
 from mifidelity.transcription.models import ResolvedModel, resolve_ctranslate2_model
-from mifidelity.types import Recording, StageInfo, Transcript, Word
+from mifidelity.types import ProgressHook, Recording, StageInfo, Transcript, Word
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class FasterWhisperTranscriber:
         return _MODEL_CACHE[key]
 
     def transcribe(
-        self, recording: Recording, hook: Callable[[str, float], None] | None = None
+        self, recording: Recording, hook: ProgressHook | None = None
     ) -> Transcript:
         """Recognise the recording's words.
 

@@ -23,12 +23,12 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from mifidelity.config import AsrConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.transcription import models as asr_models
-from mifidelity.types import Recording, StageInfo, Transcript, Word
+from mifidelity.types import ProgressHook, Recording, StageInfo, Transcript, Word
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def resolve_whisper_checkpoint(config: AsrConfig) -> WhisperCheckpoint:
 
 
 @contextmanager
-def _progress(hook: Callable[[str, float], None] | None) -> Iterator[None]:
+def _progress(hook: ProgressHook | None) -> Iterator[None]:
     """Route openai-whisper's tqdm frame counter to ``hook("transcribe", fraction)``."""
     if hook is None:
         yield
@@ -287,7 +287,7 @@ class OpenAIWhisperTranscriber:
             ) from None
 
     def transcribe(
-        self, recording: Recording, hook: Callable[[str, float], None] | None = None
+        self, recording: Recording, hook: ProgressHook | None = None
     ) -> Transcript:
         """Recognise the recording's words.
 
