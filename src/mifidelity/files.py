@@ -38,6 +38,14 @@ def write_private(path: str | Path, content: str) -> None:
         handle.write(content)
 
 
+def create_private_exclusive(path: str | Path, content: str) -> Path:
+    """Write ``content`` to a new owner-only file; FileExistsError if ``path`` exists (never overwrites)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    return Path(path)
+
+
 def write_private_atomic(path: str | Path, content: str) -> None:
     """Replace ``path`` with ``content`` atomically; the file is owner-only throughout."""
     path = Path(path)

@@ -42,8 +42,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     from support.flows import require_working_scheduler
-    from mifidelity.ledger import DONE, PROCESSING
-    from mifidelity.watch_cli import _free_port
+    from mifidelity.service.ledger import Status
+    from mifidelity.service.prefect_server import free_port
 
     require_working_scheduler()
     inbox, out, state = tmp_path / "inbox", tmp_path / "out", tmp_path / "prefect"
@@ -59,7 +59,7 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
     # max_concurrency 1: one recording at a time per run, so the second needs the other worker
     config.write_text(FAST_CONFIG + f"cache: {{enabled: false}}\naudio: {{ffmpeg: '{gate / 'ffmpeg'}'}}\n")
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(state), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_SERVER_UI_ENABLED": "false", "PYTHONUNBUFFERED": "1",
            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state / 'server.db'}"}
@@ -89,13 +89,13 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
 
         # Neither recording can finish before the release, so both being in processing at once
         # means two runs hold one each.
-        claimed = wait_for(lambda: _both_in(out, PROCESSING), timeout=300, step=1)
+        claimed = wait_for(lambda: _both_in(out, Status.PROCESSING), timeout=300, step=1)
         assert claimed, logs()
         worker_pids = {f":{w.pid}" for w in workers}
         used = {row.worker[row.worker.rindex(":"):] for row in claimed}
         assert used == worker_pids, (used, worker_pids)  # one recording per worker
         release.touch()
-        rows = wait_for(lambda: _both_in(out, DONE), timeout=600, step=2)
+        rows = wait_for(lambda: _both_in(out, Status.DONE), timeout=600, step=2)
         assert rows, logs()
         assert {row.worker for row in rows} == {row.worker for row in claimed}  # nobody took one over
         a, b = rows
@@ -108,7 +108,7 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
 
 def _both_in(out: Path, status: str):
     """The two ledger rows once both have STATUS, else None."""
-    from mifidelity.ledger import Ledger, default_database_url
+    from mifidelity.service.ledger import Ledger, default_database_url
 
     if not (out / ".ledger.sqlite").exists():
         return None

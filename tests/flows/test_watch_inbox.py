@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_prefect_server")]
 
 
 def _ledger(out):
-    from mifidelity.ledger import Ledger, default_database_url
+    from mifidelity.service.ledger import Ledger, default_database_url
 
     return Ledger(default_database_url(out))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mifidelity.inbox import (
+from mifidelity.service.inbox import (
     ERROR_SUFFIX, error_text, is_stable, move_original, refusal_reason, scan, write_note,
 )
 

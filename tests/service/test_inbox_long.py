@@ -24,7 +24,7 @@ CHILD = r"""
 import json, resource, sys, time
 from mifidelity.privacy import use_offline_environment; use_offline_environment()
 from mifidelity.audio import file_sha256, load_recording
-from mifidelity_flows.watch_inbox import check_complete
+from mifidelity.service.inbox import check_complete
 path, diarize = sys.argv[1], sys.argv[2] == "1"
 began = time.perf_counter()
 file_sha256(path)

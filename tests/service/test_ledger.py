@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from mifidelity.ledger import DONE, FAILED, PROCESSING, QUEUED, Ledger, default_database_url, utcnow
+from mifidelity.service.ledger import DropOutcome, Ledger, Status, default_database_url, utcnow
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_same_content_is_one_row_and_names_never_clash(ledger):
     again = ledger.register("a" * 64, "coach/renamed.mp3", "coach", ["renamed"])
     assert again == first and len(ledger.all()) == 1
     other = ledger.register("b" * 64, "coach/s.mp3", "coach", ["s", "s-bbbbbbbb"])  # same name, new content
-    assert other.session_id == "s-bbbbbbbb" and other.status == QUEUED
+    assert other.session_id == "s-bbbbbbbb" and other.status == Status.QUEUED
 
 
 def test_claim_is_exclusive_and_counts_attempts(ledger):
@@ -36,7 +36,7 @@ def test_claim_is_exclusive_and_counts_attempts(ledger):
     assert ledger.start_attempt("c" * 64) == 1
     ledger.mark_done("c" * 64, "/out/x")
     row = ledger.get("c" * 64)
-    assert (row.status, row.output_folder, row.attempts) == (DONE, "/out/x", 1)
+    assert (row.status, row.output_folder, row.attempts) == (Status.DONE, "/out/x", 1)
     assert row.finished_at is not None and row.created_at <= row.finished_at
 
 
@@ -48,7 +48,7 @@ def test_requeue_waits_for_backoff_then_fails(ledger):
     assert [r.sha256 for r in ledger.due(utcnow() + timedelta(seconds=61))] == ["d" * 64]
     ledger.claim("d" * 64)
     ledger.mark_failed("d" * 64, "it broke")
-    assert (ledger.get("d" * 64).status, ledger.get("d" * 64).error) == (FAILED, "it broke")
+    assert (ledger.get("d" * 64).status, ledger.get("d" * 64).error) == (Status.FAILED, "it broke")
 
 
 def test_claims_of_dead_processes_are_recovered(ledger):
@@ -59,17 +59,17 @@ def test_claims_of_dead_processes_are_recovered(ledger):
     ledger.claim("e" * 64, f"{socket.gethostname()}:999999")  # no such process
     ledger.claim("f" * 64)  # this process: alive
     assert ledger.recover_abandoned(lease_seconds=3600) == ["e" * 64]
-    assert ledger.get("e" * 64).status == QUEUED and ledger.get("f" * 64).status == PROCESSING
+    assert ledger.get("e" * 64).status == Status.QUEUED and ledger.get("f" * 64).status == Status.PROCESSING
     assert ledger.recover_abandoned(lease_seconds=0.0) == ["f" * 64]  # lease expired (another machine died)
 
 
 def test_drops_are_recorded(ledger):
-    ledger.record_drop("a.mp3", None, "refused", "failed/a.mp3", "empty")
+    ledger.record_drop("a.mp3", None, DropOutcome.REFUSED, "failed/a.mp3", "empty")
     assert [(d.source_path, d.outcome) for d in ledger.drops()] == [("a.mp3", "refused")]
 
 
 def test_postgresql_url_is_accepted_without_connecting():
-    from mifidelity.ledger import _make_engine
+    from mifidelity.service.ledger import _make_engine
 
     pytest.importorskip("psycopg", reason="the PostgreSQL driver is optional")
     engine = _make_engine("postgresql+psycopg://user@127.0.0.1:1/ledger")

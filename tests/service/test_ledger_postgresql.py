@@ -54,13 +54,13 @@ def postgres_url():
 
 
 def test_register_claim_once_and_recover_on_postgresql(postgres_url):
-    from mifidelity.ledger import DONE, PROCESSING, QUEUED, Ledger
+    from mifidelity.service.ledger import Ledger, Status
 
     ledger = Ledger(postgres_url)
     try:
         sha = "a" * 64
         row = ledger.register(sha, "coach/a.mp3", "coach", ["a"])
-        assert (row.status, row.session_id) == (QUEUED, "a")
+        assert (row.status, row.session_id) == (Status.QUEUED, "a")
         assert ledger.register(sha, "renamed.mp3", None, ["renamed"]).session_id == "a"  # same content, same row
 
         # Eight watchers race for one recording: exactly one claim wins.
@@ -79,11 +79,11 @@ def test_register_claim_once_and_recover_on_postgresql(postgres_url):
         [t.start() for t in threads]
         [t.join() for t in threads]
         assert errors == [] and wins.count(True) == 1, (wins, errors)
-        assert ledger.get(sha).status == PROCESSING
+        assert ledger.get(sha).status == Status.PROCESSING
         assert ledger.recover_abandoned(lease_seconds=0.0) == [sha]  # the claimer's lease is over
         assert ledger.claim(sha)
         ledger.mark_done(sha, "/out/a")
-        assert ledger.get(sha).status == DONE
+        assert ledger.get(sha).status == Status.DONE
     finally:
         ledger.close()
 
@@ -91,7 +91,7 @@ def test_register_claim_once_and_recover_on_postgresql(postgres_url):
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_prefect_server")
 def test_watch_inbox_run_with_postgresql_ledger(postgres_url, tmp_path):
-    from mifidelity.ledger import Ledger
+    from mifidelity.service.ledger import Ledger
     from support.flows import run_flow_once
 
     inbox, out = tmp_path / "inbox", tmp_path / "out"

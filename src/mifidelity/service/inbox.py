@@ -7,19 +7,24 @@ for writing, never deleted, never overwritten (a clashing destination gets a
 `` (2)`` suffix). Symbolic links are never followed: a link is itself moved
 to ``failed/`` (the file it points to is not touched). Hidden files and
 folders (names starting with ``.``) are left alone, because copy tools write
-their temporary files under such names.
+their temporary files under such names. A copy that stopped early (the file
+declares more audio than decodes) is caught by :func:`check_complete`.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mifidelity.audio import AUDIO_EXTENSIONS
+from mifidelity.errors import MifidelityError
+from mifidelity.files import create_private_exclusive
 
 ARCHIVE, FAILED = "archive", "failed"
 RESERVED = frozenset({ARCHIVE, FAILED})
@@ -202,14 +207,43 @@ def write_note(moved: Path, text: str, suffix: str = ERROR_SUFFIX) -> Path:
     n = 1
     while True:
         try:
-            fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            break
+            return create_private_exclusive(note, text.rstrip() + "\n")
         except FileExistsError:
             n += 1
             note = _sidecar(moved, f".{n}{suffix}")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text.rstrip() + "\n")
-    return note
+
+
+def check_complete(path: str | Path, ffmpeg: str = "ffmpeg") -> None:
+    """Refuse a recording that is cut off: less audio decodes than the file itself declares.
+
+    Files ffprobe cannot read are let through; the pipeline's decoder then
+    reports what is wrong with them.
+    """
+    ffprobe = str(Path(ffmpeg).with_name("ffprobe")) if "/" in ffmpeg else "ffprobe"
+    probe = subprocess.run([ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+                           capture_output=True, text=True)
+    try:
+        declared = float(probe.stdout.strip().splitlines()[0])
+    except (ValueError, IndexError):
+        return
+    decode = subprocess.run([ffmpeg, "-nostdin", "-hide_banner", "-i", str(path), "-vn", "-map", "0:a:0?",
+                             "-f", "null", "-"], capture_output=True, text=True)
+    times = re.findall(r"time=(\d+):(\d+):(\d+(?:\.\d+)?)", decode.stderr)
+    if not times:
+        return
+    h, m, s = times[-1]
+    decoded = int(h) * 3600 + int(m) * 60 + float(s)
+    if declared - decoded > max(1.0, 0.02 * declared):
+        raise MifidelityError(
+            f"the recording is cut off: the file says it lasts {_clock(declared)} but only {_clock(decoded)} "
+            "of audio could be read, so the copy is incomplete or the recorder stopped before finishing the file"
+        )
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def content_hint(path: str | Path) -> str | None:

@@ -4,7 +4,7 @@ SQLite by default (a file beside the outputs), any SQLAlchemy URL otherwise
 (PostgreSQL when several machines share one inbox). The ledger is what makes
 the watcher safe to kill: a recording is claimed with one conditional UPDATE,
 so two watchers never process the same content, and a claim whose process
-died is handed back out (see :func:`recover_abandoned`).
+died is handed back out (see :meth:`Ledger.recover_abandoned`).
 
 The ledger holds file names, hashes, statuses and error messages; never
 transcript text.
@@ -17,6 +17,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import (
@@ -26,8 +27,26 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-QUEUED, PROCESSING, DONE, FAILED = "queued", "processing", "done", "failed"
-STATUSES = (QUEUED, PROCESSING, DONE, FAILED)
+from mifidelity.config import PipelineConfig
+from mifidelity.files import PRIVATE_FILE_MODE, touch_private
+
+
+class Status(StrEnum):
+    """Where a recording is in its life (the strings are what the database holds)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DropOutcome(StrEnum):
+    """What became of a file the watcher disposed of (the strings are what the database holds)."""
+
+    ARCHIVED = "archived"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    REFUSED = "refused"
 
 
 def utcnow() -> datetime:
@@ -45,13 +64,13 @@ class Base(DeclarativeBase):
     pass
 
 
-class RecordingRow(Base):
+class EntryRow(Base):
     """One recording (one content hash) and where it is in its life."""
 
     __tablename__ = "recordings"
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default=QUEUED)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=Status.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     source_path: Mapped[str] = mapped_column(Text)  # inbox-relative path where it was (last) seen
@@ -76,18 +95,18 @@ class DropRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     source_path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    outcome: Mapped[str] = mapped_column(String(32))  # archived | duplicate | failed | refused
+    outcome: Mapped[str] = mapped_column(String(32))  # a DropOutcome
     moved_to: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @dataclass(frozen=True)
-class Recording:
+class LedgerEntry:
     """A plain copy of a ledger row (safe to use after its database session closed)."""
 
     sha256: str
-    status: str
+    status: Status
     attempts: int
     error: str | None
     source_path: str
@@ -104,9 +123,9 @@ class Recording:
     finished_at: datetime | None
 
 
-def _plain(row: RecordingRow) -> Recording:
-    return Recording(
-        row.sha256, row.status, row.attempts, row.error, row.source_path, row.coach, row.session_id,
+def _plain(row: EntryRow) -> LedgerEntry:
+    return LedgerEntry(
+        row.sha256, Status(row.status), row.attempts, row.error, row.source_path, row.coach, row.session_id,
         row.output_folder, row.moved_to, row.claimed_by, row.worker, _aware(row.next_attempt_at), _aware(row.created_at),
         _aware(row.updated_at), _aware(row.started_at), _aware(row.finished_at),
     )
@@ -114,6 +133,11 @@ def _plain(row: RecordingRow) -> Recording:
 
 def default_database_url(out_dir: str | Path) -> str:
     return f"sqlite:///{(Path(out_dir) / '.ledger.sqlite').resolve()}"
+
+
+def ledger_for(out_dir: str | Path, config: PipelineConfig) -> Ledger:
+    """The ledger a watcher writing to ``out_dir`` uses: ``inbox.database_url``, else SQLite in ``out_dir``."""
+    return Ledger(config.inbox.database_url or default_database_url(out_dir))
 
 
 def worker_id() -> str:
@@ -135,7 +159,7 @@ class Ledger:
         self.engine: Engine = _make_engine(url)
         self._create_tables()
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-            os.chmod(self.engine.url.database, 0o600)
+            os.chmod(self.engine.url.database, PRIVATE_FILE_MODE)
 
     def _create_tables(self, tries: int = 5) -> None:
         # Several watchers (machines) may create the tables at the same moment: one wins, the others
@@ -154,14 +178,14 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self, sha256: str) -> Recording | None:
+    def get(self, sha256: str) -> LedgerEntry | None:
         with Session(self.engine) as db:
-            row = db.get(RecordingRow, sha256)
+            row = db.get(EntryRow, sha256)
             return None if row is None else _plain(row)
 
-    def all(self) -> list[Recording]:
+    def all(self) -> list[LedgerEntry]:
         with Session(self.engine) as db:
-            return [_plain(r) for r in db.scalars(select(RecordingRow).order_by(RecordingRow.created_at))]
+            return [_plain(r) for r in db.scalars(select(EntryRow).order_by(EntryRow.created_at))]
 
     def drops(self) -> list[DropRow]:
         with Session(self.engine, expire_on_commit=False) as db:
@@ -169,19 +193,19 @@ class Ledger:
 
     def session_id_taken(self, session_id: str) -> bool:
         with Session(self.engine) as db:
-            return db.scalar(select(RecordingRow.sha256).where(RecordingRow.session_id == session_id)) is not None
+            return db.scalar(select(EntryRow.sha256).where(EntryRow.session_id == session_id)) is not None
 
-    def due(self, now: datetime | None = None) -> list[Recording]:
+    def due(self, now: datetime | None = None) -> list[LedgerEntry]:
         """Queued recordings whose back-off (if any) has elapsed, oldest first."""
         now = now or utcnow()
         with Session(self.engine) as db:
-            rows = db.scalars(select(RecordingRow).where(RecordingRow.status == QUEUED)
-                              .order_by(RecordingRow.created_at))
+            rows = db.scalars(select(EntryRow).where(EntryRow.status == Status.QUEUED)
+                              .order_by(EntryRow.created_at))
             return [_plain(r) for r in rows if r.next_attempt_at is None or _aware(r.next_attempt_at) <= now]
 
     # -- writing -------------------------------------------------------------------------------
 
-    def register(self, sha256: str, source_path: str, coach: str | None, session_ids: list[str]) -> Recording:
+    def register(self, sha256: str, source_path: str, coach: str | None, session_ids: list[str]) -> LedgerEntry:
         """Add a newly seen recording as queued (or return the existing row for this content).
 
         ``session_ids`` are candidate session ids in order of preference; the
@@ -196,7 +220,7 @@ class Ledger:
                 continue
             try:
                 with Session(self.engine) as db, db.begin():
-                    db.add(RecordingRow(sha256=sha256, status=QUEUED, attempts=0, source_path=source_path,
+                    db.add(EntryRow(sha256=sha256, status=Status.QUEUED, attempts=0, source_path=source_path,
                                         coach=coach, session_id=session_id))
             except IntegrityError:
                 existing = self.get(sha256)
@@ -215,9 +239,9 @@ class Ledger:
         now = utcnow()
         with Session(self.engine) as db, db.begin():
             result = db.execute(
-                update(RecordingRow)
-                .where(RecordingRow.sha256 == sha256, RecordingRow.status == QUEUED)
-                .values(status=PROCESSING, claimed_by=owner or worker_id(), started_at=now, updated_at=now,
+                update(EntryRow)
+                .where(EntryRow.sha256 == sha256, EntryRow.status == Status.QUEUED)
+                .values(status=Status.PROCESSING, claimed_by=owner or worker_id(), started_at=now, updated_at=now,
                         next_attempt_at=None, worker=f"{socket.gethostname()}:{os.getppid()}")
             )
             return result.rowcount == 1
@@ -225,29 +249,30 @@ class Ledger:
     def start_attempt(self, sha256: str) -> int:
         """Count one more try (each Prefect task retry is one); returns the number of tries so far."""
         with Session(self.engine) as db, db.begin():
-            db.execute(update(RecordingRow).where(RecordingRow.sha256 == sha256)
-                       .values(attempts=RecordingRow.attempts + 1, updated_at=utcnow()))
-            return db.get(RecordingRow, sha256).attempts
+            db.execute(update(EntryRow).where(EntryRow.sha256 == sha256)
+                       .values(attempts=EntryRow.attempts + 1, updated_at=utcnow()))
+            return db.get(EntryRow, sha256).attempts
 
     def mark_done(self, sha256: str, output_folder: str) -> None:
         now = utcnow()
-        self._update(sha256, status=DONE, output_folder=output_folder, error=None, finished_at=now)
+        self._update(sha256, status=Status.DONE, output_folder=output_folder, error=None, finished_at=now)
 
     def mark_failed(self, sha256: str, error: str) -> None:
-        self._update(sha256, status=FAILED, error=error, finished_at=utcnow())
+        self._update(sha256, status=Status.FAILED, error=error, finished_at=utcnow())
 
     def requeue(self, sha256: str, error: str, delay_seconds: float) -> None:
         """A transient failure: try again after ``delay_seconds``."""
-        self._update(sha256, status=QUEUED, error=error, claimed_by=None,
+        self._update(sha256, status=Status.QUEUED, error=error, claimed_by=None,
                      next_attempt_at=utcnow() + timedelta(seconds=delay_seconds))
 
     def set_moved(self, sha256: str, moved_to: str) -> None:
         self._update(sha256, moved_to=moved_to)
 
-    def record_drop(self, source_path: str, sha256: str | None, outcome: str, moved_to: str,
+    def record_drop(self, source_path: str, sha256: str | None, outcome: DropOutcome, moved_to: str,
                     reason: str | None = None) -> None:
         with Session(self.engine) as db, db.begin():
-            db.add(DropRow(source_path=source_path, sha256=sha256, outcome=outcome, moved_to=moved_to, reason=reason))
+            db.add(DropRow(source_path=source_path, sha256=sha256, outcome=DropOutcome(outcome), moved_to=moved_to,
+                           reason=reason))
 
     def recover_abandoned(self, lease_seconds: float, alive=None) -> list[str]:
         """Hand claims whose process is gone back to the queue; returns their hashes.
@@ -261,19 +286,19 @@ class Ledger:
         now = utcnow()
         recovered = []
         with Session(self.engine) as db, db.begin():
-            for row in db.scalars(select(RecordingRow).where(RecordingRow.status == PROCESSING)):
+            for row in db.scalars(select(EntryRow).where(EntryRow.status == Status.PROCESSING)):
                 owner_host, _, pid = (row.claimed_by or "").rpartition(":")
                 dead_here = owner_host == host and pid.isdigit() and not alive(int(pid))
                 expired = _aware(row.updated_at) < now - timedelta(seconds=lease_seconds)
                 if dead_here or expired or not row.claimed_by:
-                    row.status, row.claimed_by, row.updated_at = QUEUED, None, now
+                    row.status, row.claimed_by, row.updated_at = Status.QUEUED, None, now
                     row.error = "the process handling it stopped before finishing; it is tried again"
                     recovered.append(row.sha256)
         return recovered
 
     def _update(self, sha256: str, **values) -> None:
         with Session(self.engine) as db, db.begin():
-            db.execute(update(RecordingRow).where(RecordingRow.sha256 == sha256).values(updated_at=utcnow(), **values))
+            db.execute(update(EntryRow).where(EntryRow.sha256 == sha256).values(updated_at=utcnow(), **values))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -297,10 +322,7 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[1] if "///" in url else ""
         if database and database != ":memory:":
-            path = Path(database)
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            touch_private(database)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -1,0 +1,173 @@
+"""Serving the inbox flow on a schedule: a private local Prefect server, or deployments on a shared one.
+
+Prefect's ephemeral mode cannot run schedules, so `mifidelity watch` starts a
+Prefect server of its own on loopback (its database owner-only, beside the
+outputs) unless PREFECT_API_URL already points at one. With several machines,
+`mifidelity watch-deploy` puts the flow on a work pool of a shared server
+instead (docs/deploy.md).
+
+The flow is passed in (the command line is the one place that wires the
+library to ``mifidelity_flows``), so this module does not import it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from mifidelity.errors import MifidelityError
+from mifidelity.files import private_dir
+
+
+def scheduler_problem() -> str | None:
+    """Why the local Prefect server could not schedule scans, or None.
+
+    Prefect 3.8.8's scheduler fails to insert scheduled runs with SQLAlchemy 2.1
+    (the local server would start but never schedule a scan).
+    """
+    import sqlalchemy
+
+    major, minor = (int(x) for x in sqlalchemy.__version__.split(".")[:2])
+    if (major, minor) >= (2, 1):
+        return (f"the local Prefect server cannot schedule scans with SQLAlchemy {sqlalchemy.__version__}; "
+                "install 'sqlalchemy>=2.0,<2.1' in this environment")
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C so the local server is stopped cleanly."""
+    import signal
+
+    def _raise(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM when the watcher dies, even by SIGKILL."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort, not on Linux
+        pass
+
+
+@contextmanager
+def local_prefect_server(state_dir: Path, timeout: float = 120.0) -> Iterator[str]:
+    """A private Prefect server on loopback (its database in ``state_dir``, owner-only); yields its API URL.
+
+    The server is stopped when the block ends, and (on Linux) when this process dies.
+    """
+    import httpx
+
+    private_dir(state_dir)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(state_dir),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{state_dir / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = open(state_dir / "server.log", "ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+         "--no-ui", "--analytics-off"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the local Prefect server stopped at start-up; see {state_dir / 'server.log'}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect server did not start in {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def serve_watch(flow, inbox: Path, out: Path, config_path: Path | None, interval: float, name: str = "inbox",
+                verbose: bool = False) -> None:
+    """Serve the `watch-inbox` ``flow`` as a deployment run every ``interval`` seconds, until stopped.
+
+    Uses the server PREFECT_API_URL points at, else a :func:`local_prefect_server`
+    in ``OUT/.prefect``. Raises MifidelityError when the local server could not
+    schedule runs.
+    """
+    parameters = {
+        "inbox": str(inbox.resolve()),
+        "out_dir": str(out.resolve()),
+        "config_path": str(config_path.resolve()) if config_path else None,
+    }
+    if os.environ.get("PREFECT_API_URL"):
+        _serve(flow, name, interval, parameters, verbose)
+        return
+    problem = scheduler_problem()
+    if problem:
+        raise MifidelityError(problem)
+    with local_prefect_server(out / ".prefect") as url:
+        os.environ["PREFECT_API_URL"] = url
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            _serve(flow, name, interval, parameters, verbose)
+
+
+def _serve(flow, name: str, interval: float, parameters: dict, verbose: bool) -> None:
+    flow.serve(
+        name=name,
+        interval=interval,
+        parameters=parameters,
+        limit=1,  # one scan at a time; each scan bounds its own concurrency (inbox.max_concurrency)
+        pause_on_shutdown=True,
+        print_starting_message=verbose,
+    )
+
+
+def register_pool_deployment(flow, inbox: str, out: str, pool: str, interval: float, config_path: str | None = None,
+                             name: str = "inbox") -> str:
+    """Create (or update) the `watch-inbox` ``flow``'s deployment on a work pool of a shared Prefect server.
+
+    Workers on every machine (``prefect worker start --pool POOL``) then run the
+    scans; PREFECT_API_URL must point at the server. Returns the deployment id.
+    """
+    from prefect.deployments.runner import EntrypointType
+
+    deployment = flow.to_deployment(
+        name=name,
+        interval=interval,
+        parameters={"inbox": inbox, "out_dir": out, "config_path": config_path},
+        work_pool_name=pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    return str(deployment.apply(work_pool_name=pool))

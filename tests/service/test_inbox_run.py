@@ -1,0 +1,316 @@
+"""The inbox run's state machine without Prefect: a fake `submit` stands in for the task, files are a few bytes.
+
+Processing is a stub (nothing is decoded), so every case runs in milliseconds.
+The slow tests in tests/flows/test_watch_inbox*.py run the same machine under Prefect on real audio.
+"""
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from mifidelity.audio import file_sha256
+from mifidelity.config import PipelineConfig
+from mifidelity.errors import MifidelityError
+from mifidelity.service.inbox_run import (
+    AttemptsExhausted, attempt_recording, is_transient, prepare_folders, run_inbox, session_id_candidates,
+)
+from mifidelity.service.ledger import Ledger, Status, default_database_url
+
+
+def _config(**inbox) -> PipelineConfig:
+    settings = {"stable_seconds": 0, "interval": 2, "retry_delays": [0], "max_attempts": 3, **inbox}
+    return PipelineConfig.model_validate({"inbox": settings})
+
+
+def _drop(path: Path, content: bytes | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if content is not None else f"audio of {path.name}".encode())
+    return path
+
+
+class FakeProcessing:
+    """``submit`` for the run: each claimed recording goes through the library's `attempt_recording` at once,
+    with a stub instead of the pipeline. ``errors`` are raised by the next tries, in order."""
+
+    def __init__(self, inbox: Path, out: Path, config: PipelineConfig, errors=()):
+        self.inbox, self.out, self.config = inbox, out, config
+        self.errors = list(errors)
+        self.calls: list[tuple[str, str | None, str, int]] = []  # (source_path, coach, session_id, attempts)
+
+    def process(self, path: Path, entry) -> str:
+        assert path == self.inbox / entry.source_path and path.is_file()
+        self.calls.append((entry.source_path, entry.coach, entry.session_id, entry.attempts))
+        if self.errors:
+            raise self.errors.pop(0)
+        folder = self.out / entry.session_id
+        folder.mkdir()
+        return str(folder)
+
+    def __call__(self, sha256: str) -> Future:
+        future = Future()
+        try:
+            future.set_result(attempt_recording(sha256, self.inbox, self.out, self.config, self.process))
+        except Exception as exc:  # noqa: BLE001 - the run classifies it
+            future.set_exception(exc)
+        return future
+
+
+@pytest.fixture
+def folders(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    return prepare_folders(tmp_path / "inbox", tmp_path / "out")
+
+
+def _run(inbox: Path, out: Path, config: PipelineConfig, submit) -> dict:
+    return run_inbox(inbox, out, config, submit, sleep=lambda _seconds: None).as_dict()
+
+
+def _entries(out: Path):
+    ledger = Ledger(default_database_url(out))
+    try:
+        return ledger.all()
+    finally:
+        ledger.close()
+
+
+def test_stable_recording_is_claimed_submitted_once_and_archived(folders):
+    inbox, out = folders
+    config = _config()
+    original = _drop(inbox / "ana" / "week 1.mp3").read_bytes()
+    processing = FakeProcessing(inbox, out, config)
+    report = _run(inbox, out, config, processing)
+    assert report["registered"] == ["ana/week 1.mp3"] and report["processed"] == ["ana/week 1.mp3"]
+    assert processing.calls == [("ana/week 1.mp3", "ana", "week 1", 1)]
+    assert (inbox / "archive" / "ana" / "week 1.mp3").read_bytes() == original
+    assert not (inbox / "ana" / "week 1.mp3").exists()
+    [entry] = _entries(out)
+    assert (entry.status, entry.attempts, entry.output_folder) == (Status.DONE, 1, str(out / "week 1"))
+    assert entry.moved_to == "archive/ana/week 1.mp3"
+    # A second run finds nothing to do and submits nothing.
+    again = _run(inbox, out, config, processing)
+    assert not any(again.values()) and len(processing.calls) == 1
+
+
+def test_transient_failure_is_retried_until_max_attempts_then_failed(folders):
+    inbox, out = folders
+    config = _config(max_attempts=3)
+    original = _drop(inbox / "b.mp3").read_bytes()
+    processing = FakeProcessing(inbox, out, config, errors=[RuntimeError("out of file handles")] * 5)
+    report = _run(inbox, out, config, processing)
+    assert [attempts for *_, attempts in processing.calls] == [1, 2, 3]  # never a fourth try
+    assert report["requeued"] == ["b.mp3", "b.mp3"] and report["failed"] == ["b.mp3"]
+    assert report["processed"] == []
+    [entry] = _entries(out)
+    assert (entry.status, entry.attempts, entry.moved_to) == (Status.FAILED, 3, "failed/b.mp3")
+    note = (inbox / "failed" / "b.mp3.error.txt").read_text()
+    assert "failed 3 times; the last error was an unexpected RuntimeError: out of file handles" in note
+    assert "Tries: 3" in note
+    assert (inbox / "failed" / "b.mp3").read_bytes() == original
+    assert not any(_run(inbox, out, config, processing).values()) and len(processing.calls) == 3
+
+
+def test_transient_failure_then_success_is_processed(folders):
+    inbox, out = folders
+    config = _config()
+    _drop(inbox / "a.mp3")
+    processing = FakeProcessing(inbox, out, config, errors=[OSError("disk briefly unavailable")])
+    report = _run(inbox, out, config, processing)
+    assert report["requeued"] == ["a.mp3"] and report["processed"] == ["a.mp3"] and report["failed"] == []
+    [entry] = _entries(out)
+    assert (entry.status, entry.attempts, entry.error) == (Status.DONE, 2, None)
+    assert (inbox / "archive" / "a.mp3").exists()
+
+
+def test_retry_waits_for_its_back_off(folders):
+    inbox, out = folders
+    config = _config(retry_delays=[60.0])
+    _drop(inbox / "a.mp3")
+    processing = FakeProcessing(inbox, out, config, errors=[OSError("disk briefly unavailable")])
+    assert _run(inbox, out, config, processing)["requeued"] == ["a.mp3"]
+    assert not any(_run(inbox, out, config, processing).values())  # not due for a minute
+    assert len(processing.calls) == 1 and (inbox / "a.mp3").exists()
+    [entry] = _entries(out)
+    assert entry.status == Status.QUEUED and "OSError" in entry.error
+
+
+def test_an_error_the_user_caused_fails_at_once_with_a_hint(folders):
+    inbox, out = folders
+    config = _config()
+    _drop(inbox / "notes.mp3", b"meeting notes, not audio\n")
+    processing = FakeProcessing(inbox, out, config, errors=[MifidelityError("this is not a readable audio or video file")])
+    report = _run(inbox, out, config, processing)
+    assert report["failed"] == ["notes.mp3"] and report["requeued"] == [] and len(processing.calls) == 1
+    note = (inbox / "failed" / "notes.mp3.error.txt").read_text()
+    assert "not a readable audio or video file" in note and "plain text" in note
+    assert _entries(out)[0].status == Status.FAILED
+
+
+def test_already_processed_content_is_not_resubmitted(folders):
+    inbox, out = folders
+    config = _config()
+    content = _drop(inbox / "ana" / "weekly.mp3").read_bytes()
+    processing = FakeProcessing(inbox, out, config)
+    _run(inbox, out, config, processing)
+    _drop(inbox / "ana" / "renamed.mp3", content)  # the same recording under another name
+    _drop(inbox / "ana" / "weekly.mp3", b"next week's session")  # the old name, new content
+    report = _run(inbox, out, config, processing)
+    assert report["duplicates"] == ["ana/renamed.mp3"] and report["processed"] == ["ana/weekly.mp3"]
+    sha = _entries(out)[1].sha256
+    assert [call[2] for call in processing.calls] == ["weekly", f"weekly-{sha[:8]}"]
+    assert "already processed" in (inbox / "archive" / "ana" / "renamed.mp3.duplicate.txt").read_text()
+    assert (inbox / "archive" / "ana" / "weekly (2).mp3").read_bytes() == b"next week's session"
+
+
+def test_a_second_copy_waits_while_the_first_is_queued(folders):
+    inbox, out = folders
+    config = _config(max_concurrency=1)
+    content = _drop(inbox / "a" / "first.mp3").read_bytes()
+    _drop(inbox / "b" / "copy.mp3", content)
+    processing = FakeProcessing(inbox, out, config)
+    report = _run(inbox, out, config, processing)
+    assert len(processing.calls) == 1 and report["processed"] == ["a/first.mp3"]
+    assert report["duplicates"] == ["b/copy.mp3"]
+
+
+def test_unfinished_and_unreadable_files_are_never_submitted(folders):
+    inbox, out = folders
+    processing = FakeProcessing(inbox, out, _config())
+    _drop(inbox / "copying.mp3")
+    _drop(inbox / "empty.mp3", b"")
+    _drop(inbox / "consent form.pdf", b"%PDF-1.4")
+    (inbox / "link.mp3").symlink_to(inbox / "copying.mp3")
+    report = _run(inbox, out, _config(stable_seconds=60), processing)  # all were written just now
+    assert report["waiting"] == ["consent form.pdf", "copying.mp3", "empty.mp3"]
+    assert report["refused"] == ["link.mp3"] and processing.calls == [] and _entries(out) == []
+    assert (inbox / "failed" / "link.mp3").is_symlink() and (inbox / "copying.mp3").exists()
+    report = _run(inbox, out, _config(), processing)  # now quiet for long enough
+    assert report["refused"] == ["consent form.pdf", "empty.mp3"] and report["processed"] == ["copying.mp3"]
+    assert [call[0] for call in processing.calls] == ["copying.mp3"]
+    assert "empty (0 bytes)" in (inbox / "failed" / "empty.mp3.error.txt").read_text()
+
+
+class SlowAttempt:
+    """A try that is still running until the run has polled it twice."""
+
+    def __init__(self, future: Future):
+        self.future, self.polls = future, 0
+
+    def done(self) -> bool:
+        return self.polls >= 2
+
+    def result(self) -> str:
+        return self.future.result()
+
+
+def test_concurrency_is_bounded(folders):
+    inbox, out = folders
+    config = _config(max_concurrency=2)
+    for i in range(5):
+        _drop(inbox / f"s{i}.mp3")
+    processing = FakeProcessing(inbox, out, config)
+    attempts, running_at_submit = [], []
+
+    def submit(sha256: str) -> SlowAttempt:
+        attempts.append(SlowAttempt(processing(sha256)))
+        running_at_submit.append(sum(not a.done() for a in attempts))
+        return attempts[-1]
+
+    def sleep(_seconds: float) -> None:
+        for attempt in attempts:
+            attempt.polls += 1
+
+    report = run_inbox(inbox, out, config, submit, sleep=sleep).as_dict()
+    assert sorted(report["processed"]) == [f"s{i}.mp3" for i in range(5)]
+    assert max(running_at_submit) == 2 and len(processing.calls) == 5
+
+
+def test_a_run_killed_mid_recording_is_completed_by_the_next(folders):
+    inbox, out = folders
+    _drop(inbox / "long one.mp3")
+
+    def killed(_sha256: str):
+        raise KeyboardInterrupt  # the watcher dies while the recording is being processed
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(inbox, out, _config(), killed)
+    [entry] = _entries(out)
+    assert entry.status == Status.PROCESSING and (inbox / "long one.mp3").exists()
+    config = _config(lease_seconds=0.05)  # its lease runs out, as when another machine died holding it
+    time.sleep(0.1)
+    processing = FakeProcessing(inbox, out, config)
+    report = _run(inbox, out, config, processing)
+    assert report["recovered"] == [entry.sha256] and report["processed"] == ["long one.mp3"]
+    assert processing.calls == [("long one.mp3", None, "long one", 1)]
+    assert _entries(out)[0].status == Status.DONE and (inbox / "archive" / "long one.mp3").exists()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("holder_alive", [False, True])
+def test_claim_of_a_process_on_this_host_is_recovered_only_once_it_is_gone(folders, holder_alive):
+    inbox, out = folders
+    config = _config()  # a lease of hours: only the holder's death frees the claim
+    sha = file_sha256(_drop(inbox / "a.mp3"))
+    ledger = Ledger(default_database_url(out))
+    try:
+        ledger.register(sha, "a.mp3", None, ["a"])
+        holder = os.getpid() if holder_alive else _dead_pid()
+        assert ledger.claim(sha, f"{socket.gethostname()}:{holder}")
+    finally:
+        ledger.close()
+    processing = FakeProcessing(inbox, out, config)
+    report = _run(inbox, out, config, processing)
+    if holder_alive:  # another watcher is on it: leave it alone
+        assert report["recovered"] == [] and processing.calls == [] and (inbox / "a.mp3").exists()
+        assert _entries(out)[0].status == Status.PROCESSING
+    else:
+        assert report["recovered"] == [sha] and processing.calls == [("a.mp3", None, "a", 1)]
+        assert _entries(out)[0].status == Status.DONE
+
+
+def test_last_try_is_marked_so_that_it_is_not_retried():
+    exhausted = pickle.loads(pickle.dumps(AttemptsExhausted(RuntimeError("boom"))))  # as a task's state may hold it
+    assert isinstance(exhausted.error, RuntimeError) and str(exhausted) == "RuntimeError: boom"
+    assert not is_transient(exhausted) and not is_transient(MifidelityError("bad file"))
+    assert is_transient(OSError("disk briefly unavailable"))
+
+
+def test_attempt_raises_the_error_until_the_last_try(folders):
+    inbox, out = folders
+    config = _config(max_attempts=2)
+    sha = file_sha256(_drop(inbox / "a.mp3"))
+    ledger = Ledger(default_database_url(out))
+    try:
+        ledger.register(sha, "a.mp3", None, ["a"])
+    finally:
+        ledger.close()
+
+    def broken(_path, _entry):
+        raise RuntimeError("out of file handles")
+
+    with pytest.raises(RuntimeError):
+        attempt_recording(sha, inbox, out, config, broken)
+    with pytest.raises(AttemptsExhausted) as caught:
+        attempt_recording(sha, inbox, out, config, broken)
+    assert isinstance(caught.value.error, RuntimeError)
+    (inbox / "a.mp3").unlink()
+    with pytest.raises(MifidelityError, match="disappeared"):
+        attempt_recording(sha, inbox, out, config, broken)
+
+
+def test_session_ids_come_from_the_file_name():
+    sha = "ab" * 32
+    assert session_id_candidates("ana/week 1.mp3", sha)[:2] == ["week 1", "week 1-abababab"]
+    assert session_id_candidates("ana/.mp3", sha)[0] == "session"
+    assert session_id_candidates("odd\x01name.wav", sha)[0] == "odd_name"
