@@ -24,7 +24,7 @@ def _start(inbox: Path, out: Path, config: Path, log: Path) -> subprocess.Popen:
     env.pop("PREFECT_API_URL", None)
     handle = open(log, "ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "mifidelity.watch_cli", "watch", str(inbox), "--out", str(out), "--interval", "3",
+        [sys.executable, "-m", "mifidelity.cli", "watch", str(inbox), "--out", str(out), "--interval", "3",
          "--config", str(config)],
         cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
     )

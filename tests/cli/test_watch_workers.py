@@ -75,7 +75,7 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
         prefect = [sys.executable, "-m", "prefect"]
         for command in (
             [*prefect, "work-pool", "create", "mifidelity", "--type", "process"],
-            [sys.executable, "-m", "mifidelity.watch_cli", "watch-deploy", str(inbox), "--out", str(out),
+            [sys.executable, "-m", "mifidelity.cli", "watch-deploy", str(inbox), "--out", str(out),
              "--pool", "mifidelity", "--interval", "2", "--config", str(config)],
         ):
             done = subprocess.run(command, env=client_env, capture_output=True, text=True, cwd=ROOT)

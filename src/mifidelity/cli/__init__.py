@@ -10,7 +10,7 @@ import typer
 
 from mifidelity.cli.models import models_app
 from mifidelity.cli.process import code, process
-from mifidelity.watch_cli import watch, watch_deploy
+from mifidelity.cli.watch import watch, watch_deploy
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
 app.command()(process)

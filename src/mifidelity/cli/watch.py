@@ -1,9 +1,5 @@
-"""`mifidelity watch` and `mifidelity watch-deploy`: arguments and messages; the serving is in
-:mod:`mifidelity.service.prefect_server`.
-
-Mounted in `mifidelity.cli` (``app.command("watch")(watch)``); also runnable
-on its own as ``python -m mifidelity.watch_cli INBOX --out OUT``.
-"""
+"""`mifidelity watch` and `mifidelity watch-deploy`: parse, check, print; the serving is in
+:mod:`mifidelity.service.prefect_server`, the inbox run in :mod:`mifidelity.service.inbox_run`."""
 
 from __future__ import annotations
 
@@ -15,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from mifidelity.cli.common import fail, load_settings
 from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
 from mifidelity.privacy import use_offline_environment
@@ -32,16 +29,9 @@ def watch(
 ) -> None:
     """Watch a folder: process each recording dropped in it once; keep running until stopped (Ctrl-C)."""
     use_offline_environment()
-    from mifidelity.config import load_config
-
-    try:
-        settings = load_config(config)
-    except MifidelityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2)
+    settings = load_settings(config)
     if not inbox.is_dir():
-        print(f"error: inbox folder not found: {inbox}", file=sys.stderr)
-        raise typer.Exit(2)
+        fail(f"inbox folder not found: {inbox}")
     private_dir(out)
     stop_on_sigterm()
     every = interval or settings.inbox.interval
@@ -56,8 +46,7 @@ def watch(
     try:
         serve_watch(watch_inbox, inbox, out, config, every, name, verbose)
     except MifidelityError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2)
+        fail(str(exc))
 
 
 def watch_deploy(
@@ -71,21 +60,9 @@ def watch_deploy(
     """Several machines: put the inbox scan on a work pool of a shared Prefect server (see docs/deploy.md)."""
     use_offline_environment()
     if not os.environ.get("PREFECT_API_URL"):
-        print("error: set PREFECT_API_URL to the shared Prefect server first", file=sys.stderr)
-        raise typer.Exit(2)
+        fail("set PREFECT_API_URL to the shared Prefect server first")
     from mifidelity_flows.watch_inbox import watch_inbox
 
     deployment_id = register_pool_deployment(watch_inbox, str(inbox), str(out), pool, interval,
                                              str(config) if config else None, name)
     print(f"deployment watch-inbox/{name} ({deployment_id}) on work pool {pool!r}", file=sys.stderr)
-
-
-def main() -> None:  # pragma: no cover - thin wrapper
-    app = typer.Typer(add_completion=False)
-    app.command("watch")(watch)
-    app.command("watch-deploy")(watch_deploy)
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
