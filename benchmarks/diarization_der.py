@@ -118,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("nothing to score")
 
     # Warm the model caches so the real-time factor measures steady-state work.
-    from mifidelity.diarization import embedding, vad
+    from mifidelity.diarization import speaker_encoder, vad
 
     noise = np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32)
     vad.speech_probabilities(noise)
-    embedding._embed_windows(embedding._mel_frames(noise), np.array([0]), 150)
+    speaker_encoder.embed_windows(speaker_encoder.mel_frames(noise), np.array([0]), 150)
 
     for audio, rttm in pairs:
         mono, channels = load_wav(audio)

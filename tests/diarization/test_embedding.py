@@ -13,19 +13,17 @@ import numpy as np
 import pytest
 
 from mifidelity.config import DiarizationConfig, EmbeddingDiarizerConfig
-from mifidelity.types import Recording, SpeakerTurn, Word
+from mifidelity.types import Recording
 
 pytest.importorskip("resemblyzer")
 pytest.importorskip("faster_whisper")
 pytest.importorskip("pyannote.metrics")
 
-from mifidelity.diarization.embedding import (  # noqa: E402
-    EmbeddingDiarizer,
+from mifidelity.diarization.embedding import EmbeddingDiarizer  # noqa: E402
+from mifidelity.diarization.voice_profile import (  # noqa: E402
     compute_voice_profile,
     load_voice_profile,
-    refine_turns_with_words,
     save_voice_profile,
-    viterbi,
 )
 
 # Measured on the sample with the defaults (benchmarks/diarization_der.py):
@@ -160,45 +158,3 @@ def test_voice_profile_labels_the_coach_first(sample, sample_result, tmp_path):
     middle = 0.5 * (longest.start + longest.end)
     assert next(t.speaker for t in with_profile.turns if t.start <= middle < t.end) == "SPEAKER_00"
     assert any("Voice profile" in n for n in with_profile.notes)
-
-
-def test_viterbi_smooths_single_frame_flips():
-    scores = np.zeros((20, 2))
-    scores[:10, 0] = 1.0
-    scores[10:, 1] = 1.0
-    scores[4] = [0.0, 1.0]  # one odd frame
-    assert viterbi(scores, 3.0).tolist() == [0] * 10 + [1] * 10
-    assert viterbi(scores, 0.0)[4] == 1
-
-
-def test_refine_turns_with_words():
-    turns = [SpeakerTurn(0.0, 2.1, "SPEAKER_00"), SpeakerTurn(2.1, 4.0, "SPEAKER_01")]
-    words = [
-        Word(0.1, 0.5, "how"), Word(0.6, 1.0, "are"), Word(1.1, 2.3, "you"),  # 'you' mostly before 2.1
-        Word(2.5, 3.0, "fine"), Word(3.1, 3.6, "thanks"),
-    ]
-    refined = refine_turns_with_words(turns, words)
-    assert [t.speaker for t in refined] == ["SPEAKER_00", "SPEAKER_01"]
-    # The change moves to the end of 'you'; SPEAKER_01's untranscribed 2.3-2.5 s stays theirs.
-    assert refined[0].end == pytest.approx(2.3) and refined[1].start == pytest.approx(2.3)
-    for a, b in zip(refined[:-1], refined[1:]):
-        assert a.end <= b.start
-    for w in words:  # no word is split between speakers
-        assert any(t.start <= w.start and w.end <= t.end for t in refined)
-
-
-@pytest.mark.slow
-def test_speaker_count_check_flags_monologue_and_third_voice_not_two_speakers(tmp_path):
-    from mifidelity.audio import load_recording
-    from support.media import SESSION1, monologue, three_speakers
-    from mifidelity.config import DiarizationConfig
-    from mifidelity.diarization.embedding import EmbeddingDiarizer
-
-    diarizer = EmbeddingDiarizer(DiarizationConfig())
-    notes = {}
-    for name, make in (("mono.mp3", monologue), ("three.mp3", three_speakers)):
-        notes[name] = " ".join(diarizer.diarize(load_recording(str(make(tmp_path / name)), 16000)).notes)
-    notes["two"] = " ".join(diarizer.diarize(load_recording(str(SESSION1), 16000)).notes)
-    assert "one person speaking throughout" in notes["mono.mp3"]
-    assert "third voice" in notes["three.mp3"]
-    assert "third voice" not in notes["two"] and "one person" not in notes["two"]

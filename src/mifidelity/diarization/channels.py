@@ -13,10 +13,12 @@ from typing import Callable
 import numpy as np
 
 from mifidelity.config import DiarizationConfig
+from mifidelity.diarization.frames import NO_SPEAKER, labels_to_turns
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, Recording, SpeakerTurn, StageInfo
+from mifidelity.types import Diarization, Recording, StageInfo
 
-FRAME_SECONDS = 0.02
+# This diariser's own energy frames (the embedding diariser's 10 ms grid is in frames.py).
+ENERGY_FRAME_SECONDS = 0.02
 SPEECH_MARGIN_DB = 15.0
 ABSOLUTE_FLOOR_DB = -55.0
 BRIDGE_GAP_SECONDS = 0.3
@@ -29,15 +31,6 @@ def _frame_db(channel: np.ndarray, frame: int) -> np.ndarray:
     return 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
-def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """(start frame, end frame, label) of each run of equal labels."""
-    if len(labels) == 0:
-        return []
-    change = np.flatnonzero(np.diff(labels)) + 1
-    bounds = np.concatenate([[0], change, [len(labels)]])
-    return [(int(a), int(b), int(labels[a])) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
 def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.0) -> bool:
     """Whether a recording looks like one person per channel (a split-channel call recording).
 
@@ -47,11 +40,11 @@ def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.
     """
     if recording.n_channels < 2:
         return False
-    frame = int(FRAME_SECONDS * recording.sample_rate)
+    frame = int(ENERGY_FRAME_SECONDS * recording.sample_rate)
     energies = np.stack([_frame_db(ch, frame) for ch in recording.channels[:2]])
     floors = np.percentile(energies, 10, axis=1, keepdims=True)
     active = (energies > np.maximum(floors + SPEECH_MARGIN_DB, ABSOLUTE_FLOOR_DB)).any(axis=0)
-    if active.sum() < 1.0 / FRAME_SECONDS:  # under a second of speech: nothing to judge
+    if active.sum() < 1.0 / ENERGY_FRAME_SECONDS:  # under a second of speech: nothing to judge
         return False
     separation = np.abs(energies[0, active] - energies[1, active])
     return bool(np.median(separation) >= min_separation_db)
@@ -74,25 +67,20 @@ class ChannelDiarizer:
                 "the channel diariser needs a recording with one person per channel, but this one is mono; "
                 "use diarization.engine: embedding"
             )
-        frame = int(FRAME_SECONDS * recording.sample_rate)
+        frame = int(ENERGY_FRAME_SECONDS * recording.sample_rate)
         energies = np.stack([_frame_db(ch, frame) for ch in recording.channels])
         floors = np.percentile(energies, 10, axis=1, keepdims=True)
         active = energies > np.maximum(floors + SPEECH_MARGIN_DB, ABSOLUTE_FLOOR_DB)
         loudest = np.argmax(np.where(active, energies, -np.inf), axis=0)
-        labels = np.where(active.any(axis=0), loudest, -1)
-
+        labels = np.where(active.any(axis=0), loudest, NO_SPEAKER)
         # Bridge short silences inside one person's speech, then drop blips.
-        runs = _runs(labels)
-        bridge = int(BRIDGE_GAP_SECONDS / FRAME_SECONDS)
-        for i in range(1, len(runs) - 1):
-            start, end, label = runs[i]
-            if label == -1 and end - start <= bridge and runs[i - 1][2] == runs[i + 1][2]:
-                labels[start:end] = runs[i - 1][2]
-        turns = [
-            SpeakerTurn(round(a * FRAME_SECONDS, 3), round(b * FRAME_SECONDS, 3), f"CHANNEL_{label}")
-            for a, b, label in _runs(labels)
-            if label >= 0 and (b - a) * FRAME_SECONDS >= MIN_TURN_SECONDS
-        ]
+        turns = labels_to_turns(
+            labels,
+            ENERGY_FRAME_SECONDS,
+            names=[f"CHANNEL_{c}" for c in range(len(energies))],
+            bridge_frames=round(BRIDGE_GAP_SECONDS / ENERGY_FRAME_SECONDS),
+            min_frames=round(MIN_TURN_SECONDS / ENERGY_FRAME_SECONDS),
+        )
         if hook:
             hook("diarize", 1.0)
         speakers = sorted({t.speaker for t in turns})

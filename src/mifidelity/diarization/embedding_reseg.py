@@ -15,11 +15,10 @@ import warnings
 import numpy as np
 
 from mifidelity.diarization.frontend import mfcc_frames
+from mifidelity.diarization.smoothing import viterbi
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
-HOP = 160  # 10 ms, the diariser's grid
 _MAX_TRAIN_FRAMES = 30000  # per speaker: enough for a 16-component diagonal GMM
 
 
@@ -56,8 +55,6 @@ def gmm_resegment(samples: np.ndarray, speech_idx: np.ndarray, labels: np.ndarra
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
-
-    from mifidelity.diarization.embedding import viterbi
 
     feats = mfcc_frames(samples)
     idx = speech_idx[speech_idx < len(feats)]

@@ -3,7 +3,7 @@
 Both are what librosa computes with the same settings (Slaney mel filterbank,
 periodic Hann window, 25 ms window, 10 ms hop, power spectrum; MFCC = DCT-II of
 the dB mel spectrum clipped 80 dB below its peak), checked against librosa in
-``tests/test_diarization_frontend.py``. librosa itself is not used at run time:
+``tests/diarization/test_frontend.py``. librosa itself is not used at run time:
 its numba-compiled kernels cost ~15 s on the first call of every process on a
 2-core machine, longer than the whole diarisation of a short session.
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from mifidelity.diarization.frames import HOP, SAMPLE_RATE
+
 N_FFT = 400      # 25 ms
-HOP = 160        # 10 ms
 N_MELS = 40
 
 

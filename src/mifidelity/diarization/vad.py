@@ -13,13 +13,13 @@ import threading
 
 import numpy as np
 
+from mifidelity.diarization.frames import FRAME_SECONDS, SAMPLE_RATE
 from mifidelity.errors import MifidelityError
 
 logger = logging.getLogger(__name__)
 
-VAD_SAMPLE_RATE = 16000
 VAD_FRAME_SAMPLES = 512  # Silero's hop at 16 kHz: 32 ms
-VAD_FRAME_SECONDS = VAD_FRAME_SAMPLES / VAD_SAMPLE_RATE
+VAD_FRAME_SECONDS = VAD_FRAME_SAMPLES / SAMPLE_RATE
 # Silero keeps an LSTM state across frames; chunking long audio bounds memory
 # (the onnx wrapper builds a (frames, 576) batch) at the cost of a state reset
 # every chunk, which is harmless at 10 minutes.
@@ -44,7 +44,7 @@ def _get_model():
     return _model
 
 
-def speech_probabilities(samples: np.ndarray, sample_rate: int = VAD_SAMPLE_RATE) -> np.ndarray:
+def speech_probabilities(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Silero speech probability for every 32 ms frame of ``samples``.
 
     Parameters
@@ -60,8 +60,8 @@ def speech_probabilities(samples: np.ndarray, sample_rate: int = VAD_SAMPLE_RATE
         ``ceil(len(samples) / 512)`` probabilities in [0, 1]; frame ``i`` covers
         ``[i * 0.032, (i + 1) * 0.032)`` seconds.
     """
-    if sample_rate != VAD_SAMPLE_RATE:
-        raise MifidelityError(f"VAD needs {VAD_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    if sample_rate != SAMPLE_RATE:
+        raise MifidelityError(f"VAD needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
     samples = np.asarray(samples, dtype=np.float32)
     if len(samples) == 0:
         return np.zeros(0, dtype=np.float32)
@@ -91,3 +91,17 @@ def hysteresis(probs: np.ndarray, onset: float, offset: float) -> np.ndarray:
             active = p >= onset
         mask[i] = active
     return mask
+
+
+def speech_frames(samples: np.ndarray, onset: float, offset: float, n_frames: int) -> np.ndarray:
+    """Speech or not for each of ``n_frames`` 10 ms frames (the diariser's grid).
+
+    Silero's 32 ms probabilities are thresholded with :func:`hysteresis` and
+    each 10 ms frame takes the decision of the VAD frame holding its centre.
+    """
+    mask32 = hysteresis(speech_probabilities(samples), onset, offset)
+    if not len(mask32):
+        return np.zeros(n_frames, dtype=bool)
+    centres = (np.arange(n_frames) + 0.5) * FRAME_SECONDS
+    idx = np.minimum((centres / VAD_FRAME_SECONDS).astype(int), len(mask32) - 1)
+    return mask32[idx]

@@ -1,0 +1,99 @@
+"""Resemblyzer's GE2E speaker encoder: loading it once, and embedding windows of speech.
+
+The weights ship inside the ``Resemblyzer`` wheel, so nothing is downloaded.
+The encoder maps a window of mel frames (10 ms each) to a 256-float unit
+vector; windows of one voice land close together (cosine similarity).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib import metadata
+from typing import Callable
+
+import numpy as np
+
+from mifidelity.diarization import frontend
+from mifidelity.diarization.frames import HOP
+from mifidelity.errors import MifidelityError
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "resemblyzer-ge2e"
+EMBEDDING_SIZE = 256
+# A window shorter than this carries too little voice to embed reliably.
+MIN_EMBED_SECONDS = 0.4
+_MEL_CHUNK_SECONDS = 300.0
+_EMBED_BATCH = 128
+# Resemblyzer's training normalised every utterance to this loudness.
+_TARGET_DBFS = -30.0
+
+_encoder = None
+_encoder_lock = threading.Lock()
+
+
+def package_version() -> str:
+    """The installed Resemblyzer version (the encoder's weights come with it)."""
+    try:
+        return metadata.version("Resemblyzer")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def get_encoder():
+    """Load Resemblyzer's GE2E encoder once per process (CPU)."""
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            try:
+                from resemblyzer import VoiceEncoder
+            except ImportError as exc:
+                raise MifidelityError(
+                    "the embedding diariser needs the Resemblyzer package "
+                    "(pip install Resemblyzer==0.1.4); or use diarization.engine: channels"
+                ) from exc
+            logger.info("loading Resemblyzer speaker encoder")
+            _encoder = VoiceEncoder(device="cpu", verbose=False)
+            _encoder.eval()
+    return _encoder
+
+
+def normalise_gain(samples: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """Scale so speech (``speech``: a mask per 10 ms frame) sits at the loudness the encoder was trained on."""
+    frames = samples[: len(speech) * HOP].reshape(-1, HOP)[speech]
+    rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2))) if len(frames) else 0.0
+    if rms < 1e-6:
+        return samples
+    gain = 10 ** (_TARGET_DBFS / 20) / rms
+    return (samples * gain).astype(np.float32)
+
+
+def mel_frames(samples: np.ndarray) -> np.ndarray:
+    """Resemblyzer's mel features, (n_frames, 40): frame ``i`` is centred at ``i * 10 ms``."""
+    return frontend.mel_power_frames(samples, chunk_seconds=_MEL_CHUNK_SECONDS)
+
+
+def embed_windows(mel: np.ndarray, starts: np.ndarray, length: int, threads: int = 1,
+                  progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """Embed ``mel[s:s+length]`` for each start, in batches; (n, 256) unit vectors."""
+    import torch
+
+    encoder = get_encoder()
+    out = np.zeros((len(starts), EMBEDDING_SIZE), dtype=np.float32)
+    idx = np.arange(length)
+    # torch's multi-threaded LSTM collapses (10x slower) when another stage or
+    # process already keeps a core busy; the small model runs well on a set
+    # thread count, restored afterwards for the rest of the pipeline.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        with torch.inference_mode():
+            for b in range(0, len(starts), _EMBED_BATCH):
+                batch = mel[starts[b : b + _EMBED_BATCH, None] + idx[None, :]]
+                out[b : b + len(batch)] = encoder(torch.from_numpy(batch)).numpy()
+                if progress and (b // _EMBED_BATCH) % 10 == 9:
+                    progress(min(1.0, (b + len(batch)) / len(starts)))
+    finally:
+        torch.set_num_threads(previous)
+    return out
