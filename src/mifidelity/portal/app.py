@@ -1,0 +1,361 @@
+"""The portal's ASGI application: routes, and the checks every request passes through.
+
+:func:`create_app` wires the modules together; each handler reads the request, asks the library
+and the store, and renders. Blocking work (the database, files, scrypt) runs in Starlette's thread
+pool. Rules that a route must not forget live in one place here:
+
+- :meth:`Portal.user` -- no valid web session: the login page (303), whatever was asked;
+- :meth:`Portal.form` -- every POST: urlencoded, at most 64 kB, same origin, right CSRF token;
+- :meth:`Portal.session` -- a session this user may not see answers 404, as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from mifidelity.config import PipelineConfig
+from mifidelity.errors import MifidelityError
+from mifidelity.portal.accounts import Accounts
+from mifidelity.portal.audit import Action, AuditLog
+from mifidelity.portal.corrections import CORRECTABLE, FIELD_NAMES, MAX_COMMENT_LENGTH, Corrections, session_utterances
+from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
+from mifidelity.portal.overview import Overviews
+from mifidelity.portal.pages import PageCache, prepare_report, render, session_url
+from mifidelity.portal.security import (
+    CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, PortalSettings, SecurityHeaders, WebSession,
+    WebSessions, new_token, tokens_match,
+)
+from mifidelity.portal.tables import CorrectionStatus, PortalStore
+
+logger = logging.getLogger(__name__)
+
+MAX_FORM_BYTES = 64 * 1024
+
+
+class Refused(Exception):
+    """A request answered with a fixed response (redirect to login, 403, 404...)."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def _page(html: str, status: int = 200, csp: str | None = None) -> HTMLResponse:
+    response = HTMLResponse(html, status_code=status)
+    if csp:
+        response.headers["content-security-policy"] = csp
+    return response
+
+
+class Portal:
+    """Everything a request needs: the output folder's index and the portal's tables."""
+
+    def __init__(self, out_dir: str | Path, store: PortalStore, settings: PortalSettings):
+        self.library = SessionLibrary(out_dir)
+        self.store, self.settings = store, settings
+        self.accounts = Accounts(store)
+        self.web_sessions = WebSessions(store, settings)
+        self.throttle = LoginThrottle(store, settings)
+        self.audit = AuditLog(store)
+        self.corrections = Corrections(store)
+        self.overviews = Overviews(self.library.out_dir)
+        self.reports = PageCache(size=64)
+
+    # -- checks every route relies on ----------------------------------------------------------------
+
+    def user(self, request: Request) -> WebSession:
+        found = self.web_sessions.lookup(request.cookies.get(SESSION_COOKIE))
+        if found is None:
+            raise Refused(RedirectResponse("/login", status_code=303))
+        return found
+
+    async def form(self, request: Request, expected_token: str | None) -> dict[str, str]:
+        """The POSTed fields, once the request is shown to come from our own form (else 403)."""
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+            raise Refused(self.message("Refused", "This form was sent from another site.", 403))
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+            raise Refused(self.message("Refused", "This request is not a form from this portal.", 403))
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise Refused(self.message("Too large", "The form is too large.", 413))
+        try:
+            fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+        except UnicodeDecodeError:
+            raise Refused(self.message("Refused", "The form could not be read.", 400)) from None
+        if not tokens_match(expected_token, fields.get(CSRF_FIELD)):
+            raise Refused(self.message("Refused", "The form had expired or did not come from this portal. "
+                                       "Go back, reload the page and try again.", 403))
+        return fields
+
+    def session(self, user: WebSession, session_id: str) -> SessionFolder:
+        found = self.library.find(user.account, session_id)
+        if found is None:
+            raise Refused(self.not_found(user))
+        return found
+
+    # -- shared responses --------------------------------------------------------------------------
+
+    def message(self, title: str, text: str, status: int, user: WebSession | None = None) -> HTMLResponse:
+        return _page(render("message.html.j2", title=title, text=text, **self._bar(user)), status)
+
+    def not_found(self, user: WebSession | None) -> HTMLResponse:
+        return self.message("Not found", "There is nothing here, or nothing you may see.", 404, user)
+
+    def _bar(self, user: WebSession | None) -> dict:
+        if user is None:
+            return {"account": None}
+        open_count = len(self.corrections.with_status(CorrectionStatus.OPEN)) if user.account.is_supervisor else 0
+        return {"account": user.account, "csrf_token": user.csrf_token, "open_count": open_count}
+
+    def secure(self, request: Request) -> bool:
+        return self.settings.secure_cookies if self.settings.secure_cookies is not None else request.url.scheme == "https"
+
+    # -- login and logout --------------------------------------------------------------------------
+
+    def login_page(self, request: Request, message: str = "", username: str = "", status: int = 200) -> Response:
+        token = new_token()
+        response = _page(render("login.html.j2", account=None, csrf_token=token, message=message, username=username), status)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="strict",
+                            secure=self.secure(request))
+        return response
+
+    def login(self, request: Request, fields: dict[str, str]) -> Response:
+        username, password = fields.get("username", "").strip(), fields.get("password", "")
+        address = request.client.host if request.client else "-"
+        if self.throttle.blocked(username, address):
+            self.audit.record(Action.LOGIN_THROTTLED, username, address)
+            return self.login_page(request, "Too many failed attempts. Wait 15 minutes, then try again.", username, 429)
+        account = self.accounts.authenticate(username, password)
+        if account is None:
+            self.throttle.failed(username, address)
+            self.audit.record(Action.LOGIN_FAILED, username, address)
+            return self.login_page(request, "Wrong name or password.", username, 401)
+        self.throttle.succeeded(account.name)
+        old = self.web_sessions.lookup(request.cookies.get(SESSION_COOKIE))
+        if old is not None:
+            self.web_sessions.end(old.token_hash)
+        token, _ = self.web_sessions.create(account.name)
+        self.audit.record(Action.LOGIN, account.name, address)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="strict", secure=self.secure(request))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+        return response
+
+    def logout(self, request: Request, user: WebSession) -> Response:
+        self.web_sessions.end(user.token_hash)
+        self.audit.record(Action.LOGOUT, user.account.name, request.client.host if request.client else None)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure(request))
+        return response
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def overview(self, user: WebSession) -> Response:
+        sessions = self.library.visible_to(user.account)
+        page = self.overviews.page(user.account, sessions, self.library.snapshot())
+        return _page(page.with_insert(render("bar.html.j2", **self._bar(user))), csp=page.csp)
+
+    def sessions_csv(self, user: WebSession) -> Response:
+        from mifidelity.report.overview import sessions_csv
+
+        frame = self.overviews.frame_for(self.library.visible_to(user.account), self.library.snapshot())
+        return Response(sessions_csv(frame), media_type="text/csv; charset=utf-8",
+                        headers={"content-disposition": 'attachment; filename="sessions.csv"'})
+
+    def report(self, request: Request, user: WebSession, session: SessionFolder) -> Response:
+        recording = self.library.recording(session) is not None
+        try:
+            key = (session.folder_name, session.mtime_ns, recording)
+            page = self.reports.get(key, lambda: prepare_report(
+                self.library.read(session, "report.html").decode("utf-8"), session.session_id, recording))
+        except (UnsafeFile, UnicodeDecodeError):
+            return self.message("No report", "This session has no readable report.", 404, user)
+        self.audit.record(Action.VIEW_REPORT, user.account.name, request.client.host if request.client else None,
+                          session.session_id)
+        panel = render("session_panel.html.j2", items=self.corrections.for_session(session.session_id),
+                       back=session_url(session.session_id), **self._bar(user))
+        return _page(page.with_insert(render("bar.html.j2", **self._bar(user)) + panel), csp=page.csp)
+
+    def recording(self, request: Request, user: WebSession, session: SessionFolder) -> Response:
+        path = self.library.recording(session)
+        if path is None:
+            return self.not_found(user)
+        if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):  # one entry per play, not per chunk
+            self.audit.record(Action.PLAY_RECORDING, user.account.name, request.client.host if request.client else None,
+                              session.session_id)
+        return FileResponse(path, filename=None, content_disposition_type="inline")
+
+    # -- feedback ----------------------------------------------------------------------------------
+
+    def _utterance(self, user: WebSession, session: SessionFolder, index: int):
+        rows = session_utterances(self.library, session)
+        if not 0 <= index < len(rows):
+            raise Refused(self.not_found(user))
+        return rows[index]
+
+    def feedback_page(self, user: WebSession, session: SessionFolder, index: int, message: str = "",
+                      status: int = 200) -> Response:
+        utterance = self._utterance(user, session, index)
+        earlier = [c for c in self.corrections.for_session(session.session_id) if c.utterance == index]
+        base = session_url(session.session_id)
+        return _page(render("feedback.html.j2", session=session, utterance=utterance, earlier=earlier, message=message,
+                            report_url=base, form_url=f"{base}utterances/{index}/feedback",
+                            choices={f: v for f, (_, v) in CORRECTABLE.items()}, field_names=FIELD_NAMES,
+                            max_comment=MAX_COMMENT_LENGTH, **self._bar(user)), status)
+
+    def propose(self, request: Request, user: WebSession, session: SessionFolder, index: int,
+                fields: dict[str, str]) -> Response:
+        utterance = self._utterance(user, session, index)
+        field, _, proposed = fields.get("proposal", "").partition("=")
+        try:
+            made = self.corrections.propose(session, utterance, field, proposed, fields.get("comment", ""),
+                                            user.account.name)
+        except MifidelityError as exc:
+            return self.feedback_page(user, session, index, str(exc), 400)
+        self.audit.record(Action.CORRECTION_PROPOSED, user.account.name, request.client.host if request.client else None,
+                          session.session_id, f"correction {made.id}: u{index} {field} {made.old_value} -> {proposed}")
+        return RedirectResponse(f"{session_url(session.session_id)}#u{index}", status_code=303)
+
+    def review(self, user: WebSession) -> Response:
+        decided = [c for c in self.corrections.with_status(CorrectionStatus.ACCEPTED)
+                   + self.corrections.with_status(CorrectionStatus.REJECTED)]
+        decided = sorted(decided, key=lambda c: c.decided_at, reverse=True)[:20]
+        return _page(render("review.html.j2", groups=self.corrections.open_by_session(), decided=decided,
+                            back="/corrections", **self._bar(user)))
+
+    def decide(self, request: Request, user: WebSession, correction_id: int, fields: dict[str, str]) -> Response:
+        decision = fields.get("decision")
+        found = self.corrections.get(correction_id)
+        if decision not in ("accept", "reject") or found is None:
+            return self.not_found(user)
+        try:
+            made = self.corrections.decide(correction_id, decision == "accept", user.account.name)
+        except MifidelityError as exc:
+            return self.message("Already decided", str(exc), 409, user)
+        action = Action.CORRECTION_ACCEPTED if decision == "accept" else Action.CORRECTION_REJECTED
+        self.audit.record(action, user.account.name, request.client.host if request.client else None, made.session_id,
+                          f"correction {made.id}: u{made.utterance} {made.field} {made.old_value} -> {made.proposed_value}")
+        back = fields.get("back", "")
+        safe_back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/corrections"
+        return RedirectResponse(safe_back, status_code=303)
+
+
+def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settings: PortalSettings | None = None,
+               store: PortalStore | None = None):
+    """The portal over the output folder ``out_dir`` as an ASGI application (run it with uvicorn).
+
+    Parameters
+    ----------
+    out_dir:
+        The output folder; it is only read.
+    config:
+        The pipeline config; its ``inbox.database_url`` names the database (SQLite in OUT otherwise).
+    settings:
+        Session lifetimes, throttle limits and cookie policy (:class:`PortalSettings`).
+    store:
+        An open store (tests); by default the one of ``out_dir`` and ``config``.
+    """
+    portal = Portal(out_dir, store or PortalStore.for_out(out_dir, config), settings or PortalSettings())
+
+    def route(path: str, methods: list[str]):
+        def wrap(handler):
+            async def endpoint(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except Refused as refused:
+                    return refused.response
+            return Route(path, endpoint, methods=methods)
+        return wrap
+
+    def thread(fn, *args):
+        return run_in_threadpool(fn, *args)
+
+    async def visible(request: Request) -> tuple[WebSession, SessionFolder]:
+        user = await thread(portal.user, request)
+        return user, await thread(portal.session, user, request.path_params["session_id"])
+
+    @route("/login", ["GET"])
+    async def login_get(request):
+        if await thread(portal.web_sessions.lookup, request.cookies.get(SESSION_COOKIE)) is not None:
+            return RedirectResponse("/", status_code=303)
+        return portal.login_page(request)
+
+    @route("/login", ["POST"])
+    async def login_post(request):
+        fields = await portal.form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
+        return await thread(portal.login, request, fields)
+
+    @route("/logout", ["POST"])
+    async def logout(request):
+        user = await thread(portal.user, request)
+        await portal.form(request, user.csrf_token)
+        return await thread(portal.logout, request, user)
+
+    @route("/", ["GET"])
+    async def overview(request):
+        return await thread(portal.overview, await thread(portal.user, request))
+
+    @route("/sessions.csv", ["GET"])
+    async def sessions_csv(request):
+        return await thread(portal.sessions_csv, await thread(portal.user, request))
+
+    @route("/sessions/{session_id}/", ["GET"])
+    async def report(request):
+        return await thread(portal.report, request, *await visible(request))
+
+    @route("/sessions/{session_id}/recording", ["GET"])
+    async def recording(request):
+        return await thread(portal.recording, request, *await visible(request))
+
+    @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["GET"])
+    async def feedback_get(request):
+        user, session = await visible(request)
+        return await thread(portal.feedback_page, user, session, request.path_params["index"])
+
+    @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["POST"])
+    async def feedback_post(request):
+        user, session = await visible(request)
+        fields = await portal.form(request, user.csrf_token)
+        return await thread(portal.propose, request, user, session, request.path_params["index"], fields)
+
+    @route("/corrections", ["GET"])
+    async def review(request):
+        user = await thread(portal.user, request)
+        if not user.account.is_supervisor:
+            return portal.not_found(user)
+        return await thread(portal.review, user)
+
+    @route("/corrections/{correction_id:int}/decision", ["POST"])
+    async def decide(request):
+        user = await thread(portal.user, request)
+        if not user.account.is_supervisor:
+            return portal.not_found(user)
+        fields = await portal.form(request, user.csrf_token)
+        return await thread(portal.decide, request, user, request.path_params["correction_id"], fields)
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        # Unknown paths and wrong methods: anonymous visitors go to the login page, as for everything else.
+        user = await thread(portal.web_sessions.lookup, request.cookies.get(SESSION_COOKIE))
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if exc.status_code == 405:
+            return portal.message("Not allowed", "This page cannot be used that way.", 405, user)
+        return portal.not_found(user)
+
+    routes = [login_get, login_post, logout, overview, sessions_csv, report, recording, feedback_get, feedback_post,
+              review, decide]
+    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+    wrapped = SecurityHeaders(app)
+    wrapped.portal = portal  # for tests and the CLI
+    return wrapped

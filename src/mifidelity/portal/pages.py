@@ -1,0 +1,132 @@
+"""The portal's pages: its own (login, feedback, review) and the served report and overview.
+
+The served report *is* the session folder's report.html, so the portal and the single file never
+drift apart. Before serving it:
+
+- its ``<meta>`` Content-Security-Policy goes (the response header carries the portal's, which must
+  allow same-origin forms and audio); the script hashes it listed are kept, so exactly the report's
+  own script runs and nothing else;
+- the audio player points at ``/sessions/<id>/recording`` (an access-checked route) when the
+  recording is still reachable, and says it is not otherwise;
+- every transcript row gets a "flag a code" link to the feedback form, and the page gets the
+  portal's bar (who is signed in, log out) and the session's feedback panel.
+
+All of it is plain string surgery on markup that our own templates wrote (autoescaped, so transcript
+text cannot contain the patterns matched here), cached per version of the file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from mifidelity.portal.security import content_security_policy
+
+_META_CSP = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">\s*', re.IGNORECASE)
+_SCRIPT_HASH = re.compile(r"'sha256-[A-Za-z0-9+/]+=*'")
+_PLAYER_BOX = re.compile(r'<div id="player-box">.*?</div>', re.DOTALL)
+_ROW_WHO = re.compile(r'(<tr id="u(\d+)"[^>]*>\s*<td class="time">[^<]*</td>\s*<td class="who">[^<]*)(</td>)')
+_BODY = re.compile(r"<body[^>]*>")
+INSERT_MARK = "\x00portal\x00"  # cannot occur in an HTML file we serve
+
+
+def quote_id(value: str) -> str:
+    """A session id as one URL path segment."""
+    return quote(str(value), safe="")
+
+
+def session_url(session_id: str) -> str:
+    return f"/sessions/{quote_id(session_id)}/"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=PackageLoader("mifidelity", "portal/templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["quote_id"] = quote_id
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A served page with the place where the per-request part (bar, feedback panel) goes."""
+
+    before: str
+    after: str
+    csp: str  # the page's Content-Security-Policy header
+
+    def with_insert(self, insert: str) -> str:
+        return self.before + insert + self.after
+
+
+def _split_at_body(html: str) -> tuple[str, str]:
+    match = _BODY.search(html)
+    if match is None:
+        return "<!doctype html><html><body>", html
+    return html[:match.end()] + "\n", html[match.end():]
+
+
+def _own_policy(html: str) -> tuple[str, str]:
+    """The page without its meta CSP, and the policy for the header (the page's script hashes only)."""
+    match = _META_CSP.search(html)
+    hashes = tuple(_SCRIPT_HASH.findall(match.group(1))) if match else ()
+    if match:
+        html = html[:match.start()] + html[match.end():]
+    return html, content_security_policy(hashes)
+
+
+def prepare_report(html: str, session_id: str, recording: bool) -> PreparedPage:
+    """report.html as the portal serves it (see the module docstring)."""
+    html, csp = _own_policy(html)
+    base = session_url(session_id)
+    if recording:
+        box = ('<div id="player-box">\n  <audio id="player" controls preload="metadata" src="' + base + 'recording"></audio>\n'
+               '  <p class="unreachable-note">The original recording could not be opened; timestamps are still shown.</p>\n'
+               '  <p class="meta no-print">Click an utterance to play the recording from there.</p>\n</div>')
+    else:
+        box = ('<div id="player-box">\n  <p class="meta" id="no-recording">The original recording is no longer reachable; '
+               'click an utterance to highlight it.</p>\n</div>')
+    html = _PLAYER_BOX.sub(lambda _: box, html, count=1)
+    html = _ROW_WHO.sub(lambda m: f'{m.group(1)}<br><a class="flag" href="{base}utterances/{m.group(2)}/feedback" '
+                                  f'title="Mark a code of this utterance as wrong">flag a code</a>{m.group(3)}', html)
+    before, after = _split_at_body(html)
+    return PreparedPage(before, after, csp)
+
+
+def prepare_overview(html: str) -> PreparedPage:
+    """The overview page (already holding only this user's sessions) with the portal's policy."""
+    html, csp = _own_policy(html)
+    before, after = _split_at_body(html)
+    return PreparedPage(before, after, csp)
+
+
+class PageCache:
+    """A small thread-safe LRU of prepared pages, keyed by what they were made from."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()  # outside the lock: two threads may both make it once, which is harmless
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value

@@ -1,0 +1,203 @@
+"""What keeps the portal's doors shut: web sessions, CSRF tokens, login throttling and response headers.
+
+- A web session is a random 256-bit token in an HttpOnly, SameSite=Strict cookie (Secure when the
+  request came over HTTPS, e.g. through a reverse proxy that says so); the database keeps only its
+  SHA-256, so a copy of the database does not log anyone in. Sessions end after
+  ``idle_minutes`` without a request and ``max_hours`` after login, at logout, and when the
+  account's password changes or the account is removed.
+- Every POST carries a CSRF token: per web session for logged-in forms, a double-submit cookie for
+  the login form (there is no session yet). SameSite=Strict already keeps other sites' requests
+  cookie-less; the token also stops a same-site page that is not ours.
+- Login throttling: ``max_failures_per_account`` failures for one account name, or
+  ``max_failures_per_address`` from one address, within ``throttle_minutes`` refuse further tries,
+  even with the right password, until the window has passed.
+- Headers on every response: a Content-Security-Policy that loads nothing from elsewhere,
+  ``X-Frame-Options: DENY``, ``nosniff``, no referrer, ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from mifidelity.portal.accounts import Account, account_of
+from mifidelity.portal.tables import LoginFailureRow, PortalStore, UserRow, WebSessionRow, aware, utcnow
+
+SESSION_COOKIE = "mifidelity_session"
+LOGIN_CSRF_COOKIE = "mifidelity_login_csrf"
+CSRF_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """The portal's security knobs (defaults suit a practice; tests shorten them)."""
+
+    idle_minutes: float = 120.0
+    max_hours: float = 12.0
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20  # an office behind one public address shares this
+    throttle_minutes: float = 15.0
+    secure_cookies: bool | None = None  # None: Secure exactly when the request came over HTTPS
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def tokens_match(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; an absent or empty token never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class WebSession:
+    account: Account
+    csrf_token: str
+    token_hash: str
+
+
+class WebSessions:
+    """Logged-in browsers, by cookie token."""
+
+    def __init__(self, store: PortalStore, settings: PortalSettings, clock=utcnow):
+        self.engine, self.settings, self.clock = store.engine, settings, clock
+
+    def create(self, username: str) -> tuple[str, str]:
+        """A new session for ``username``: (cookie token, CSRF token)."""
+        token, csrf = new_token(), new_token()
+        now = self.clock()
+        with Session(self.engine) as db, db.begin():
+            db.add(WebSessionRow(token_hash=token_hash(token), username=username, csrf_token=csrf,
+                                 created_at=now, last_seen=now))
+            # Expired sessions of anyone are swept here (login is rare; requests stay read-only).
+            db.execute(delete(WebSessionRow).where(WebSessionRow.last_seen < now - timedelta(minutes=self.settings.idle_minutes)))
+        return token, csrf
+
+    def lookup(self, token: str | None) -> WebSession | None:
+        """The live session of this cookie token with its account, or None (unknown, expired, account gone)."""
+        if not token or len(token) > 100:
+            return None
+        digest = token_hash(token)
+        now = self.clock()
+        with Session(self.engine) as db:
+            found = db.execute(select(WebSessionRow, UserRow).join(UserRow, UserRow.name == WebSessionRow.username)
+                               .where(WebSessionRow.token_hash == digest)).first()
+            if found is None:
+                return None
+            row, user = found
+            last_seen, created = aware(row.last_seen), aware(row.created_at)
+            if (now - last_seen > timedelta(minutes=self.settings.idle_minutes)
+                    or now - created > timedelta(hours=self.settings.max_hours)
+                    or created < aware(user.password_changed_at)):
+                return None
+            session = WebSession(account_of(user), row.csrf_token, digest)
+        if now - last_seen > timedelta(minutes=1):  # a write per minute, not per request
+            with Session(self.engine) as db, db.begin():
+                db.execute(update(WebSessionRow).where(WebSessionRow.token_hash == digest).values(last_seen=now))
+        return session
+
+    def end(self, digest: str) -> None:
+        with Session(self.engine) as db, db.begin():
+            db.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == digest))
+
+
+class LoginThrottle:
+    """Counts failed logins per account name and per address over a sliding window."""
+
+    def __init__(self, store: PortalStore, settings: PortalSettings, clock=utcnow):
+        self.engine, self.settings, self.clock = store.engine, settings, clock
+
+    def _since(self) -> datetime:
+        return self.clock() - timedelta(minutes=self.settings.throttle_minutes)
+
+    def blocked(self, username: str, address: str) -> bool:
+        since = self._since()
+        with Session(self.engine) as db:
+            by_name = db.scalar(select(func.count()).select_from(LoginFailureRow)
+                                .where(LoginFailureRow.username == username[:255], LoginFailureRow.at >= since))
+            by_address = db.scalar(select(func.count()).select_from(LoginFailureRow)
+                                   .where(LoginFailureRow.address == address, LoginFailureRow.at >= since))
+        return by_name >= self.settings.max_failures_per_account or by_address >= self.settings.max_failures_per_address
+
+    def failed(self, username: str, address: str) -> None:
+        with Session(self.engine) as db, db.begin():
+            db.add(LoginFailureRow(username=username[:255], address=address, at=self.clock()))
+            db.execute(delete(LoginFailureRow).where(LoginFailureRow.at < self._since()))
+
+    def succeeded(self, username: str) -> None:
+        """A right password (not throttled) forgives that account's earlier typos."""
+        with Session(self.engine) as db, db.begin():
+            db.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
+
+
+def script_hash(script: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
+    """Nothing from elsewhere: only the listed inline scripts (by hash), same-origin audio and forms.
+
+    Inline styles stay allowed because the reports position their plots with style attributes;
+    styles cannot run script or send data out while everything else is 'none'.
+    """
+    scripts = " ".join(script_hashes) if script_hashes else "'none'"
+    return ("default-src 'none'; "
+            f"script-src {scripts}; "
+            "style-src 'unsafe-inline'; img-src data:; media-src 'self'; "
+            "connect-src 'none'; font-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; "
+            "manifest-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+STATIC_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    (b"x-robots-tag", b"noindex, nofollow"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the headers above on every response (errors and redirects included).
+
+    A response that set its own Content-Security-Policy (a page with inline scripts) keeps it;
+    all others get the policy that allows no script at all.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.default_csp = content_security_policy().encode("ascii")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(STATIC_HEADERS)]
+                if not any(k.lower() == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", self.default_csp))
+                headers.extend(STATIC_HEADERS)
+                if https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
