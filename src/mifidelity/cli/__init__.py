@@ -11,6 +11,9 @@ import typer
 from mifidelity.cli.models import models_app
 from mifidelity.cli.process import code, process
 from mifidelity.cli.watch import watch, watch_deploy
+from mifidelity.cli.serve import audit, serve
+from mifidelity.cli.users import users_app
+from mifidelity.cli.corrections import corrections_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
 app.command()(process)
@@ -18,6 +21,10 @@ app.command()(code)
 app.add_typer(models_app, name="models", help="List the engines and models on this machine; convert models.")
 app.command("watch")(watch)
 app.command("watch-deploy")(watch_deploy)
+app.command("serve")(serve)
+app.add_typer(users_app, name="users", help="Portal accounts: add, list, remove, passwd.")
+app.add_typer(corrections_app, name="corrections", help="Feedback on codes from the portal: export the accepted ones.")
+app.command("audit")(audit)
 
 
 def main() -> None:
