@@ -1,0 +1,256 @@
+"""The security the portal must have, one behaviour per test: cookies, CSRF, throttling, headers,
+traversal, escaping, logs without transcript text, and no writes into session folders."""
+
+import logging
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from mifidelity.portal.accounts import Accounts
+from mifidelity.portal.security import SESSION_COOKIE
+from mifidelity.portal.tables import utcnow
+
+from portal.helpers import PASSWORDS, SECRET_TEXT, Browser, csrf_of
+from support.reports import ESCAPED, HOSTILE
+
+
+def cookie_header(response, name):
+    return next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith(name + "="))
+
+
+# -- cookies ---------------------------------------------------------------------------------------
+
+def test_session_cookie_is_httponly_and_samesite_strict(portal_app):
+    browser = Browser(portal_app)
+    cookie = cookie_header(browser.login("Coach A"), SESSION_COOKIE)
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http on loopback: a Secure cookie would never come back
+
+
+def test_session_cookie_is_secure_behind_https(portal_app):
+    browser = Browser(portal_app, base_url="https://portal.example")
+    response = browser.login("Coach A")
+    cookie = cookie_header(response, SESSION_COOKIE)
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert "Secure" in cookie_header(Browser(portal_app, base_url="https://portal.example").get("/login"),
+                                     "mifidelity_login_csrf")
+
+
+def test_a_login_gets_a_new_session_and_logout_ends_it(fresh_app):
+    browser = Browser(fresh_app)
+    browser.client.cookies.set(SESSION_COOKIE, "planted-by-an-attacker", domain="127.0.0.1")  # session fixation attempt
+    browser.login("Coach A")
+    first = browser.client.cookies.get(SESSION_COOKIE, domain="127.0.0.1")
+    assert first != "planted-by-an-attacker"
+    assert browser.post("/logout").status_code == 303
+    browser.login("Coach A")
+    assert browser.client.cookies.get(SESSION_COOKIE, domain="127.0.0.1") != first
+    browser.client.cookies.set(SESSION_COOKIE, first, domain="127.0.0.1")  # a copied cookie after logout
+    assert browser.get("/sessions/a-first/").headers["location"] == "/login"
+
+
+def test_password_change_and_removal_log_the_account_out(fresh_app):
+    coach, boss = Browser(fresh_app), Browser(fresh_app)
+    coach.login("Coach A")
+    boss.login("boss")
+    accounts = Accounts(fresh_app.portal.store)
+    accounts.set_password("Coach A", "a-brand-new-password")
+    assert coach.get("/").status_code == 303
+    assert coach.login("Coach A", "a-brand-new-password").status_code == 303
+    accounts.remove("boss")
+    assert boss.get("/").status_code == 303
+
+
+def test_idle_sessions_expire(fresh_app):
+    browser = Browser(fresh_app)
+    browser.login("Coach B")
+    sessions = fresh_app.portal.web_sessions
+    sessions.clock = lambda: utcnow() + timedelta(minutes=sessions.settings.idle_minutes + 1)
+    assert browser.get("/").status_code == 303
+
+
+# -- CSRF --------------------------------------------------------------------------------------------
+
+def test_login_without_or_with_a_wrong_csrf_token_is_refused(fresh_app):
+    browser = Browser(fresh_app)
+    browser.get("/login")
+    for extra in ({}, {"csrf_token": ""}, {"csrf_token": "forged"}):
+        response = browser.client.post("/login", data={"username": "Coach A", "password": PASSWORDS["Coach A"], **extra})
+        assert response.status_code == 403
+    fresh = Browser(fresh_app)  # a token from the page but no cookie (another browser's form)
+    token = csrf_of(browser.get("/login").text)
+    assert fresh.client.post("/login", data={"username": "Coach A", "password": PASSWORDS["Coach A"],
+                                              "csrf_token": token}).status_code == 403
+    assert SESSION_COOKIE not in browser.client.cookies and SESSION_COOKIE not in fresh.client.cookies
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/logout", {}),
+    ("/sessions/a-first/utterances/0/feedback", {"proposal": "question=closed", "comment": "forged"}),
+    ("/corrections/1/decision", {"decision": "accept"}),
+])
+def test_posts_without_the_sessions_csrf_token_are_refused(fresh_app, path, data):
+    coach, boss = Browser(fresh_app), Browser(fresh_app)
+    coach.login("Coach A")
+    boss.login("boss")
+    coach.post("/sessions/a-first/utterances/2/feedback", {"proposal": "adherence=none"})  # correction 1, open
+    for browser in (coach, boss):
+        other = boss if browser is coach else coach
+        for token in (None, "", "forged", other.csrf):
+            fields = dict(data) if token is None else {**data, "csrf_token": token}
+            assert browser.post(path, fields, csrf=False).status_code in (403, 404)
+        # the right token, but sent from another site, or as JSON
+        assert browser.post(path, data, headers={"origin": "https://evil.example"}).status_code in (403, 404)
+        assert browser.client.post(path, json={**data, "csrf_token": browser.csrf}).status_code in (403, 404)
+    corrections = fresh_app.portal.corrections.for_session("a-first")
+    assert [(c.id, c.status.value) for c in corrections] == [(1, "open")]  # nothing forged got through
+    assert coach.get("/").status_code == 200 and boss.get("/").status_code == 200  # still logged in
+
+
+# -- throttling --------------------------------------------------------------------------------------
+
+def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(fresh_app):
+    browser = Browser(fresh_app)
+    for _ in range(5):
+        response = browser.login("Coach A", "wrong-password!")
+        assert response.status_code == 401 and "Wrong name or password" in response.text
+    response = browser.login("Coach A")  # the right password, past the throttle
+    assert response.status_code == 429 and SESSION_COOKIE not in browser.client.cookies
+    assert Browser(fresh_app).login("Coach B").status_code == 303  # other accounts still log in
+    throttle = fresh_app.portal.throttle
+    throttle.clock = lambda: utcnow() + timedelta(minutes=throttle.settings.throttle_minutes + 1)
+    assert browser.login("Coach A").status_code == 303  # the window has passed
+
+
+def test_many_failures_from_one_address_lock_that_address(fresh_app):
+    browser = Browser(fresh_app)
+    limit = fresh_app.portal.settings.max_failures_per_address
+    for i in range(limit):
+        assert browser.login(f"guess-{i}", "whatever-password").status_code == 401
+    assert browser.login("boss").status_code == 429
+
+
+def test_unknown_names_and_wrong_passwords_look_the_same(fresh_app):
+    unknown = Browser(fresh_app).login("nobody-here", "whatever-password")
+    wrong = Browser(fresh_app).login("Coach A", "whatever-password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert re.sub(r'value="[^"]*"', "", unknown.text) == re.sub(r'value="[^"]*"', "", wrong.text).replace(
+        "Coach A", "nobody-here")
+
+
+# -- headers -------------------------------------------------------------------------------------------
+
+def test_strict_headers_on_every_kind_of_response(browsers):
+    coach = browsers["Coach A"]
+    responses = {
+        "report": coach.get("/sessions/a-first/"),
+        "feedback": coach.get("/sessions/a-first/utterances/1/feedback"),
+        "overview": coach.get("/"),
+        "recording": coach.get("/sessions/a-first/recording"),
+        "not found": coach.get("/sessions/b-first/"),
+        "login": browsers[None].get("/login"),
+        "redirect": browsers[None].get("/"),
+    }
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["x-frame-options"] == "DENY", name
+        assert headers["cache-control"] == "no-store", name
+        assert headers["x-content-type-options"] == "nosniff", name
+        csp = headers["content-security-policy"]
+        assert csp.startswith("default-src 'none'") and "frame-ancestors 'none'" in csp, name
+        assert not re.search(r"https?:|\*|data: .*script|'unsafe-eval'", csp.split("img-src")[0]), name
+        assert "script-src 'none'" in csp or re.search(r"script-src ('sha256-[^']+' ?)+;", csp), name
+    assert responses["report"].status_code == 200 and SECRET_TEXT in responses["report"].text
+    assert "http-equiv=\"Content-Security-Policy\"" not in responses["report"].text  # the header governs
+
+
+# -- traversal -------------------------------------------------------------------------------------------
+
+TRAVERSALS = [
+    "/sessions/%2e%2e/", "/sessions/%2e%2e%2f%2e%2e%2fetc%2fpasswd/", "/sessions/..%2f..%2fetc%2fpasswd/",
+    "/sessions/%252e%252e/", "/sessions/%2Fetc%2Fpasswd/", "/sessions//etc/passwd/", "/sessions/a-first/..%2fb-first/",
+    "/sessions/a-first%2f..%2fb-first/", "/sessions/..%5c..%5cetc/", "/sessions/evil/", "/sessions/linked/",
+    "/sessions/evil/recording", "/%2e%2e/%2e%2e/etc/passwd", "/sessions/%2e%2e/%2e%2e/etc/passwd",
+    "/sessions/a-first/utterances/-1/feedback", "/sessions/a-first/utterances/1e9/feedback",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_attempts_get_nothing(browsers, path):
+    for user in ("Coach A", "boss"):
+        response = browsers[user].get(path)
+        assert response.status_code == 404, (user, path, response.status_code)
+        assert "root:" not in response.text and "stolen" not in response.text
+    response = browsers[None].get(path)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_a_symlinked_report_is_not_followed(fresh_app, tmp_path):
+    out = fresh_app.portal.library.out_dir
+    outside = tmp_path / "stolen.html"
+    outside.write_text("<html><body>stolen secrets</body></html>")
+    report = out / "b-first" / "report.html"
+    report.unlink()
+    report.symlink_to(outside)
+    boss = Browser(fresh_app)
+    boss.login("boss")
+    response = boss.get("/sessions/b-first/")
+    assert response.status_code == 404 and "stolen" not in response.text
+
+
+# -- escaping ----------------------------------------------------------------------------------------------
+
+def test_script_in_a_comment_and_in_a_coach_name_is_shown_as_text(fresh_app):
+    coach, boss = Browser(fresh_app), Browser(fresh_app)
+    coach.login("Coach A")
+    boss.login("boss")
+    assert coach.post("/sessions/a-first/utterances/0/feedback",
+                      {"proposal": "question=closed", "comment": HOSTILE}).status_code == 303
+    assert boss.post("/sessions/x-hostile/utterances/0/feedback",
+                     {"proposal": "question=closed", "comment": f'"><img src=x onerror=alert(1)>{HOSTILE}'}).status_code == 303
+    pages = [coach.get("/sessions/a-first/").text, boss.get("/corrections").text, boss.get("/").text,
+             boss.get("/sessions/x-hostile/").text, boss.get("/sessions/x-hostile/utterances/0/feedback").text,
+             boss.get("/sessions/x-hostile/utterances/1/feedback").text]
+    for page in pages:
+        assert HOSTILE not in page and "<img src=x" not in page
+    assert ESCAPED in pages[0] and ESCAPED in pages[1] and ESCAPED in pages[2] and ESCAPED in pages[3]
+    login = Browser(fresh_app)
+    page = login.login(HOSTILE, "whatever-password").text
+    assert HOSTILE not in page and ESCAPED in page
+
+
+# -- logs and the output folder -------------------------------------------------------------------------
+
+def folder_state(out: Path) -> dict:
+    state = {}
+    for root, dirs, files in os.walk(out):
+        for name in dirs + files:
+            path = Path(root) / name
+            if name.startswith(".ledger.sqlite"):
+                continue
+            info = path.lstat()
+            state[str(path.relative_to(out))] = (info.st_size, info.st_mtime_ns, info.st_mode)
+    return state
+
+
+def test_no_transcript_text_in_logs_and_no_writes_into_session_folders(fresh_app, caplog):
+    out = fresh_app.portal.library.out_dir
+    before = folder_state(out)
+    caplog.set_level(logging.DEBUG)
+    coach, boss = Browser(fresh_app), Browser(fresh_app)
+    coach.login("Coach A")
+    boss.login("boss")
+    assert SECRET_TEXT in coach.get("/sessions/a-first/").text
+    assert SECRET_TEXT in coach.get("/sessions/a-first/utterances/1/feedback").text
+    coach.post("/sessions/a-first/utterances/1/feedback", {"proposal": "client_talk=sustain", "comment": "not change"})
+    boss.post("/corrections/1/decision", {"decision": "accept"})
+    coach.get("/sessions/a-first/recording")
+    coach.get("/sessions.csv")
+    coach.post("/logout")
+    assert caplog.records, "the portal logs what happens"
+    assert SECRET_TEXT not in caplog.text and "Philippa" not in caplog.text
+    assert folder_state(out) == before
