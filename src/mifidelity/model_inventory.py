@@ -41,22 +41,41 @@ def _has(module: str) -> bool:
 
 
 def _asr_entries(config: PipelineConfig) -> list[ModelEntry]:
+    """One row per model name each engine knows, with where it was found here (nothing is loaded or written)."""
     from mifidelity.transcription import models as asr_models
 
+    names = asr_models.known_model_names()
+    aliases = _aliases(names)
     entries = []
-    for name, bundle in asr_models.BUNDLED_MODELS.items():
-        if not bundle.available():
-            entries.append(ModelEntry("asr", "faster-whisper", name, False, bundle.install_hint()))
-            continue
-        where = "package " + " + ".join(bundle.packages)
-        if name == "base":
-            folder = asr_models.MODEL_CACHE_DIR / f"whisper-base-ct2-{asr_models._package_version(bundle.packages[0])}"
-            where += f" (reassembled into {folder})" if folder.is_dir() else " (reassembled into the model cache on first use)"
-        entries.append(ModelEntry("asr", "faster-whisper", name, True, where))
+    for name in names:
+        found = asr_models.locate_ctranslate2_model(name, config.asr.download_root)
+        where = found.where + (f" (same model as {aliases[name]})" if name in aliases else "")
+        entries.append(ModelEntry("asr", "faster-whisper", name, found.available, where))
 
     if not _has("whisper"):
         entries.append(ModelEntry("asr", "openai-whisper", "(any)", False, "pip install openai-whisper"))
-        return entries
+    else:
+        entries += _openai_whisper_entries(config, asr_models)
+
+    configured = config.asr.model
+    if configured not in {e.model for e in entries if e.engine == config.asr.engine}:
+        entries.append(_configured_asr_entry(config))
+    return entries
+
+
+def _aliases(sources: dict[str, str]) -> dict[str, str]:
+    """Names that stand for the same files as an earlier name (``large`` -> ``large-v3``)."""
+    first: dict[str, str] = {}
+    aliases = {}
+    for name, source in sources.items():
+        if source in first:
+            aliases[name] = first[source]
+        else:
+            first[source] = name
+    return aliases
+
+
+def _openai_whisper_entries(config: PipelineConfig, asr_models) -> list[ModelEntry]:
     import whisper
 
     from mifidelity.transcription.openai_whisper_engine import (
@@ -65,27 +84,38 @@ def _asr_entries(config: PipelineConfig) -> list[ModelEntry]:
         whisper_download_root,
     )
 
-    for name in asr_models.BUNDLED_MODELS:
-        converted = converted_checkpoint_path(name)
-        if converted.is_file():
-            entries.append(ModelEntry("asr", "openai-whisper", name, True, f"converted checkpoint {converted}"))
-        else:
-            entries.append(ModelEntry("asr", "openai-whisper", name, False,
-                                      f"run: mifidelity models convert {name}"))
     root = whisper_download_root(config.asr.download_root)
-    present = [n for n in whisper.available_models() if official_checkpoint_file(n, config.asr.download_root).is_file()]
-    for name in present:
-        entries.append(ModelEntry("asr", "openai-whisper", name, True, f"official checkpoint in {root}"))
-    if not present:
-        entries.append(ModelEntry(
-            "asr", "openai-whisper", "official names", False,
-            f"none in {root}: copy e.g. tiny.en.pt there, or set asr.local_files_only: false where "
-            "the download site is reachable"))
-
-    configured = config.asr.model
-    if configured not in {e.model for e in entries if e.engine == config.asr.engine}:
-        entries.append(_configured_asr_entry(config))
+    names = whisper.available_models()
+    aliases = _aliases({name: str(official_checkpoint_file(name, config.asr.download_root)) for name in names})
+    entries = []
+    for name in names:
+        official = official_checkpoint_file(name, config.asr.download_root)
+        converted = converted_checkpoint_path(name)
+        if official is not None and official.is_file():
+            available, where = True, f"cache: {official}"
+        elif converted.is_file():
+            available, where = True, f"converted checkpoint: {converted}"
+        elif (source := _ctranslate2_source(name, config, asr_models)) is not None:
+            available, where = True, f"converted on first use from {source} (or now: mifidelity models convert {name})"
+        else:
+            file_name = official.name if official is not None else f"{name}.pt"
+            available, where = False, (f"missing: no {file_name} in {root}, no converted checkpoint, "
+                                       "no faster-whisper copy to convert")
+        if name in aliases:
+            where += f" (same model as {aliases[name]})"
+        entries.append(ModelEntry("asr", "openai-whisper", name, available, where))
     return entries
+
+
+def _ctranslate2_source(name: str, config: PipelineConfig, asr_models) -> str | None:
+    """Where a CTranslate2 copy of ``name`` is (for conversion), without reassembling or loading it."""
+    for root in dict.fromkeys((config.asr.download_root, None)):
+        found = asr_models.find_in_hub_cache(name, root)
+        if found is not None and found.snapshot is not None:
+            return f"the faster-whisper cache {found.snapshot}"
+    if name in asr_models.BUNDLED_MODELS and asr_models.BUNDLED_MODELS[name].available():
+        return "package " + " + ".join(asr_models.BUNDLED_MODELS[name].packages)
+    return None
 
 
 def _configured_asr_entry(config: PipelineConfig) -> ModelEntry:

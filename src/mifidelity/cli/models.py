@@ -1,9 +1,11 @@
 """`mifidelity models ...`: which engines and models this machine has, and converting Whisper models.
 
-``models list`` shows every engine and model, whether it is available here, and where
-it comes from (or, if it is missing, how to get it): :mod:`mifidelity.model_inventory`.
-``models convert`` turns a CTranslate2 Whisper model (a folder, or the bundled ``tiny.en`` /
-``base``) into an openai-whisper checkpoint so ``asr.engine: openai-whisper`` runs offline.
+``models list`` shows every engine and every model name it knows (for Whisper: tiny.en up
+to large-v3, per engine), whether it is on this machine, and where (bundled package, cache
+path), or, if it is missing, where to put it: :mod:`mifidelity.model_inventory`. It reads
+no weights. ``models convert`` turns a CTranslate2 Whisper model (a folder, the bundled
+``tiny.en`` / ``base``, or a name in faster-whisper's cache) into an openai-whisper
+checkpoint so ``asr.engine: openai-whisper`` runs offline.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ def format_table(entries: list[ModelEntry]) -> str:
 def list_models(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
 ) -> None:
-    """Every engine and model, whether it is on this machine, and where it comes from."""
+    """Every engine and model name, whether it is on this machine, and where (or where to put it)."""
     print(format_table(model_inventory(load_settings(config))))
 
 
 @models_app.command("convert")
 def convert(
-    src: str = typer.Argument(..., help="A CTranslate2 Whisper folder, or a bundled model name: tiny.en or base."),
+    src: str = typer.Argument(..., help="A CTranslate2 Whisper folder, or a model name with a CTranslate2 copy here: "
+                           "bundled tiny.en or base, or one in faster-whisper's cache (e.g. small.en)."),
     dest: Optional[Path] = typer.Argument(
         None, help="The openai-whisper checkpoint to write (.pt); default: the mifidelity model cache."),
 ) -> None:

