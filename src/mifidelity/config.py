@@ -31,7 +31,7 @@ class AudioConfig(_Section):
 
 class AsrConfig(_Section):
     engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
-    model: str = Field("tiny.en", description="Model name (bundled, cached or on a hub) or a folder.")
+    model: str = Field("tiny.en", description="Model name (bundled, cached or on a hub: tiny.en ... large-v3) or a folder.")
     language: str | None = Field("en", description="Spoken language; null = detect.")
     compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU.")
     beam_size: int = Field(1, ge=1, description="1 = greedy decoding (fastest).")
