@@ -92,7 +92,7 @@ def test_stable_recording_is_claimed_submitted_once_and_archived(folders):
     assert not (inbox / "ana" / "week 1.mp3").exists()
     [entry] = _entries(out)
     assert (entry.status, entry.attempts, entry.output_folder) == (Status.DONE, 1, str(out / "week 1"))
-    assert entry.moved_to == "archive/ana/week 1.mp3"
+    assert entry.moved_to == "archive/ana/week 1.mp3" and out.stat().st_mode & 0o777 == 0o700
     # A second run finds nothing to do and submits nothing.
     again = _run(inbox, out, config, processing)
     assert not any(again.values()) and len(processing.calls) == 1
