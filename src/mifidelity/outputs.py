@@ -62,7 +62,8 @@ def _records(frame) -> list[dict]:
 
 def _report_fields(session: CodedSession) -> dict:
     """What the report and the supervisor overview need beyond the metrics."""
-    from mifidelity.report.analysis import bootstrap_intervals, session_date, session_duration
+    from mifidelity.report.intervals import bootstrap_intervals
+    from mifidelity.report.session_facts import session_date, session_duration
 
     date, basis = session_date(session)
     return {

@@ -14,10 +14,11 @@ from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, session_verdict
 from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
 from mifidelity.outputs import write_session
 from mifidelity.report import render_session_report
-from mifidelity.report.analysis import suggestions, utterance_codes
-from mifidelity.report.fidelity_summary import non_adherent_moments, quality_band, strengths
 from mifidelity.report.artifacts import session_markdown, session_table
+from mifidelity.report.codes import utterance_codes
+from mifidelity.report.fidelity_summary import non_adherent_moments, quality_band, strengths
 from mifidelity.report.overview import write_overview
+from mifidelity.report.suggestions import suggestions
 
 from support.reports import ESCAPED, HOSTILE, NETWORK_REF, SCORES, fidelity_session, hand_coded_utterances
 

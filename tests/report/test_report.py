@@ -17,9 +17,12 @@ import pytest
 
 from mifidelity.outputs import session_summary, write_session
 from mifidelity.report import render_session_report, static_script
-from mifidelity.report.analysis import bootstrap_intervals, missed_opportunities, suggestions, utterance_codes
 from mifidelity.report.artifacts import artifact_key, publish_session_artifacts, session_markdown, session_table
+from mifidelity.report.codes import utterance_codes
+from mifidelity.report.highlights import missed_opportunities
+from mifidelity.report.intervals import bootstrap_intervals
 from mifidelity.report.overview import write_overview
+from mifidelity.report.suggestions import suggestions
 from mifidelity.session import build_session
 from mifidelity.types import Utterance
 from support import ROOT

@@ -12,6 +12,13 @@ from __future__ import annotations
 import logging
 import re
 
+from mifidelity.coding.base import ADHERENCE_LABELS
+from mifidelity.fidelity import GLOBAL_NAMES
+from mifidelity.report.fidelity_summary import quality_band
+from mifidelity.report.formatting import format_value
+from mifidelity.report.intervals import bootstrap_intervals
+from mifidelity.report.scorecard import scorecard
+from mifidelity.report.session_report import build_session_report
 from mifidelity.session import CodedSession
 
 log = logging.getLogger(__name__)
@@ -39,31 +46,30 @@ def _in_run() -> bool:
 
 
 def session_markdown(session: CodedSession) -> str:
-    from mifidelity.report import report_context
-
-    context = report_context(session)
+    """The summary artifact: verdict, MITI 4.2.1 summary, scorecard and suggestions (no transcript text)."""
+    report = build_session_report(session)
     lines = [
         f"# MI fidelity: {_md(session.session_id)}",
         "",
-        f"**Coach:** {_md(session.coach or 'not given')} · **Date:** {context['date_text']} · "
-        f"**Duration:** {context['duration_text']} · **Utterances:** {len(context['utterances'])}",
+        f"**Coach:** {_md(session.coach or 'not given')} · **Date:** {report.date_text} · "
+        f"**Duration:** {report.duration_text} · **Utterances:** {len(report.utterances)}",
         "",
-        f"> {_md(context['verdict'])}",
+        f"> {_md(report.verdict)}",
         "",
         "## MITI 4.2.1 summary",
         "",
-        *_summary_lines(context["miti"]),
+        *_summary_lines(report.miti),
         "",
         "| Measure | Value | 95% interval | Rating |",
         "| --- | --- | --- | --- |",
     ]
-    for card in context["cards"]:
+    for card in report.cards:
         interval = "–" if card["low"] is None else f"{_fmt(card, 'low')} to {_fmt(card, 'high')}"
         lines.append(f"| {_md(card['label'])} | {card['shown']} | {interval} | {card['rating']} |")
     lines += ["", "## Try next time", ""]
-    lines += [f"{i}. **{_md(s['title'])}**: {_md(s['text'])}" for i, s in enumerate(context["suggestions"], 1)]
-    lines += ["", f"Missed opportunities: {len(context['missed'])}. Persuading or confronting moments: "
-                  f"{len(context['try_moments']) if context['miti']['adherence']['coded'] else 'not coded'}. "
+    lines += [f"{i}. **{_md(s['title'])}**: {_md(s['text'])}" for i, s in enumerate(report.suggestions, 1)]
+    lines += ["", f"Missed opportunities: {len(report.missed)}. Persuading or confronting moments: "
+                  f"{len(report.non_adherent_moments) if report.miti['adherence']['coded'] else 'not coded'}. "
                   "The full report with the transcript is "
                   f"OUT/{_md(session.session_id)}/report.html on the machine that ran the flow."]
     return "\n".join(lines) + "\n"
@@ -92,17 +98,11 @@ def _summary_lines(miti: dict) -> list[str]:
 
 
 def _fmt(card: dict, key: str) -> str:
-    from mifidelity.report.analysis import format_value
-
     return format_value(card["metric"], card[key])
 
 
 def session_table(session: CodedSession) -> list[dict]:
-    from mifidelity.coding.base import ADHERENCE_LABELS
-    from mifidelity.fidelity import GLOBAL_NAMES
-    from mifidelity.report.analysis import bootstrap_intervals, scorecard
-    from mifidelity.report.fidelity_summary import quality_band
-
+    """The metrics artifact: one row per metric, estimate and count."""
     rows = []
     for card in scorecard(session.metrics, bootstrap_intervals(session.utterances)):
         rows.append({"metric": card["label"], "value": card["value"], "low": card["low"], "high": card["high"],

@@ -1,8 +1,8 @@
 """The MITI 4.2.1 parts of the session report: the summary block, persuade / confront moments, strengths.
 
 Reads the adherence codes of the utterance rows and the session's estimates
-(:mod:`mifidelity.fidelity`); the rest of the report's analysis is in
-:mod:`mifidelity.report.analysis`.
+(:mod:`mifidelity.fidelity`); the behaviour-code evidence is in
+:mod:`mifidelity.report.highlights`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import math
 from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
 from mifidelity.fidelity import CONSTRUCTS
 from mifidelity.fidelity import quality_band as fidelity_quality_band
-from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, Threshold, rate
-from mifidelity.report.analysis import ADHERENCE_FILTER, CODE_FILTERS, _previous_client, _value, format_value
+from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, rate
+from mifidelity.report.codes import ADHERENCE_FILTER, CODE_FILTERS, row_value
+from mifidelity.report.formatting import format_value, rating_class, threshold_text
+from mifidelity.report.highlights import previous_client
 
 
 # --------------------------------------------------------------------------- adherence moments
@@ -49,11 +51,11 @@ def adherence_moments(rows: list[dict], kinds: tuple[str, ...]) -> list[dict]:
         if row.get("role") != "coach":
             volley += 1
             continue
-        kind = _value(row, ADHERENCE_COLUMN)
+        kind = row_value(row, ADHERENCE_COLUMN)
         if kind not in kinds:
             continue
         moment = moments.setdefault((volley, kind), {
-            "kind": kind, "label": ADHERENCE_WORDS[kind], "coach": [], "client": _previous_client(rows, i),
+            "kind": kind, "label": ADHERENCE_WORDS[kind], "coach": [], "client": previous_client(rows, i),
             "why": _TRY_INSTEAD.get(kind, "")})
         moment["coach"].append(i)
     return sorted(moments.values(), key=lambda m: m["coach"][0])
@@ -78,7 +80,7 @@ def strengths(rows: list[dict], per_kind: int = 4) -> list[dict]:
             continue
 
         def confidence(moment: dict) -> float:
-            values = [_value(rows[i], f"{ADHERENCE_COLUMN}_confidence") for i in moment["coach"]]
+            values = [row_value(rows[i], f"{ADHERENCE_COLUMN}_confidence") for i in moment["coach"]]
             return max((float(v) for v in values if v is not None), default=0.0)
 
         chosen = sorted(sorted(mine, key=confidence, reverse=True)[:per_kind], key=lambda m: m["coach"][0])
@@ -90,8 +92,6 @@ def strengths(rows: list[dict], per_kind: int = 4) -> list[dict]:
 
 # --------------------------------------------------------------------------- MITI 4.2.1 summary
 
-# The cut-offs of fidelity.session_verdict's three sentences, for counting sessions by the estimated
-# verdict in the overview (tests/test_report_fidelity.py checks they agree with session_verdict).
 GLOBAL_WORDS = {
     "cultivating_change_talk": "Cultivating change talk",
     "softening_sustain_talk": "Softening sustain talk",
@@ -129,15 +129,6 @@ def quality_band(probability: float | None) -> str:
     return fidelity_quality_band(probability)
 
 
-def _rating_cls(rating: str) -> str:
-    return {"good": "good", "fair": "fair", "below fair": "below"}.get(rating, "none")
-
-
-def _threshold_text(threshold: Threshold) -> str:
-    unit = "%" if threshold.metric.startswith("pct_") else ""
-    return f"fair ≥ {threshold.fair:g}{unit}, good ≥ {threshold.good:g}{unit}"
-
-
 def built_from(global_name: str) -> str:
     """What one global's estimate reads, e.g. 'reflections, complex reflections, ...'."""
     return ", ".join(FEATURE_WORDS.get(f, f.replace("_", " ")) for f in CONSTRUCTS.get(global_name, {}))
@@ -157,8 +148,8 @@ def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
         rating = "not estimated" if value is None else rate(value, threshold)
         summaries.append({
             "metric": threshold.metric, "label": threshold.label.replace(" global", ""), "value": value,
-            "shown": "–" if value is None else f"{value:.2f}", "rating": rating, "rating_cls": _rating_cls(rating),
-            "thresholds": _threshold_text(threshold), "meaning": threshold.meaning,
+            "shown": "–" if value is None else f"{value:.2f}", "rating": rating, "rating_cls": rating_class(rating),
+            "thresholds": threshold_text(threshold), "meaning": threshold.meaning,
             "parts": [{"name": name, "label": GLOBAL_WORDS[name],
                        "shown": "–" if scores is None else f"{scores[name]:.2f}", "built_from": built_from(name)}
                       for name in _SUMMARY_GLOBALS[threshold.metric]],
@@ -169,7 +160,7 @@ def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
         rating = rate(value, threshold)
         ratios.append({"metric": threshold.metric, "label": threshold.label, "value": value,
                        "shown": format_value(threshold.metric, value), "rating": rating,
-                       "rating_cls": _rating_cls(rating), "thresholds": _threshold_text(threshold)})
+                       "rating_cls": rating_class(rating), "thresholds": threshold_text(threshold)})
     coded = metrics.mi_adherent is not None
     adherence = {
         "coded": coded,

@@ -20,11 +20,10 @@ from urllib.parse import quote
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.fidelity import GLOBAL_NAMES
+from mifidelity.fidelity import GLOBAL_NAMES, QUALITY_BANDS
 from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
-from mifidelity.fidelity import QUALITY_BANDS
-from mifidelity.report.analysis import clock, format_value
+from mifidelity.report.formatting import axis_max, clock, format_value
 from mifidelity.report.fidelity_summary import quality_band
 
 COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
@@ -153,12 +152,7 @@ def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> di
     width, height, left, right, top, bottom = 560.0, 220.0, 48.0, 12.0, 14.0, 34.0
     values = [_number(v) for v in frame[metric]]
     known = [v for v in values if v is not None]
-    if metric == "coach_talk_share":
-        y_max = 1.0
-    elif metric.startswith("pct_"):
-        y_max = 100.0
-    else:
-        y_max = float(math.ceil(max([3.0] + known)))
+    y_max = axis_max(metric, known)
     times = [d.timestamp() for d in frame["date"]]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
     by_index = t1 - t0 < 60  # all on (nearly) the same moment: spread by order instead

@@ -1,0 +1,85 @@
+"""The report's scorecard: one card per headline metric of :data:`mifidelity.metrics.THRESHOLDS`."""
+
+from __future__ import annotations
+
+from mifidelity.metrics import THRESHOLDS, SessionMetrics, Threshold, rate, verdict_sentence
+from mifidelity.report.formatting import axis_max, format_value, rating_class
+
+# Below this many items in a ratio's denominator (e.g. questions) the card says the session is too short to judge.
+MIN_BASIS = 5
+
+
+def _band(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> dict:
+    """Geometry (percent of the bar's width) of a metric's rating band, value and interval."""
+    top = axis_max(threshold.metric, [value or 0.0, high or 0.0])
+    pos = lambda v: None if v is None else max(0.0, min(100.0, 100.0 * v / top))  # noqa: E731
+    zones = []
+    if threshold.fair is None:
+        zones.append({"cls": "info", "x": 0.0, "w": 100.0, "label": ""})
+    elif threshold.higher_is_better:
+        zones += [
+            {"cls": "below", "x": 0.0, "w": pos(threshold.fair), "label": "below fair"},
+            {"cls": "fair", "x": pos(threshold.fair), "w": pos(threshold.good) - pos(threshold.fair), "label": "fair"},
+            {"cls": "good", "x": pos(threshold.good), "w": 100.0 - pos(threshold.good), "label": "good"},
+        ]
+    else:
+        zones += [
+            {"cls": "good", "x": 0.0, "w": pos(threshold.good), "label": "good"},
+            {"cls": "fair", "x": pos(threshold.good), "w": pos(threshold.fair) - pos(threshold.good), "label": "fair"},
+            {"cls": "below", "x": pos(threshold.fair), "w": 100.0 - pos(threshold.fair), "label": "below fair"},
+        ]
+    ticks = [{"x": pos(t), "label": format_value(threshold.metric, t)}
+             for t in (threshold.fair, threshold.good) if t is not None]
+    return {"zones": zones, "ticks": ticks, "value": pos(value), "low": pos(low), "high": pos(high),
+            "min_label": format_value(threshold.metric, 0.0), "max_label": format_value(threshold.metric, top)}
+
+
+def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dict | None = None) -> list[dict]:
+    """One card per headline metric: value, rating, interval, band geometry and plain words.
+
+    ``expected`` (:func:`mifidelity.metrics.expected_metrics`) adds, where it has the metric,
+    the estimate from the coder's summed probabilities beside the counted value.
+    """
+    cards = []
+    for threshold in THRESHOLDS:
+        value = getattr(metrics, threshold.metric)
+        rating = rate(value, threshold)
+        interval = intervals.get(threshold.metric, {})
+        low, high = interval.get("low"), interval.get("high")
+        uncertainty = ""
+        if value is not None:
+            basis = interval.get("basis", 0)
+            what = interval.get("basis_label", "")
+            if low is not None:
+                uncertainty = f"Based on {basis} {what}."
+                if threshold.fair is not None:
+                    spans = _between({rate(low, threshold), rate(high, threshold)})
+                    if len(spans) > 1:
+                        uncertainty += (f" The 95% interval spans {' to '.join(spans)}, "
+                                        "so the rating is uncertain.")
+            if basis < MIN_BASIS and threshold.metric != "coach_talk_share":
+                uncertainty = f"Only {basis} {what}: too few to judge the session on."
+        cards.append({
+            "metric": threshold.metric,
+            "label": threshold.label,
+            "value": value,
+            "shown": format_value(threshold.metric, value),
+            "low": low,
+            "high": high,
+            "rating": rating,
+            "rating_cls": rating_class(rating),
+            "source": threshold.source,
+            "meaning": threshold.meaning,
+            "verdict": verdict_sentence(threshold, value, rating),
+            "uncertainty": uncertainty.strip(),
+            "band": _band(threshold, value, low, high),
+            "expected": None if not expected or expected.get(threshold.metric) is None
+            else format_value(threshold.metric, expected[threshold.metric]),
+        })
+    return cards
+
+
+def _between(ratings: set[str]) -> list[str]:
+    order = ["below fair", "fair", "good"]
+    idx = [order.index(r) for r in ratings if r in order]
+    return order[min(idx):max(idx) + 1] if idx else []

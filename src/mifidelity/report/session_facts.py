@@ -1,0 +1,79 @@
+"""Facts about a session that its table does not hold: when it took place, how long it was, where its recording is."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from mifidelity.audio import AUDIO_EXTENSIONS
+
+
+def session_date(session) -> tuple[datetime, str]:
+    """When the session took place, and how that is known.
+
+    ``recorded_at`` when the pipeline set it; else the original recording's
+    modification time when the source is a reachable audio file (``process``);
+    else now, the time of coding (``code``).
+    """
+    recorded = getattr(session, "recorded_at", None)
+    if recorded is not None:
+        if isinstance(recorded, str):
+            recorded = datetime.fromisoformat(recorded)
+        if isinstance(recorded, (int, float)):
+            recorded = datetime.fromtimestamp(recorded, tz=timezone.utc)
+        return (recorded if recorded.tzinfo else recorded.astimezone()), "recorded"
+    source = Path(str(session.source or ""))
+    if source.suffix.lower() in AUDIO_EXTENSIONS:
+        try:
+            return datetime.fromtimestamp(source.stat().st_mtime).astimezone(), "recording file date"
+        except OSError:
+            pass
+    return datetime.now().astimezone(), "coded"
+
+
+def session_duration(session) -> float | None:
+    """The recording's length, else the end of the last utterance when every utterance has times, else ``None``."""
+    if session.duration_seconds:
+        return float(session.duration_seconds)
+    frame = session.utterances
+    if len(frame) and {"start", "end"} <= set(frame.columns) and frame[["start", "end"]].notna().all(axis=None):
+        return float(frame["end"].max())
+    return None
+
+
+def find_recording(source: str | None) -> Path | None:
+    """The original recording when it is reachable: the source itself, or an audio file beside a transcript
+    with the same name (``s1.csv`` -> ``s1.wav``; ``s1.truth.csv`` -> ``s1.truth.wav``, else ``s1.mp3``).
+
+    Audio is what :data:`mifidelity.audio.AUDIO_EXTENSIONS` names. Should several files fit, the
+    full name goes before the shorter one and suffixes go in alphabetical order, so the choice
+    never depends on the order of a set.
+    """
+    if not source:
+        return None
+    path = Path(source)
+    if path.suffix.lower() in AUDIO_EXTENSIONS:
+        return path if path.is_file() else None
+    stems = dict.fromkeys((path.stem, path.stem.split(".")[0]))
+    for stem in stems:
+        for suffix in sorted(AUDIO_EXTENSIONS):
+            candidate = path.with_name(stem + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def recording_url(recording: Path | None, report_dir: Path | None) -> str | None:
+    """A URL for the report's audio player: relative to the report's folder when known, else ``file:``."""
+    if recording is None:
+        return None
+    recording = recording.resolve()
+    if report_dir is not None:
+        try:
+            relative = os.path.relpath(recording, Path(report_dir).resolve())
+            return "/".join(quote(part) for part in Path(relative).parts)
+        except ValueError:  # another drive on Windows
+            pass
+    return recording.as_uri()

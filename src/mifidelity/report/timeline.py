@@ -1,0 +1,65 @@
+"""The report's timeline: who spoke when, with code markers (geometry for an inline SVG)."""
+
+from __future__ import annotations
+
+import math
+
+from mifidelity.report.codes import TAG_LABELS, row_value, utterance_codes
+from mifidelity.report.formatting import clock
+
+
+def timeline(rows: list[dict], width: float = 1000.0) -> dict:
+    """Geometry of the who-spoke-when plot (SVG user units) with code markers.
+
+    Uses the utterances' times when every utterance has them, else their order.
+    """
+    timed = bool(rows) and all(row_value(r, "start") is not None and row_value(r, "end") is not None for r in rows)
+    left, right = 70.0, 10.0
+    span_w = width - left - right
+    if timed:
+        t0 = 0.0
+        t1 = max(float(r["end"]) for r in rows) or 1.0
+    else:
+        t0, t1 = 0.0, float(max(len(rows), 1))
+    scale = span_w / (t1 - t0 if t1 > t0 else 1.0)
+    lanes = {"coach": 30.0, "client": 80.0}
+    lane_h = 22.0
+    bars, marks = [], []
+    for i, row in enumerate(rows):
+        start = float(row["start"]) if timed else float(i)
+        end = float(row["end"]) if timed else float(i) + 0.9
+        x = left + (start - t0) * scale
+        w = max(1.5, (end - start) * scale)
+        role = row["role"] if row["role"] in lanes else "client"
+        y = lanes[role]
+        codes = utterance_codes(row)
+        bars.append({"i": i, "x": round(x, 2), "y": y, "w": round(w, 2), "h": lane_h, "role": role,
+                     "label": f"{clock(row.get('start')) or '#' + str(i + 1)} {role}: "
+                              + (", ".join(TAG_LABELS.get(c, c) for c in codes if c in TAG_LABELS) or "no code")})
+        cx = round(x + w / 2, 2)
+        if "question" in codes:
+            marks.append({"i": i, "kind": "q-open" if "q-open" in codes else "q-closed", "x": cx, "y": y - 9})
+        if "reflection" in codes:
+            marks.append({"i": i, "kind": "r-complex" if "r-complex" in codes else "r-simple", "x": cx, "y": y - 9})
+        if "ct-change" in codes:
+            marks.append({"i": i, "kind": "ct-change", "x": cx, "y": y + lane_h + 9})
+        if "ct-sustain" in codes:
+            marks.append({"i": i, "kind": "ct-sustain", "x": cx, "y": y + lane_h + 9})
+        if "adherent" in codes:
+            marks.append({"i": i, "kind": "adherent", "x": cx, "y": y + lane_h + 9})
+        if "non-adherent" in codes:
+            marks.append({"i": i, "kind": "non-adherent", "x": cx, "y": y + lane_h + 9})
+    ticks = []
+    if timed:
+        total = t1 - t0
+        step = next((s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600) if total / s <= 10), 3600)
+        t = 0.0
+        while t <= t1 + 1e-9:
+            ticks.append({"x": round(left + (t - t0) * scale, 2), "label": clock(t)})
+            t += step
+    else:
+        step = max(1, math.ceil(len(rows) / 10))
+        for k in range(0, len(rows) + 1, step):
+            ticks.append({"x": round(left + k * scale, 2), "label": f"#{k + 1}" if k < len(rows) else ""})
+    return {"width": width, "height": 135.0, "bars": bars, "marks": marks, "ticks": ticks, "timed": timed,
+            "lanes": lanes, "lane_h": lane_h, "axis_y": 122.0, "left": left}
