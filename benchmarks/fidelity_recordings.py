@@ -1,7 +1,7 @@
 """Does the session verdict hold on recordings? AnnoMI transcripts rendered to speech, held out of training.
 
 1. Picks held-out AnnoMI dev transcripts (``--low`` low-quality and ``--high`` high-quality,
-   seeded) and fits the session-fidelity models (:mod:`mifidelity.fidelity_training`) on the
+   seeded) and fits the session-fidelity models (:mod:`mifidelity.coding.training.fidelity`) on the
    *other* transcripts only, from out-of-fold codes (``--coder-oof``).
 2. Renders each held-out transcript to speech (Piper coach, flite client, mono; the renderer of
    ``benchmarks/sessions.py``) and runs the real ``mifidelity process`` on them.
@@ -34,9 +34,9 @@ import sessions as bench_sessions  # noqa: E402  (the benchmark renderer)
 
 from mifidelity.coding import get_coder  # noqa: E402
 from mifidelity.config import CodingConfig  # noqa: E402
-from mifidelity.coding.data import load_annomi  # noqa: E402
+from mifidelity.coding.training.data import load_annomi  # noqa: E402
 from mifidelity.fidelity import FidelityModel  # noqa: E402
-from mifidelity.fidelity_training import (  # noqa: E402
+from mifidelity.coding.training.fidelity import (  # noqa: E402
     SEED, choose_c, fit_all, load_sessions, with_text_feature,
 )
 from mifidelity.metrics import compute_metrics  # noqa: E402

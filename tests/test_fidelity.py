@@ -1,4 +1,7 @@
-"""Session estimates (mifidelity.fidelity): features, the artifact's models, verdicts, and the training helpers."""
+"""Session estimates (mifidelity.fidelity): features, the artifact's models and verdicts.
+
+The training helpers are tested in tests/coding/training/test_fidelity.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import pytest
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, GLOBAL_NAMES, FidelityModel, GlobalScores, coach_document, session_features, session_verdict,
 )
-from mifidelity.fidelity_training import fit_logistic, fit_text, predict_logistic, text_log_odds
 from mifidelity.metrics import assess, compute_metrics
 
 COLUMNS = ["role", "text", "main_behaviour", "question", "reflection", "giving_information", "adherence", "client_talk"]
@@ -112,23 +114,6 @@ def test_coach_document_is_recogniser_style():
     fillers = pd.DataFrame([coach("Um, so, mm-hmm, you want to, uh, cut down.")], columns=COLUMNS)
     assert coach_document(fillers) == "so you want to cut down"  # recognisers drop hesitations
     assert "i don't think" not in coach_document(LECTURE)  # the client's words are not the coach's
-
-
-def test_fit_logistic_drops_features_against_their_construct():
-    rng = np.random.default_rng(0)
-    y = np.array([0] * 40 + [1] * 40)
-    x = pd.DataFrame({"helps": y + rng.normal(0, 0.5, 80), "hurts_but_fits_up": y + rng.normal(0, 0.5, 80)})
-    spec = fit_logistic(x, y, 1.0, {"helps": +1, "hurts_but_fits_up": -1})
-    assert spec["features"] == ["helps"] and spec["coef"][0] > 0
-    assert predict_logistic(spec, x)[y == 1].mean() > predict_logistic(spec, x)[y == 0].mean()
-
-
-def test_text_model_round_trip():
-    documents = ["you should stop", "you must stop now", "what would help you", "tell me more about that"] * 3
-    y = np.array([0, 0, 1, 1] * 3)
-    spec = fit_text(documents, y)
-    odds = text_log_odds(spec, ["you should stop now", "what would help"])
-    assert odds[0] < 0 < odds[1]
 
 
 def test_shipped_model_prefers_good_mi_to_a_lecture():

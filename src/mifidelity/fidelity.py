@@ -14,7 +14,7 @@ the coach said (a TF-IDF logistic model of the coach's words, lower-cased withou
 punctuation as a recogniser gives them, whose log-odds enter as one feature): the
 probability that an expert would rate the session as good MI. Data, validation
 and the reliability curve: ``docs/model-card-fidelity.md``; training:
-``python -m mifidelity.fidelity_training``.
+``python -m mifidelity.coding.training.fidelity``.
 
 Everything here reads the coded-utterance table (:mod:`mifidelity.session`) and
 the artifact ``artifacts/session-fidelity.json`` (coefficients as plain JSON).

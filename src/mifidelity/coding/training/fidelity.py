@@ -3,19 +3,19 @@
 AnnoMI rates each transcript as high- or low-quality MI (expert judgement). The
 estimates must work on codes that the *pipeline* gives, not on the experts' codes,
 so the session features are computed from out-of-fold predictions: the utterance
-coder's (``python -m mifidelity.coding.evaluate --save-probabilities OOF.npz``, each
+coder's (``python -m mifidelity.coding.training.evaluate --save-probabilities OOF.npz``, each
 transcript coded by a model that never saw it) and the adherence coder's
-(:func:`mifidelity.coding.adherence_training.annomi_out_of_fold_adherence`). Both
+(:func:`mifidelity.coding.training.adherence.annomi_out_of_fold_adherence`). Both
 text versions are used: as written, and lower-cased without punctuation, the way a
 speech recogniser delivers it.
 
 Usage::
 
-    python -m mifidelity.fidelity_training --coder-oof OOF.npz [--annomi ../shared/data/annomi] \
+    python -m mifidelity.coding.training.fidelity --coder-oof OOF.npz [--annomi ../shared/data/annomi] \
         [--write] [--plot docs/fidelity_reliability.png]
 
 prints the cross-validated table (repeated stratified 5-fold by transcript), and with
-``--write`` fits on all transcripts and writes ``artifacts/session-fidelity.json``.
+``--write`` fits on all transcripts and writes ``src/mifidelity/artifacts/session-fidelity.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
-from mifidelity.coding.data import DEFAULT_DATA_DIR, load_annomi
+from mifidelity.coding.training.data import DEFAULT_DATA_DIR, load_annomi
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document, session_features,
@@ -341,8 +341,8 @@ def load_sessions(annomi: str | Path, coder_oof: str | Path, adherence: bool = T
 
 def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame, version: str) -> np.ndarray:
     """Adherence probabilities for every row of ``data``, out of fold by transcript (zeros on client rows)."""
-    from mifidelity.coding.adherence_training import annomi_out_of_fold_adherence
-    from mifidelity.coding.evaluate import folds
+    from mifidelity.coding.training.adherence import annomi_out_of_fold_adherence
+    from mifidelity.coding.training.evaluate import folds
 
     fold_of = {}
     for fold, (_, test_index) in enumerate(folds(data)):
@@ -360,7 +360,7 @@ def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame, version: str) 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default=DEFAULT_DATA_DIR, help="AnnoMI folder (default %(default)s)")
-    parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (coding.evaluate --save-probabilities)")
+    parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (coding.training.evaluate --save-probabilities)")
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--design", choices=("stacked", "features"), default="stacked",
                         help="the quality model's inputs: the globals' and the text's log-odds, or every feature")

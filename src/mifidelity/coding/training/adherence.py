@@ -2,80 +2,43 @@
 
 Usage (from the repository root)::
 
-    python -m mifidelity.coding.adherence_training train    [--forum DIR] [--annomi DIR]
-    python -m mifidelity.coding.adherence_training evaluate [--forum DIR] [--annomi DIR] [--designs ...]
+    python -m mifidelity.coding.training.adherence train    [--forum DIR] [--annomi DIR]
+    python -m mifidelity.coding.training.adherence evaluate [--forum DIR] [--annomi DIR] [--designs ...]
 
-Data (see ``docs/model-card-adherence.md``): the mi-forum gold counsellor sentences and their
-silver-labelled CounselChat sentences (CC BY-NC-SA 3.0), AnnoMI coach utterances (advice,
-options, plain information/questions/reflections; public domain), and our own spoken
-examples in ``training_data/spoken_adherence_train.csv``. Every example is used twice: as
-written and as a speech recogniser without punctuation would give it (:func:`strip_asr`).
-``training_data/spoken_adherence_test.csv`` is never trained on.
+The training examples (mi-forum gold and silver, AnnoMI, our own spoken examples) and their
+frozen embeddings: :mod:`mifidelity.coding.training.adherence_data`.
 
 ``evaluate`` prints (a) macro-F1 over six labels on mi-gold with 5-fold cross-validation
 (every fold trained on all other sources and the other gold folds), (b) macro-F1 over all
 seven labels on the held-out spoken test set, clean and stripped, (c) AnnoMI advice/options
-out-of-fold by transcript, and the speed of the shipped coder. Frozen embeddings are cached
-under ``/tmp`` so re-runs are cheap.
+out-of-fold by transcript, and the speed of the shipped coder.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import hashlib
 import json
 import logging
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mifidelity.coding.adherence import (
-    ADHERENCE_LABELS, CONTEXT_CUES, DEFAULT_ARTIFACT, AdherenceClassifier, AdherenceCoder, cue_matrix, get_encoder,
+    ADHERENCE_LABELS, CONTEXT_CUES, DEFAULT_ARTIFACT, AdherenceClassifier, AdherenceCoder,
 )
-from mifidelity.coding.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR
-from mifidelity.coding.data import FULL_CSV, load_annomi
-from mifidelity.coding.features import strip_asr
+from mifidelity.coding.training.adherence_data import (
+    DEFAULT_FORUM_DIR, SPOKEN_TEST, VERSIONS, ExampleSet, Sources, all_training_sets, annomi_cues, embed, load_sources,
+)
+from mifidelity.coding.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR
 
 logger = logging.getLogger(__name__)
 
 SEED = 13
 MODEL_VERSION = "1"
-DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
-TRAINING_DATA = Path(__file__).resolve().parent / "training_data"
-SPOKEN_TRAIN = TRAINING_DATA / "spoken_adherence_train.csv"
-SPOKEN_TEST = TRAINING_DATA / "spoken_adherence_test.csv"
-CACHE_DIR = Path("/tmp/mifidelity-adherence-cache")
-VERSIONS = ("clean", "asr")
 # mi-gold has no Seeking Collaboration label, so the written score is over the other six.
 GOLD_SCORED = tuple(label for label in ADHERENCE_LABELS if label != "seeking_collaboration")
-
-FORUM_LABELS = {
-    "Affirm": "affirm",
-    "Emphasize Autonomy": "emphasizing_autonomy",
-    "Advise with Permission": "persuade_with_permission",
-    "Advise without Permission": "persuade", "Direct": "persuade", "Warn": "persuade",
-    "Confront": "confront",
-}  # everything else (Give Information, questions, reflections, Support, Self-Disclose, Other) -> none
-SILVER_COLUMNS = {"cosine": "Cosine label", "union": "Union (without disambiguities)",
-                  "intersection": "Intersection", "ngram": "N-gram labels"}
-# AnnoMI's therapist-input subtype -> adherence. Advice is Persuade (MITI's default when
-# permission is not visible in the utterance); "options" offers a menu the client picks from,
-# which MITI 4.2.1 codes as Persuade with Permission; "negotiation" mixes agenda-setting
-# questions (Seek), plans and advice, so it is left out.
-ANNOMI_INPUT_LABELS = {"advice": "persuade", "options": "persuade_with_permission", "information": "none"}
-# AnnoMI does not code Affirm, Seek or Autonomy: its plain questions and reflections that look
-# like one of them are left out rather than taught as "none".
-_POSSIBLY_ADHERENT = re.compile(
-    r"\b(up to you|your (choice|decision|call)|you decide|okay if|ok if|all right if|alright if|would you mind"
-    r"|(can|may|could) i (share|tell|ask|suggest|give)|what do you think|your ideas|together|would you like"
-    r"|well done|good job|great job|proud|impressive|courage|strength|commend|congratulat|i appreciate"
-    r"|you've done|you did (well|great|a great)|that's great|good for you)\b"
-)
 
 DESIGNS = {
     # name: classifier, hidden units, cues (lexical + context) or embeddings only, L2, silver column
@@ -93,151 +56,7 @@ DEFAULT_DESIGN = "lr-no-context"
 SOURCE_WEIGHTS = {"gold": 1.0, "spoken": 3.0, "silver": 0.1, "annomi": 0.3}
 
 
-# ----------------------------------------------------------------------------- data
-
-
-@dataclass
-class ExampleSet:
-    """Labelled examples of one source, with cues computed from each example's own context."""
-
-    source: str
-    texts: list[str]
-    labels: np.ndarray  # indices into ADHERENCE_LABELS
-    cues: dict[str, np.ndarray]  # version -> (n, k)
-    group: np.ndarray  # gold: row number; AnnoMI: transcript id; others: -1
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def subset(self, keep: np.ndarray) -> "ExampleSet":
-        return ExampleSet(self.source, [t for t, k in zip(self.texts, keep) if k], self.labels[keep],
-                          {v: c[keep] for v, c in self.cues.items()}, self.group[keep])
-
-
-def _label_indices(labels) -> np.ndarray:
-    return np.array([ADHERENCE_LABELS.index(label) for label in labels], dtype=int)
-
-
-def _single_context_cues(texts: list[str], previous_client: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Cues of examples that stand alone or follow one client utterance."""
-    out = {}
-    for version in VERSIONS:
-        norm = (lambda t: t) if version == "clean" else strip_asr
-        rows = []
-        for i, text in enumerate(texts):
-            before = previous_client[i] if previous_client else ""
-            roles, turn = (["client", "coach"], [norm(before), norm(text)]) if before else (["coach"], [norm(text)])
-            rows.append(cue_matrix(roles, turn)[-1])
-        out[version] = np.stack(rows)
-    return out
-
-
-def forum_label(label: str) -> str:
-    return FORUM_LABELS.get(str(label).strip(), "none")
-
-
-def load_gold(forum_dir: str | Path) -> ExampleSet:
-    frame = pd.read_csv(Path(forum_dir) / "mi-gold.dev.csv")
-    texts = frame["text"].astype(str).tolist()
-    return ExampleSet("gold", texts, _label_indices(frame["label"].map(forum_label)), _single_context_cues(texts),
-                      np.arange(len(frame)))
-
-
-def load_silver(forum_dir: str | Path, column: str = "cosine") -> ExampleSet:
-    """CounselChat sentences with one silver label from ``column`` (list columns: single-label rows only)."""
-    frame = pd.read_csv(Path(forum_dir) / "counselchat-augmented.csv", keep_default_na=False)
-    values = frame[SILVER_COLUMNS[column]].astype(str).str.strip()
-    if values.str.startswith("[").any():
-        parsed = values.map(lambda v: ast.literal_eval(v) if v.startswith("[") else ([v] if v else []))
-        values = parsed.map(lambda labels: labels[0] if len(labels) == 1 else "")
-    keep = (values != "") & frame["author"].eq("listener")
-    texts = frame.loc[keep, "text"].astype(str).str.replace(r"\s+", " ", regex=True).str.strip().tolist()
-    labels = _label_indices(values[keep].map(forum_label))
-    return ExampleSet("silver", texts, labels, _single_context_cues(texts), np.full(len(texts), -1))
-
-
-def load_spoken(path: str | Path, source: str = "spoken") -> ExampleSet:
-    frame = pd.read_csv(path, keep_default_na=False)
-    texts = frame["text"].astype(str).tolist()
-    previous = frame["previous_client"].astype(str).tolist() if "previous_client" in frame else None
-    return ExampleSet(source, texts, _label_indices(frame["label"]), _single_context_cues(texts, previous),
-                      np.full(len(texts), -1))
-
-
-def annomi_input_subtypes(annomi_dir: str | Path) -> pd.Series:
-    """Majority therapist-input subtype per (transcript_id, utterance_id); ``""`` = no input."""
-    raw = pd.read_csv(Path(annomi_dir) / FULL_CSV, dtype=str, keep_default_na=False)
-    raw = raw[raw["interlocutor"].str.lower() == "therapist"]
-    subtype = raw["therapist_input_subtype"].where(raw["therapist_input_exists"].str.lower() == "true", "")
-    subtype = subtype.replace("n/a", "")
-    keys = [raw["transcript_id"].astype(int), raw["utterance_id"].astype(int)]
-    # ties: the first label in sorted order, so the vote is deterministic
-    return subtype.groupby(keys).agg(lambda s: sorted(s.value_counts()[lambda c: c == c.max()].index)[0])
-
-
-def annomi_frame(annomi_dir: str | Path) -> pd.DataFrame:
-    """AnnoMI utterances (``load_annomi``) with ``adherence`` training labels on coach rows (None: unused)."""
-    data = load_annomi(annomi_dir)
-    subtypes = annomi_input_subtypes(annomi_dir)
-    data["input_subtype"] = [subtypes.get((t, u), "") for t, u in zip(data["transcript_id"], data["utterance_id"])]
-    label = np.empty(len(data), dtype=object)
-    label[:] = None
-    for i, row in enumerate(data.itertuples()):
-        if row.role != "coach":
-            continue
-        if row.input_subtype in ANNOMI_INPUT_LABELS:
-            label[i] = ANNOMI_INPUT_LABELS[row.input_subtype]
-        elif row.input_subtype == "" and row.main_behaviour in ("question", "reflection") \
-                and not _POSSIBLY_ADHERENT.search(strip_asr(row.text)):
-            label[i] = "none"
-    data["adherence"] = label
-    return data
-
-
-def annomi_cues(data: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Context cues of every AnnoMI row, computed within its transcript."""
-    out = {}
-    for version in VERSIONS:
-        norm = (lambda t: t) if version == "clean" else strip_asr
-        parts = [cue_matrix(group["role"].tolist(), [norm(t) for t in group["text"]])
-                 for _, group in data.groupby("transcript_id", sort=False)]
-        out[version] = np.concatenate(parts)
-    return out
-
-
-def load_annomi_examples(data: pd.DataFrame) -> ExampleSet:
-    cues = annomi_cues(data)
-    keep = data["adherence"].notna().to_numpy()
-    return ExampleSet("annomi", data.loc[keep, "text"].tolist(), _label_indices(data.loc[keep, "adherence"]),
-                      {v: c[keep] for v, c in cues.items()}, data.loc[keep, "transcript_id"].to_numpy())
-
-
-# ----------------------------------------------------------------------------- embeddings
-
-
-_EMBEDDED: dict[str, np.ndarray] = {}  # text -> vector, so fold subsets are never re-encoded
-
-
-def embed(texts: list[str], version: str) -> np.ndarray:
-    """Frozen sentence embeddings, cached in memory per text and on disk under :data:`CACHE_DIR`."""
-    texts = list(texts) if version == "clean" else [strip_asr(t) for t in texts]
-    missing = list(dict.fromkeys(t for t in texts if t not in _EMBEDDED))
-    if missing:
-        _EMBEDDED.update(zip(missing, _embed_cached(missing)))
-    return np.stack([_EMBEDDED[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-
-def _embed_cached(texts: list[str]) -> np.ndarray:
-    key = hashlib.sha256(("adherence-v1\n" + "\n".join(texts)).encode()).hexdigest()[:24]
-    path = CACHE_DIR / f"{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    vectors = get_encoder().encode(texts)
-    logger.info("embedded %d texts in %.0f s", len(texts), time.perf_counter() - started)
-    np.save(path, vectors)
-    return vectors
+# ----------------------------------------------------------------------------- fitting
 
 
 def design_matrix(examples: ExampleSet, version: str, design: dict) -> np.ndarray:
@@ -246,9 +65,6 @@ def design_matrix(examples: ExampleSet, version: str, design: dict) -> np.ndarra
         return vectors
     cues = examples.cues[version] if design.get("context", True) else examples.cues[version][:, :-len(CONTEXT_CUES)]
     return np.concatenate([vectors, cues], axis=1)
-
-
-# ----------------------------------------------------------------------------- fitting
 
 
 def training_arrays(sets: list[ExampleSet], design: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -307,30 +123,7 @@ def predict(classifier: AdherenceClassifier, examples: ExampleSet, version: str)
     return classifier.predict_proba(design_matrix(examples, version, classifier.meta["design"]))
 
 
-# ----------------------------------------------------------------------------- sources
-
-
-@dataclass
-class Sources:
-    gold: ExampleSet
-    silver: ExampleSet | None
-    annomi: ExampleSet
-    annomi_data: pd.DataFrame
-    spoken: ExampleSet
-    spoken_test: ExampleSet
-
-
-def load_sources(forum_dir: str | Path, annomi_dir: str | Path, silver: str | None = "cosine") -> Sources:
-    data = annomi_frame(annomi_dir)
-    return Sources(
-        gold=load_gold(forum_dir), silver=load_silver(forum_dir, silver) if silver else None,
-        annomi=load_annomi_examples(data), annomi_data=data, spoken=load_spoken(SPOKEN_TRAIN),
-        spoken_test=load_spoken(SPOKEN_TEST, "spoken_test"),
-    )
-
-
-def all_training_sets(sources: Sources) -> list[ExampleSet]:
-    return [s for s in (sources.gold, sources.silver, sources.annomi, sources.spoken) if s is not None]
+# ----------------------------------------------------------------------------- the shipped model
 
 
 def train(forum_dir: str | Path, annomi_dir: str | Path, design_name: str = DEFAULT_DESIGN,
@@ -428,7 +221,7 @@ def gold_cross_validation(sources: Sources, design: dict, n_splits: int = 5) -> 
 
 def annomi_sanity(sources: Sources, design: dict) -> dict[str, float]:
     """AnnoMI out of fold by transcript (the project's folds): advice/options as persuade-ish."""
-    from mifidelity.coding.evaluate import folds
+    from mifidelity.coding.training.evaluate import folds
 
     data = sources.annomi_data
     fold_of_transcript = {}

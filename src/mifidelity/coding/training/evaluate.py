@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m mifidelity.coding.evaluate --data ../shared/data/annomi
+    python -m mifidelity.coding.training.evaluate --data ../shared/data/annomi
 
 5-fold cross-validation grouped by transcript (a session never appears in both
 training and test folds). Every fold is scored twice: on the transcripts as
@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
+from mifidelity.coding.training.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
 from mifidelity.coding.model import joint_behaviour
-from mifidelity.coding.train import (
+from mifidelity.coding.training.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
 )
 
@@ -170,7 +170,7 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
     Parameters
     ----------
     prepared:
-        :func:`mifidelity.coding.train.prepare` output (frozen-bottom states and cues per version).
+        :func:`mifidelity.coding.training.train.prepare` output (frozen-bottom states and cues per version).
 
     Returns
     -------
@@ -265,14 +265,14 @@ def expert_agreement(annotators: pd.DataFrame, data: pd.DataFrame, predicted: di
     """One expert and the coder against the majority of the other experts, where several coded a transcript.
 
     For every annotator of a multiply-annotated transcript, the reference is the majority vote of
-    the *other* annotators (ties as in :func:`~mifidelity.coding.data.majority_vote`). "expert"
+    the *other* annotators (ties as in :func:`~mifidelity.coding.training.data.majority_vote`). "expert"
     scores the held-out annotator against it and "coder" scores the coder's labels against the
     same references; both are macro-F1 over all (utterance, held-out annotator) pairs.
 
     Parameters
     ----------
     annotators:
-        :func:`~mifidelity.coding.data.annotator_tables` output.
+        :func:`~mifidelity.coding.training.data.annotator_tables` output.
     data:
         The corpus rows (``transcript_id``, ``utterance_id``) that ``predicted`` is aligned with.
     predicted:

@@ -1,0 +1,23 @@
+"""Fitting the session estimates (mifidelity.coding.training.fidelity): sign-constrained and text models."""
+
+import numpy as np
+import pandas as pd
+
+from mifidelity.coding.training.fidelity import fit_logistic, fit_text, predict_logistic, text_log_odds
+
+
+def test_fit_logistic_drops_features_against_their_construct():
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 40 + [1] * 40)
+    x = pd.DataFrame({"helps": y + rng.normal(0, 0.5, 80), "hurts_but_fits_up": y + rng.normal(0, 0.5, 80)})
+    spec = fit_logistic(x, y, 1.0, {"helps": +1, "hurts_but_fits_up": -1})
+    assert spec["features"] == ["helps"] and spec["coef"][0] > 0
+    assert predict_logistic(spec, x)[y == 1].mean() > predict_logistic(spec, x)[y == 0].mean()
+
+
+def test_text_model_round_trip():
+    documents = ["you should stop", "you must stop now", "what would help you", "tell me more about that"] * 3
+    y = np.array([0, 0, 1, 1] * 3)
+    spec = fit_text(documents, y)
+    odds = text_log_odds(spec, ["you should stop now", "what would help"])
+    assert odds[0] < 0 < odds[1]
