@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from mifidelity.evaluation import diarization_error_rate, read_rttm, role_time_accuracy, word_error_rate
+from mifidelity.pipeline_accuracy import diarization_error_rate, read_rttm, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
 from mifidelity.types import SpeakerTurn
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mifidelity.evaluation import code_agreement, code_truth_text, codes_by_overlap, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
+from mifidelity.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap, role_time_accuracy,
+                                          word_error_rate)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_audio"

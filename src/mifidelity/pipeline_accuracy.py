@@ -1,8 +1,9 @@
-"""Accuracy measures shared by the tests and the benchmarks.
+"""How accurate the pipeline's stages are against a reference: measures shared by the tests and the benchmarks.
 
 Word error rate (jiwer), diarisation error rate (pyannote.metrics), the
 share of speech time given to the right role, and how well the coder's codes
-on a pipeline transcript agree with reference codes.
+on a pipeline transcript agree with reference codes. (The coder's own
+cross-validation on AnnoMI is :mod:`mifidelity.coding.training.evaluate`.)
 """
 
 from __future__ import annotations
