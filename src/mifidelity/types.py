@@ -116,20 +116,58 @@ class Diarization:
 
 @dataclass
 class Utterance:
-    """A run of one speaker's words, split at long pauses."""
+    """A run of one speaker's words, split at long pauses.
+
+    ``backchannel`` marks a short "mm-hmm", "yeah" or laugh said inside the other
+    person's turn (:mod:`mifidelity.alignment`): it is kept as its own utterance,
+    does not end the other speaker's volley and is never a question or reflection.
+    """
 
     start: float | None
     end: float | None
     speaker: str
     text: str
     role: Role | None = None
+    backchannel: bool = False
+
+
+@dataclass
+class Alignment:
+    """Utterances made from words and speaker turns, with what could not be attributed cleanly.
+
+    ``unattributed_seconds`` / ``unattributed_words``: speech whose speaker the turns
+    did not settle (both people at once, or outside every turn); those words went to
+    the speaker holding the turn (or the nearest one) and the session notes say so.
+    """
+
+    utterances: list[Utterance]
+    backchannels: int = 0
+    unattributed_seconds: float = 0.0
+    unattributed_words: int = 0
+    unattributed_places: int = 0
+
+
+@dataclass(frozen=True)
+class VoiceMatch:
+    """How close each diarised speaker's voice is to a coach's voice profile (cosine similarity)."""
+
+    coach: str
+    similarity: dict[str, float]
 
 
 @dataclass
 class RoleAssignment:
-    """Which speaker is the coach, and how sure we are (0.5 = a guess, 1.0 = certain)."""
+    """Which speaker is the coach, and how sure we are (0.5 = a guess, 1.0 = certain).
+
+    ``method`` says what decided (``voice``, ``language cues``, ``voice and language cues``,
+    a configured speaker or channel); ``evidence`` holds each source's own verdict
+    (``{"voice": {...}, "language": {...}}``) and ``notes`` what the session notes should say
+    (a disagreement between voice and language, a voice not recognised).
+    """
 
     coach_speaker: str | None
     roles: dict[str, Role]
     confidence: float
     method: str
+    evidence: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
