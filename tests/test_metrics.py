@@ -129,3 +129,20 @@ def test_expected_metrics_count_a_volley_once():
         df[column] = [0.0, 0.0, None]
     df["probability_change_talk"] = df["probability_sustain_talk"] = [None, None, 0.0]
     assert expected_metrics(df)["questions"] == 0.75  # 1 - 0.5 * 0.5, not 1.0
+
+
+def test_a_client_backchannel_does_not_end_the_coach_volley():
+    """Issue 18: "mm-hmm" while the coach talks takes no floor, so the coach's turn stays one volley."""
+    rows = [coach(r="simple"), client("neutral"), coach(r="complex"), client("change")]
+    as_turn = compute_metrics(frame(rows))
+    assert as_turn.reflections == 2   # the "mm-hmm" as a turn of its own: two volleys
+    heard = frame(rows).assign(backchannel=[False, True, False, False])
+    m = compute_metrics(heard)
+    assert (m.reflections, m.simple_reflections, m.complex_reflections) == (1, 0, 1)
+    assert m.neutral_talk == 1   # still client talk, counted as neutral
+
+
+def test_backchannel_column_as_read_back_from_csv():
+    rows = [coach(q="open"), client("neutral"), coach(q="open"), client("change")]
+    m = compute_metrics(frame(rows).assign(backchannel=["False", "True", "False", "False"]))
+    assert m.questions == 1

@@ -10,6 +10,11 @@ reflection are counted, the reflection is complex if any reflection in the volle
 (and the question open if any question is), and every other code counts at most once.
 On recordings this matters: one spoken turn is often split into several utterances at
 pauses, and each piece would otherwise count as a behaviour of its own.
+
+Back-channels (``backchannel`` rows, see :mod:`mifidelity.alignment`): a client's "mm-hmm"
+while the coach talks does not end the coach's volley (MITI's volley is everything one party
+says before the other *takes the floor*, and a back-channel takes no floor); a coach's
+"mm-hmm" while the client talks is coded ``other`` and so counts nothing.
 """
 
 from __future__ import annotations
@@ -100,9 +105,13 @@ def coach_volleys(coded: pd.DataFrame) -> pd.Series:
     """The volley number of each coach row (client rows are dropped).
 
     A volley is a run of coach utterances between two client utterances; the
-    number is how many client utterances came before it.
+    number is how many client utterances came before it. A client back-channel
+    (``backchannel`` true) does not end a volley.
     """
-    volley = (coded["role"] == "client").cumsum()
+    takes_floor = coded["role"] == "client"
+    if "backchannel" in coded:
+        takes_floor &= ~coded["backchannel"].map(_is_true).astype(bool)
+    volley = takes_floor.cumsum()
     return volley[coded["role"] == "coach"]
 
 

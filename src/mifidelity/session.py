@@ -7,6 +7,8 @@ This is the one place where utterances become a DataFrame. Columns of
 ``speaker``             diariser label (or the input's role for `mifidelity code`)
 ``role``                coach | client
 ``text``                what was said
+``backchannel``         True for a short "mm-hmm" / "yeah" inside the other person's turn (never a behaviour;
+                        coded ``other`` or neutral, see :func:`mifidelity.coding.base.code_backchannels`)
 ``main_behaviour``      question | reflection | input | other      (coach rows)
 ``question``            none | open | closed                       (coach rows)
 ``reflection``          none | simple | complex                    (coach rows)
@@ -27,7 +29,14 @@ from typing import Sequence
 
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, CODE_COLUMNS, UtteranceCoder, applies_to_coach
+from mifidelity.coding.base import (
+    ADHERENCE_COLUMN,
+    BACKCHANNEL_COLUMN,
+    CODE_COLUMNS,
+    UtteranceCoder,
+    applies_to_coach,
+    code_backchannels,
+)
 from mifidelity.fidelity import FidelityEstimate, estimate_fidelity
 from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
 from mifidelity.types import RoleAssignment, StageInfo, Utterance
@@ -63,6 +72,7 @@ def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:
             "speaker": pd.Series([u.speaker for u in utterances], dtype=object),
             "role": pd.Series([u.role for u in utterances], dtype=object),
             "text": pd.Series([u.text for u in utterances], dtype=object),
+            BACKCHANNEL_COLUMN: pd.Series([u.backchannel for u in utterances], dtype=bool),
         }
     )
 
@@ -79,9 +89,10 @@ def code_utterances(frame: pd.DataFrame, coder: UtteranceCoder) -> pd.DataFrame:
         coach_column = applies_to_coach(column)
         if coach_column is not None:
             coded[column] = coded[column].astype(object).where(is_coach if coach_column else ~is_coach, None)
+    coded = code_backchannels(coded)
     ordered = list(BASE_COLUMNS) + list(CODE_COLUMNS) + ([ADHERENCE_COLUMN] if ADHERENCE_COLUMN in coded else [])
-    extras = [c for c in coded.columns if c not in ordered]
-    return coded[ordered + extras]
+    extras = [c for c in coded.columns if c not in ordered and c != BACKCHANNEL_COLUMN]
+    return coded[ordered + extras + ([BACKCHANNEL_COLUMN] if BACKCHANNEL_COLUMN in coded else [])]
 
 
 def build_session(

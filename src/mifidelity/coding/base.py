@@ -102,6 +102,37 @@ class UtteranceCoder(Protocol):
         ...
 
 
+BACKCHANNEL_COLUMN = "backchannel"
+
+
+def code_backchannels(coded: pd.DataFrame) -> pd.DataFrame:
+    """Back-channels (``backchannel`` rows: a short "mm-hmm" inside the other's turn) are never a behaviour.
+
+    Whatever the coder made of the words: a coach back-channel is ``other`` (no
+    question, reflection, information or adherence code), a client back-channel is
+    neutral talk; their probabilities of a counted code are 0 and the confidence of
+    the code 1 (it is a rule). MITI 4.2.1 codes what the coach does in a turn; an
+    "mm-hmm" while the client talks is no turn and no question or reflection.
+    """
+    if BACKCHANNEL_COLUMN not in coded or not coded[BACKCHANNEL_COLUMN].any():
+        return coded
+    coded = coded.copy()
+    heard = coded[BACKCHANNEL_COLUMN].astype(bool)
+    coach = heard & (coded["role"] == "coach")
+    client = heard & (coded["role"] == "client")
+    for column, value in (("main_behaviour", "other"), ("question", "none"), ("reflection", "none"),
+                          ("giving_information", False), (ADHERENCE_COLUMN, "none")):
+        if column in coded:
+            coded[column] = coded[column].astype(object).where(~coach, value)
+    coded["client_talk"] = coded["client_talk"].astype(object).where(~client, "neutral")
+    for column in coded.columns:
+        if column in PROBABILITY_COLUMNS:
+            coded.loc[heard & coded[column].notna(), column] = 0.0
+        elif column.endswith("_confidence"):
+            coded.loc[heard & coded[column].notna(), column] = 1.0
+    return coded
+
+
 def blank_codes(roles: Sequence[str]) -> pd.DataFrame:
     """An all-``None`` code table of the right shape, for coders to fill in."""
     return pd.DataFrame({c: pd.Series([None] * len(roles), dtype=object) for c in CODE_COLUMNS})
