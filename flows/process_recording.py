@@ -22,7 +22,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 
-from mifidelity.alignment import words_to_utterances
+from mifidelity.alignment import align, attribution_note
 from mifidelity.audio import load_recording
 from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
@@ -175,10 +175,13 @@ def process_recording(
     recording = clock.run("audio", load_audio_task, path, config)
     transcript = clock.run("transcribe", transcribe, recording, config, hook)
     diarization = clock.run("diarize", diarize, recording, config, hook)
-    utterances = clock.run("align", words_to_utterances, transcript.words, diarization.turns, config.alignment.max_pause)
+    alignment = clock.run("align", align, transcript.words, diarization.turns, config.alignment.max_pause)
+    utterances = alignment.utterances
     roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel)
     coder = get_coder(config.coding)
     notes = list(diarization.notes)
+    if note := attribution_note(alignment):
+        notes.append(note)
     if not transcript.words:
         notes.append("No speech was recognised in this recording.")
     elif note := uncertainty_note(roles):

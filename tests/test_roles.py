@@ -63,3 +63,9 @@ def test_uncertainty_note_below_the_cut_off_only():
     assert "uncertain (confidence 0.69)" in uncertainty_note(guess) and "roles.coach_speaker" in uncertainty_note(guess)
     sure = RoleAssignment("S0", {"S0": "coach", "S1": "client"}, UNCERTAIN_BELOW, "language cues")
     assert uncertainty_note(sure) is None
+
+
+def test_apply_roles_keeps_backchannels():
+    heard = [Utterance(0.0, 5.0, "S0", "I walk a lot.", None), Utterance(2.0, 2.3, "S1", "Mm-hmm.", None, True)]
+    result = RoleAssignment("S1", {"S1": "coach", "S0": "client"}, 0.9, "language cues")
+    assert [(u.role, u.backchannel) for u in apply_roles(heard, result)] == [("client", False), ("coach", True)]

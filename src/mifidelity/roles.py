@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from dataclasses import replace
 from typing import Sequence
 
 from mifidelity.config import RolesConfig
@@ -124,7 +125,4 @@ def uncertainty_note(assignment: RoleAssignment) -> str | None:
 
 def apply_roles(utterances: Sequence[Utterance], assignment: RoleAssignment) -> list[Utterance]:
     """Copies of the utterances with ``role`` filled in."""
-    return [
-        Utterance(u.start, u.end, u.speaker, u.text, assignment.roles.get(u.speaker, "client"))
-        for u in utterances
-    ]
+    return [replace(u, role=assignment.roles.get(u.speaker, "client")) for u in utterances]
