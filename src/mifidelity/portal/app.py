@@ -115,7 +115,7 @@ class Portal:
     def _bar(self, user: WebSession | None) -> dict:
         if user is None:
             return {"account": None}
-        open_count = len(self.corrections.with_status(CorrectionStatus.OPEN)) if user.account.is_supervisor else 0
+        open_count = self.corrections.count_open() if user.account.is_supervisor else 0
         return {"account": user.account, "csrf_token": user.csrf_token, "open_count": open_count}
 
     def secure(self, request: Request) -> bool:
@@ -281,9 +281,9 @@ def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settin
     def thread(fn, *args):
         return run_in_threadpool(fn, *args)
 
-    async def visible(request: Request) -> tuple[WebSession, SessionFolder]:
-        user = await thread(portal.user, request)
-        return user, await thread(portal.session, user, request.path_params["session_id"])
+    def visible(request: Request) -> tuple[WebSession, SessionFolder]:
+        user = portal.user(request)
+        return user, portal.session(user, request.path_params["session_id"])
 
     @route("/login", ["GET"])
     async def login_get(request):
@@ -302,39 +302,39 @@ def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settin
         await portal.form(request, user.csrf_token)
         return await thread(portal.logout, request, user)
 
+    # One trip to the thread pool per GET: the checks and the page together.
     @route("/", ["GET"])
     async def overview(request):
-        return await thread(portal.overview, await thread(portal.user, request))
+        return await thread(lambda: portal.overview(portal.user(request)))
 
     @route("/sessions.csv", ["GET"])
     async def sessions_csv(request):
-        return await thread(portal.sessions_csv, await thread(portal.user, request))
+        return await thread(lambda: portal.sessions_csv(portal.user(request)))
 
     @route("/sessions/{session_id}/", ["GET"])
     async def report(request):
-        return await thread(portal.report, request, *await visible(request))
+        return await thread(lambda: portal.report(request, *visible(request)))
 
     @route("/sessions/{session_id}/recording", ["GET"])
     async def recording(request):
-        return await thread(portal.recording, request, *await visible(request))
+        return await thread(lambda: portal.recording(request, *visible(request)))
 
     @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["GET"])
     async def feedback_get(request):
-        user, session = await visible(request)
-        return await thread(portal.feedback_page, user, session, request.path_params["index"])
+        return await thread(lambda: portal.feedback_page(*visible(request), request.path_params["index"]))
 
     @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["POST"])
     async def feedback_post(request):
-        user, session = await visible(request)
+        user, session = await thread(visible, request)
         fields = await portal.form(request, user.csrf_token)
         return await thread(portal.propose, request, user, session, request.path_params["index"], fields)
 
     @route("/corrections", ["GET"])
     async def review(request):
-        user = await thread(portal.user, request)
-        if not user.account.is_supervisor:
-            return portal.not_found(user)
-        return await thread(portal.review, user)
+        def page():
+            user = portal.user(request)
+            return portal.review(user) if user.account.is_supervisor else portal.not_found(user)
+        return await thread(page)
 
     @route("/corrections/{correction_id:int}/decision", ["POST"])
     async def decide(request):

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from mifidelity.errors import MifidelityError
-from mifidelity.portal.tables import AuditRow, PortalStore, aware
+from mifidelity.portal.tables import AuditRow, PortalStore, aware, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +78,10 @@ class AuditLog:
 
     def record(self, action: Action, username: str | None = None, address: str | None = None,
                session_id: str | None = None, detail: str = "") -> None:
-        with Session(self.engine) as db, db.begin():
-            db.add(AuditRow(action=Action(action).value, username=(username or None) and username[:255],
-                            address=address, session_id=session_id, detail=detail[:1000]))
+        with self.engine.begin() as db:
+            db.execute(insert(AuditRow.__table__).values(
+                at=utcnow(), action=Action(action).value, username=(username or None) and username[:255],
+                address=address, session_id=session_id, detail=detail[:1000]))
         # Names and ids only: the log never carries transcript text.
         logger.info("audit %s user=%r session=%s", action.value, username, session_id)
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
+import time
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS
@@ -36,6 +38,7 @@ from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
 from mifidelity.portal.tables import CorrectionRow, CorrectionStatus, PortalStore, aware, utcnow
 
 MAX_COMMENT_LENGTH = 2000
+RECHECK_SECONDS = 2.0
 
 # Field -> (role it applies to, values as utterances.csv writes them). One home for what may be corrected.
 CORRECTABLE: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -135,8 +138,27 @@ def clean_comment(comment: str) -> str:
 
 
 class Corrections:
+    """The corrections table. Reads on every report view are cached for :data:`RECHECK_SECONDS` (a write
+    through this object clears the cache at once; another portal process's within that time)."""
+
     def __init__(self, store: PortalStore):
         self.engine = store.engine
+        self._cache: dict[object, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key, read):
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < RECHECK_SECONDS:
+            return hit[1]
+        value = read()
+        with self._lock:
+            self._cache[key] = (time.monotonic(), value)
+        return value
+
+    def _changed(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def propose(self, session: SessionFolder, utterance: Utterance, field: str, proposed: str, comment: str,
                 author: str) -> Correction:
@@ -153,6 +175,7 @@ class Corrections:
                                 field=field, old_value=old, proposed_value=proposed, comment=clean_comment(comment),
                                 author=author, status=CorrectionStatus.OPEN.value, text_sha256=text_sha256(utterance.text))
             db.add(row)
+        self._changed()
         return _plain(row)
 
     def get(self, correction_id: int) -> Correction | None:
@@ -161,9 +184,20 @@ class Corrections:
             return None if row is None else _plain(row)
 
     def for_session(self, session_id: str) -> list[Correction]:
-        with Session(self.engine) as db:
-            return [_plain(r) for r in db.scalars(select(CorrectionRow).where(CorrectionRow.session_id == session_id)
-                                                  .order_by(CorrectionRow.utterance, CorrectionRow.id))]
+        table = CorrectionRow.__table__
+        query = select(table).where(table.c.session_id == session_id).order_by(table.c.utterance, table.c.id)
+
+        def read():
+            with self.engine.connect() as db:  # on every report view: rows, not ORM objects
+                return [_plain(r) for r in db.execute(query)]
+        return list(self._cached(("session", session_id), read))
+
+    def count_open(self) -> int:
+        def read():
+            with self.engine.connect() as db:
+                return db.scalar(select(func.count()).select_from(CorrectionRow.__table__)
+                                 .where(CorrectionRow.__table__.c.status == CorrectionStatus.OPEN.value))
+        return self._cached("open", read)
 
     def with_status(self, status: CorrectionStatus) -> list[Correction]:
         with Session(self.engine) as db:
@@ -186,6 +220,7 @@ class Corrections:
                 raise MifidelityError("this correction is not open (decided already, or unknown)")
             row.status = (CorrectionStatus.ACCEPTED if accept else CorrectionStatus.REJECTED).value
             row.decided_by, row.decided_at = supervisor, utcnow()
+        self._changed()
         return _plain(row)
 
 

@@ -200,8 +200,16 @@ class SessionLibrary:
         """The original recording when it is still reachable (the audio player's source), else None."""
         from mifidelity.report.session_facts import find_recording
 
+        # Looked up as the static report does (the source, or audio beside a transcript), at most once per
+        # rescan interval per session: a recording moved away stops playing that soon.
+        now = time.monotonic()
+        cached = self._recordings.get(session.session_id)
+        if cached is not None and cached[0] == session.source and now - cached[1] < self.rescan_seconds:
+            return cached[2]
         try:
             found = find_recording(session.source)
+            found = found if found is not None and found.is_file() else None
         except OSError:
-            return None
-        return found if found is not None and found.is_file() else None
+            found = None
+        self._recordings[session.session_id] = (session.source, now, found)
+        return found

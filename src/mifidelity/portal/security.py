@@ -21,14 +21,15 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from mifidelity.portal.accounts import Account, account_of
-from mifidelity.portal.tables import LoginFailureRow, PortalStore, UserRow, WebSessionRow, aware, utcnow
+from mifidelity.portal.accounts import Account
+from mifidelity.portal.tables import LoginFailureRow, PortalStore, Role, UserRow, WebSessionRow, aware, utcnow
 
 SESSION_COOKIE = "mifidelity_session"
 LOGIN_CSRF_COOKIE = "mifidelity_login_csrf"
@@ -45,6 +46,9 @@ class PortalSettings:
     max_failures_per_address: int = 20  # an office behind one public address shares this
     throttle_minutes: float = 15.0
     secure_cookies: bool | None = None  # None: Secure exactly when the request came over HTTPS
+    # A live session is looked up in the database again after this long. Logout through the portal takes
+    # effect at once; `users passwd` and `users remove` (another process) within this many seconds.
+    recheck_seconds: float = 2.0
 
 
 def new_token() -> str:
@@ -74,6 +78,8 @@ class WebSessions:
 
     def __init__(self, store: PortalStore, settings: PortalSettings, clock=utcnow):
         self.engine, self.settings, self.clock = store.engine, settings, clock
+        self._recent: dict[str, tuple[datetime, WebSession]] = {}  # token hash -> (checked at, session)
+        self._lock = threading.Lock()
 
     def create(self, username: str) -> tuple[str, str]:
         """A new session for ``username``: (cookie token, CSRF token)."""
@@ -91,25 +97,47 @@ class WebSessions:
         if not token or len(token) > 100:
             return None
         digest = token_hash(token)
-        now = self.clock()
-        with Session(self.engine) as db:
-            found = db.execute(select(WebSessionRow, UserRow).join(UserRow, UserRow.name == WebSessionRow.username)
-                               .where(WebSessionRow.token_hash == digest)).first()
+        with self._lock:
+            recent = self._recent.get(digest)
+        age = (self.clock() - recent[0]).total_seconds() if recent is not None else None
+        if age is not None and 0 <= age < self.settings.recheck_seconds:
+            return recent[1]
+        found = self._lookup(digest)
+        with self._lock:
             if found is None:
-                return None
-            row, user = found
-            last_seen, created = aware(row.last_seen), aware(row.created_at)
-            if (now - last_seen > timedelta(minutes=self.settings.idle_minutes)
-                    or now - created > timedelta(hours=self.settings.max_hours)
-                    or created < aware(user.password_changed_at)):
-                return None
-            session = WebSession(account_of(user), row.csrf_token, digest)
+                self._recent.pop(digest, None)
+            else:
+                if len(self._recent) > 10000:
+                    self._recent.clear()
+                self._recent[digest] = (self.clock(), found)
+        return found
+
+    def _lookup(self, digest: str) -> WebSession | None:
+        now = self.clock()
+        # Every request passes here: plain SQL expressions, not ORM objects, to keep it cheap.
+        sessions, users = WebSessionRow.__table__.c, UserRow.__table__.c
+        query = (select(sessions.csrf_token, sessions.created_at, sessions.last_seen, users.name, users.role,
+                        users.created_at.label("user_created"), users.password_changed_at)
+                 .join_from(WebSessionRow.__table__, UserRow.__table__, users.name == sessions.username)
+                 .where(sessions.token_hash == digest))
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        if row is None:
+            return None
+        last_seen, created = aware(row.last_seen), aware(row.created_at)
+        if (now - last_seen > timedelta(minutes=self.settings.idle_minutes)
+                or now - created > timedelta(hours=self.settings.max_hours)
+                or created < aware(row.password_changed_at)):
+            return None
+        account = Account(row.name, Role(row.role), aware(row.user_created), aware(row.password_changed_at))
         if now - last_seen > timedelta(minutes=1):  # a write per minute, not per request
-            with Session(self.engine) as db, db.begin():
+            with self.engine.begin() as db:
                 db.execute(update(WebSessionRow).where(WebSessionRow.token_hash == digest).values(last_seen=now))
-        return session
+        return WebSession(account, row.csrf_token, digest)
 
     def end(self, digest: str) -> None:
+        with self._lock:
+            self._recent.pop(digest, None)
         with Session(self.engine) as db, db.begin():
             db.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == digest))
 

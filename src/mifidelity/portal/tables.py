@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Integer, String, Text, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,6 +117,12 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")  # never transcript text
 
 
+def _sqlite_normal_sync(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class PortalStore:
     """The portal's tables behind the ledger's engine (same database, same SQLite settings).
 
@@ -131,6 +137,12 @@ class PortalStore:
         self.ledger = ledger
         self.url = ledger.url
         self.engine: Engine = ledger.engine
+        if self.engine.dialect.name == "sqlite":
+            # This engine is the portal's own (the watcher opens its own in its own process). In WAL mode,
+            # synchronous=NORMAL still never corrupts the database; a power cut may lose the last moments'
+            # audit rows. It spares an fsync per report view.
+            event.listen(self.engine, "connect", _sqlite_normal_sync)
+            self.engine.dispose()  # connections opened so far had the default
         for attempt in range(5):  # another process may be creating them at the same moment
             try:
                 Base.metadata.create_all(self.engine)
