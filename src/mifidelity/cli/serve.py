@@ -26,6 +26,7 @@ def serve(
     import uvicorn
 
     from mifidelity.portal.app import create_app
+    from mifidelity.portal.server import uvicorn_config
 
     settings = load_settings(config)
     if not out.is_dir():
@@ -39,9 +40,7 @@ def serve(
               file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"serving {out.resolve()} on http://{host}:{port}/ ; Ctrl-C stops", file=sys.stderr, flush=True)
-    # The access log prints methods, paths (session ids, never transcript text) and statuses.
-    uvicorn.run(app, host=host, port=port, proxy_headers=bool(trusted_proxy), forwarded_allow_ips=trusted_proxy or None,
-                server_header=False, date_header=True, log_level="info")
+    uvicorn.Server(uvicorn_config(app, host, port, trusted_proxy)).run()
 
 
 def audit(
