@@ -142,9 +142,9 @@ class _Stopwatch:
         return result
 
 
-def _publish(session, out_dir: str, clock: _Stopwatch) -> str:
+def _publish(session, out_dir: str, config: PipelineConfig, clock: _Stopwatch) -> str:
     """Write the session's files, show it in the Prefect UI and refresh the supervisor overview."""
-    folder = clock.run("write", write_session, session, out_dir)
+    folder = clock.run("write", write_session, session, out_dir, config.outputs.formats)
     publish_session_artifacts(session)
     write_overview(Path(out_dir))
     return str(folder)
@@ -159,7 +159,7 @@ def process_recording(
     hook: ProgressHook | None = None,
     session_id: str | None = None,
 ) -> str:
-    """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html) out.
+    """Recording in, session folder (session.json, utterances.csv, transcript.txt, report.html, ...) out.
 
     ``session_id`` names the output folder; default: the recording's file stem.
     """
@@ -200,7 +200,7 @@ def process_recording(
         coach=coach,
         recorded_at=datetime.fromtimestamp(os.path.getmtime(path)).astimezone(),
     )
-    return _publish(session, out_dir, clock)
+    return _publish(session, out_dir, config, clock)
 
 
 @flow(name="code-transcript")
@@ -224,4 +224,4 @@ def code_transcript(
         timings=clock.timings,
         coach=coach,
     )
-    return _publish(session, out_dir, clock)
+    return _publish(session, out_dir, config, clock)

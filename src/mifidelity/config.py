@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -137,6 +137,17 @@ class CodingConfig(_Section):
     model_path: str | None = Field(None, description="Trained coder artifact; null = the bundled one.")
 
 
+# Files a session folder can hold; one writer each in mifidelity.outputs.writers.
+OutputFormat = Literal["json", "csv", "txt", "html", "rttm", "vtt", "srt"]
+
+
+class OutputsConfig(_Section):
+    formats: list[OutputFormat] = Field(
+        list(get_args(OutputFormat)), min_length=1,
+        description="Files written per session (mifidelity.outputs.writers); the overview and portal read session.json.",
+    )
+
+
 class CacheConfig(_Section):
     enabled: bool = True
     directory: str | None = Field(
@@ -175,6 +186,7 @@ class PipelineConfig(_Section):
     alignment: AlignmentConfig = AlignmentConfig()
     roles: RolesConfig = RolesConfig()
     coding: CodingConfig = CodingConfig()
+    outputs: OutputsConfig = OutputsConfig()
     cache: CacheConfig = CacheConfig()
     inbox: InboxConfig = InboxConfig()
 

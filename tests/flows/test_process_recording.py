@@ -66,6 +66,28 @@ def test_every_sample_produces_all_outputs(processed):
 
 
 @pytest.mark.parametrize("audio", AUDIO, ids=lambda p: p.name)
+def test_who_spoke_when_files_agree_with_the_reference(processed, audio):
+    """diarization.rttm names speakers by role, so it scores directly against the sample's human-made RTTM."""
+    import webvtt
+    from pyannote.database.util import load_rttm
+    from pyannote.metrics.identification import IdentificationErrorRate
+
+    out, _ = processed
+    folder = out / audio.stem
+    (hypothesis,) = load_rttm(str(folder / "diarization.rttm")).values()
+    (reference,) = load_rttm(str(audio.with_suffix(".rttm"))).values()
+    assert set(hypothesis.labels()) == {"coach", "client"}
+    # Identification error: labels are compared as they are (no optimal mapping), so a role swap counts.
+    error = IdentificationErrorRate(collar=0.25, skip_overlap=True)(reference, hypothesis, detailed=True)
+    assert error["confusion"] / error["total"] <= 0.05 and error["identification error rate"] <= 0.25, error
+    captions = webvtt.read(str(folder / "transcript.vtt"))
+    utterances = pd.read_csv(folder / "utterances.csv")
+    assert len(captions) == len(utterances)
+    assert {c.voice for c in captions} == {"Coach", "Client"}
+    assert (folder / "transcript.srt").read_text().startswith("1\n")
+
+
+@pytest.mark.parametrize("audio", AUDIO, ids=lambda p: p.name)
 def test_word_error_rate(processed, audio):
     out, _ = processed
     hypothesis = " ".join(pd.read_csv(out / audio.stem / "utterances.csv")["text"].astype(str))

@@ -24,6 +24,20 @@ class DiarizerEngine(str, Enum):
     pyannote = "pyannote"
 
 
+def with_formats(settings, formats: str | None):
+    """The settings with ``--formats`` applied (unknown names are a one-line error)."""
+    if formats is None:
+        return settings
+    from mifidelity.errors import MifidelityError
+    from mifidelity.outputs.writers import parse_formats
+
+    try:
+        chosen = parse_formats(formats)
+    except MifidelityError as error:
+        fail(str(error))
+    return settings.model_copy(update={"outputs": settings.outputs.model_copy(update={"formats": chosen})})
+
+
 def process(
     inputs: List[Path] = typer.Argument(..., help="Recordings, or folders of recordings."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
@@ -31,11 +45,14 @@ def process(
     coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
     asr_engine: Optional[AsrEngine] = typer.Option(None, "--asr-engine", help="Speech recogniser (default: config asr.engine)."),
     diarizer: Optional[DiarizerEngine] = typer.Option(None, "--diarizer", help="Diariser (default: config diarization.engine)."),
+    formats: Optional[str] = typer.Option(
+        None, "--formats", help="Files per session, comma-separated: json,csv,txt,html,rttm,vtt,srt or all "
+                                "(default: config outputs.formats, all of them)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
 ) -> None:
     """Transcribe, diarise, code and score recordings."""
     use_offline_environment()
-    settings = load_settings(config)
+    settings = with_formats(load_settings(config), formats)
     if asr_engine:
         settings = settings.model_copy(update={"asr": settings.asr.model_copy(update={"engine": asr_engine.value})})
     if diarizer:
@@ -63,11 +80,14 @@ def code(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
     coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
+    formats: Optional[str] = typer.Option(
+        None, "--formats", help="Files per session, comma-separated: json,csv,txt,html,rttm,vtt,srt or all "
+                                "(default: config outputs.formats, all of them)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
 ) -> None:
     """Code existing transcripts and score them."""
     use_offline_environment()
-    settings = load_settings(config)
+    settings = with_formats(load_settings(config), formats)
     from mifidelity_flows.process_recording import code_transcript, warm_start
 
     quiet_prefect(verbose)

@@ -8,7 +8,7 @@ import pytest
 import webvtt
 from pyannote.database.util import load_rttm
 
-from mifidelity.captions import has_times, rttm_text, speaker_names, speaker_turns, srt_text, vtt_text
+from mifidelity.outputs.captions import has_times, rttm_text, speaker_names, speaker_turns, srt_text, vtt_text
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -1,22 +1,11 @@
-"""Writing a session's files: session.json, utterances.csv, transcript.txt, report.html.
-
-Files are written into a hidden temporary folder beside the destination and
-renamed into place at the end, so a crash never leaves a half-written session
-that looks complete. Folders are owner-only (0700) and files 0600: these are
-transcripts of counselling sessions.
-"""
+"""What session.json and transcript.txt say about a coded session."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 
 from mifidelity.fidelity import session_verdict
-from mifidelity.files import PRIVATE_DIR_MODE, private_temp_dir, write_private
 from mifidelity.metrics import assess
 from mifidelity.session import CodedSession
 
@@ -83,33 +72,3 @@ def transcript_text(session: CodedSession) -> str:
         who = f"{row.role.upper()} ({row.speaker})" if row.speaker != row.role else row.role.upper()
         lines.append(f"[{_timestamp(row.start)} - {_timestamp(row.end)}] {who}: {row.text}")
     return "\n".join(lines) + "\n"
-
-
-def write_session(session: CodedSession, out_dir: str | Path) -> Path:
-    """Write one session's files into ``out_dir/<session_id>/`` atomically.
-
-    Returns the session folder. An earlier output of the same session is
-    replaced only once the new one is complete.
-    """
-    from mifidelity.report import render_session_report
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)  # not chmod: OUT may be the user's own folder
-    final = out_dir / session.session_id
-    staging = private_temp_dir(out_dir, prefix=f".{session.session_id}.", suffix=".partial")
-    try:
-        write_private(staging / "session.json", json.dumps(session_summary(session), indent=2, default=str) + "\n")
-        write_private(staging / "utterances.csv", session.utterances.to_csv(index=False))
-        write_private(staging / "transcript.txt", transcript_text(session))
-        write_private(staging / "report.html", render_session_report(session, report_dir=final))
-        if final.exists():
-            retired = private_temp_dir(out_dir, prefix=f".{session.session_id}.", suffix=".old")
-            os.rename(final, retired / "previous")
-            os.rename(staging, final)
-            shutil.rmtree(retired)  # our own previous output, never an original recording
-        else:
-            os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
