@@ -24,6 +24,7 @@ from prefect.settings import PREFECT_API_URL
 
 from mifidelity.alignment import align, attribution_note
 from mifidelity.audio import load_recording
+from mifidelity.coach_voices import VoiceProfiles, check_coach_voice, learn_coach_voice
 from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
 from mifidelity.diarization import get_diarizer
@@ -177,9 +178,15 @@ def process_recording(
     diarization = clock.run("diarize", diarize, recording, config, hook)
     alignment = clock.run("align", align, transcript.words, diarization.turns, config.alignment.max_pause)
     utterances = alignment.utterances
-    roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel)
+    voices = profiles = None
+    if coach and config.roles.voice:
+        profiles = VoiceProfiles.for_output(out_dir, config.roles)
+        voices = clock.run("voices", check_coach_voice, profiles, coach, recording.samples, recording.sample_rate,
+                           diarization.turns)
+    roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel,
+                      voices.match if voices else None)
     coder = get_coder(config.coding)
-    notes = list(diarization.notes)
+    notes = list(diarization.notes) + (voices.notes if voices else []) + roles.notes
     if note := attribution_note(alignment):
         notes.append(note)
     if not transcript.words:
@@ -200,7 +207,11 @@ def process_recording(
         coach=coach,
         recorded_at=datetime.fromtimestamp(os.path.getmtime(path)).astimezone(),
     )
-    return _publish(session, out_dir, config, clock)
+    folder = _publish(session, out_dir, config, clock)
+    if voices is not None:  # only once the session is written: a failed session teaches nothing
+        outcome = learn_coach_voice(profiles, voices, roles, recording.content_sha256)
+        logger.info("voice profile of coach %s: %s", coach, outcome)
+    return folder
 
 
 @flow(name="code-transcript")

@@ -130,6 +130,13 @@ class AlignmentConfig(_Section):
 class RolesConfig(_Section):
     coach_speaker: str | None = Field(None, description="Diariser label of the coach, if known.")
     coach_channel: int | None = Field(None, ge=0, description="Channel of the coach (stereo recordings).")
+    voice: bool = Field(
+        True, description="With a coach name (--coach, INBOX/<coach>/): know the coach by voice first, "
+        "and learn their voice from sessions with confident roles.",
+    )
+    voice_profiles: str | None = Field(
+        None, description="Folder of coach voice profiles (embeddings only, owner-only); null = OUT/.voices."
+    )
 
 
 class CodingConfig(_Section):

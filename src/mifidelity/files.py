@@ -46,14 +46,18 @@ def create_private_exclusive(path: str | Path, content: str) -> Path:
     return Path(path)
 
 
-def write_private_atomic(path: str | Path, content: str) -> None:
-    """Replace ``path`` with ``content`` atomically; the file is owner-only throughout."""
+def write_private_atomic(path: str | Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` (text, or bytes written as they are) atomically; owner-only throughout."""
     path = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(content)
+        if isinstance(content, bytes):
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(content)
         os.replace(temporary, path)
     except BaseException:
         try:

@@ -14,6 +14,7 @@ from mifidelity.cli.watch import watch, watch_deploy
 from mifidelity.cli.serve import audit, serve
 from mifidelity.cli.users import users_app
 from mifidelity.cli.corrections import corrections_app
+from mifidelity.cli.coaches import coaches_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="MI fidelity reports from recorded coaching sessions.")
 app.command()(process)
@@ -25,6 +26,7 @@ app.command("serve")(serve)
 app.add_typer(users_app, name="users", help="Portal accounts: add, list, remove, passwd.")
 app.add_typer(corrections_app, name="corrections", help="Feedback on codes from the portal: export the accepted ones.")
 app.command("audit")(audit)
+app.add_typer(coaches_app, name="coaches", help="Coach voice profiles: enroll from a clip, list, forget.")
 
 
 def main() -> None:

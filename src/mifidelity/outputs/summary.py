@@ -38,6 +38,8 @@ def session_summary(session: CodedSession) -> dict:
             "speakers": session.roles.roles,
             "confidence": session.roles.confidence,
             "method": session.roles.method,
+            # voice and language verdicts, when the coach was looked for by voice (coach_voices)
+            **({"evidence": session.roles.evidence} if session.roles.evidence else {}),
         },
         "notes": session.notes,
         **_report_fields(session),
