@@ -130,3 +130,36 @@ def annotator_tables(data_dir: str | Path = DEFAULT_DATA_DIR) -> pd.DataFrame:
     labels["role"] = raw["interlocutor"].str.lower().map({"therapist": "coach", "client": "client"})
     multi = labels.groupby("transcript_id")["annotator_id"].transform("nunique") > 1
     return labels[multi].reset_index(drop=True)
+
+
+def load_corrections(paths) -> pd.DataFrame:
+    """Accepted portal corrections (``mifidelity corrections export``) shaped like :func:`load_annomi`'s rows.
+
+    Extra training data for the coder: each exported session becomes a transcript with a negative
+    id (AnnoMI's are not negative, so the two never share a group or a fold), and only the corrected
+    codes carry a label; the others are ``None``, which the training loss skips. An unknown label
+    raises ValueError naming the file.
+    """
+    frames = []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        missing = {"transcript_id", "utterance_id", "role", "text", *TASKS} - set(raw.columns)
+        if missing:
+            raise ValueError(f"{path}: not a corrections export (missing {', '.join(sorted(missing))})")
+        for task in TASKS:
+            values = raw[task].where(raw[task] != "", None)
+            if task == "giving_information":
+                values = values.map({"True": True, "False": False, None: None})
+            unknown = set(values.dropna()) - set(LABELS[task])
+            if unknown:
+                raise ValueError(f"{path}: unknown {task} label(s) {sorted(map(str, unknown))}")
+            raw[task] = values.astype(object).where(values.notna(), None)
+        frames.append(raw)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["transcript_id", "utterance_id", "role", "text", *TASKS])
+    ids = {session: -(i + 1) for i, session in enumerate(dict.fromkeys(out["transcript_id"]))}
+    out["session_id"] = out["transcript_id"]
+    out["transcript_id"] = out["transcript_id"].map(ids).astype(int)
+    out["utterance_id"] = out["utterance_id"].astype(int)
+    out["n_annotators"], out["mi_quality"] = 1, None
+    columns = ["transcript_id", "utterance_id", "role", "text", "mi_quality", *TASKS, "n_annotators", "session_id"]
+    return out[columns].sort_values(["session_id", "utterance_id"], kind="stable").reset_index(drop=True)

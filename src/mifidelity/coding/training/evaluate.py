@@ -12,6 +12,11 @@ metric agreement (R:Q, %complex reflections, %open questions, %change talk),
 agreement with the majority of the other experts on the transcripts that ten
 experts coded (the same comparison for one expert and for the coder), and
 coding speed. Never prints utterance text.
+
+``--extra-corrections corrections.csv`` (from `mifidelity corrections export`) adds the accepted
+portal corrections to every training fold (they are never scored) and first prints how many of
+them the coder (``--model``, default the shipped one) agrees with: the shipped coder disagrees
+with all of them by construction; a coder trained with them shows how many it learnt.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.training.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, majority_vote
+from mifidelity.coding.training.data import (
+    DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, load_corrections, majority_vote,
+)
 from mifidelity.coding.model import joint_behaviour
 from mifidelity.coding.training.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
@@ -164,13 +171,15 @@ def folds(data: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.nd
 
 
 def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict | None = None,
-                   baseline: bool = True) -> dict:
+                   baseline: bool = True, extra_train: np.ndarray | None = None) -> dict:
     """Out-of-fold probabilities for the model (and baseline), per text version.
 
     Parameters
     ----------
     prepared:
         :func:`mifidelity.coding.training.train.prepare` output (frozen-bottom states and cues per version).
+    extra_train:
+        Rows added to every training fold and never scored (accepted portal corrections).
 
     Returns
     -------
@@ -182,7 +191,10 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
     texts = {v: version_texts(data["text"], v) for v in prepared}
     if baseline:
         out["baseline"] = {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in prepared}
-    for fold, (train_index, test_index) in enumerate(folds(data)):
+    extra = np.array([], dtype=int) if extra_train is None else np.asarray(extra_train)
+    scored = np.setdiff1d(np.arange(len(data)), extra)  # extra rows (corrections) train every fold, are never scored
+    for fold, (train_index, test_index) in enumerate(folds(data.iloc[scored])):
+        train_index, test_index = np.concatenate([scored[train_index], extra]), scored[test_index]
         started = time.perf_counter()
         model = fit_model(data, prepared, train_index, config)
         for version in prepared:
@@ -197,6 +209,25 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
                     out["baseline"][version][task][test_index] = probs[task]
         logger.info("fold %d done in %.0fs", fold + 1, time.perf_counter() - started)
     return out
+
+
+def correction_agreement(corrections: pd.DataFrame, model_path: str | None = None) -> pd.DataFrame:
+    """How many accepted corrections a coder now agrees with, per code (each utterance coded on its own).
+
+    Run it on the shipped coder and on one trained with ``--extra-corrections`` to see their effect.
+    """
+    from mifidelity.coding.trained import TrainedCoder
+
+    coder = TrainedCoder(model_path)
+    rows = []
+    for record in corrections.itertuples(index=False):
+        codes = coder.code([record.role], [record.text]).iloc[0]
+        for task in TASKS:
+            wanted = getattr(record, task)
+            if wanted is not None:
+                rows.append({"code": task, "agrees": str(codes[task]) == str(wanted)})
+    table = pd.DataFrame(rows, columns=["code", "agrees"])
+    return table.groupby("code")["agrees"].agg(corrections="size", coder_agrees="sum").reset_index()
 
 
 def hard_labels(data: pd.DataFrame, probs: dict[str, np.ndarray], consistent: bool = True) -> dict[str, np.ndarray]:
@@ -407,11 +438,24 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch threads for the cross-validation runs (default %(default)s; 1 when the machine is busy)")
     parser.add_argument("--save-probabilities", default=None, metavar="NPZ",
                         help="also write the out-of-fold probabilities here, for later analysis without re-training")
+    parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
+                        help="accepted corrections (`mifidelity corrections export`): added to every training fold, "
+                             "and the coder's agreement with them is printed (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
-    prepared = prepare(data, args.cache or None, VERSIONS)
-    results = cross_validate(data, prepared, {"threads": args.threads}, baseline=not args.no_baseline)
+    extra = load_corrections(args.extra_corrections) if args.extra_corrections else None
+    if extra is not None:
+        print(correction_agreement(extra, args.model).to_string(index=False))
+        together = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
+        prepared = prepare(together, args.cache or None, VERSIONS)
+        results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
+                                 extra_train=np.arange(len(data), len(together)))
+        results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
+                   for system, versions in results.items()}  # scores on AnnoMI only
+    else:
+        prepared = prepare(data, args.cache or None, VERSIONS)
+        results = cross_validate(data, prepared, {"threads": args.threads}, baseline=not args.no_baseline)
     if args.save_probabilities:
         save_probabilities(args.save_probabilities, data, results)
     speed = None if args.no_speed else measure_speed(data, args.model)

