@@ -45,3 +45,26 @@ def test_recording_beside_a_transcript_is_found_by_audio_py_suffixes(tmp_path):
     assert find_recording(str(transcript)) == tmp_path / "s1.truth.wav"
     (tmp_path / "s1.truth.flac").write_bytes(b"")  # then suffixes in alphabetical order
     assert find_recording(str(transcript)) == tmp_path / "s1.truth.flac"
+
+
+def test_roles_line_says_what_decided_and_how_sure():
+    """Issue 18: the header names the coach's speaker, by voice or by what was said, and any disagreement."""
+    from dataclasses import replace
+
+    from mifidelity.report import render_session_report
+    from mifidelity.types import RoleAssignment
+
+    session = coded_session([("coach", "What?", "open")])
+    assert build_session_report(session).roles_text is None   # a transcript: roles were given
+    speakers = {"SPEAKER_01": "coach", "SPEAKER_00": "client"}
+    voice = RoleAssignment("SPEAKER_01", speakers, 0.97, "voice", {
+        "voice": {"coach": "Robin", "recognised": True, "coach_speaker": "SPEAKER_01", "confidence": 0.97},
+        "language": {"coach_speaker": "SPEAKER_00", "confidence": 0.9}})
+    text = build_session_report(replace(session, roles=voice)).roles_text
+    assert text == ("SPEAKER_01 is the coach, by voice (Robin's voice profile); confidence 0.97; "
+                    "what was said pointed to SPEAKER_00 (confidence 0.90)")
+    assert "<dt>Roles</dt><dd>SPEAKER_01 is the coach, by voice (Robin&#39;s voice profile)" in \
+        render_session_report(replace(session, roles=voice))
+    language = RoleAssignment("SPEAKER_01", speakers, 0.99, "language cues")
+    assert build_session_report(replace(session, roles=language)).roles_text == \
+        "SPEAKER_01 is the coach, by what was said; confidence 0.99"

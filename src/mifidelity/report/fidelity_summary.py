@@ -49,7 +49,7 @@ def adherence_moments(rows: list[dict], kinds: tuple[str, ...]) -> list[dict]:
     volley = 0
     for i, row in enumerate(rows):
         if row.get("role") != "coach":
-            volley += 1
+            volley += str(row_value(row, "backchannel")).lower() != "true"  # a back-channel takes no floor (metrics)
             continue
         kind = row_value(row, ADHERENCE_COLUMN)
         if kind not in kinds:

@@ -77,3 +77,28 @@ def recording_url(recording: Path | None, report_dir: Path | None) -> str | None
         except ValueError:  # another drive on Windows
             pass
     return recording.as_uri()
+
+
+def roles_text(session) -> str | None:
+    """The report's roles line: who is the coach, what decided it and how sure it was (None without roles)."""
+    roles = getattr(session, "roles", None)
+    if roles is None or roles.coach_speaker is None:
+        return None
+    evidence = getattr(roles, "evidence", None) or {}
+    voice, language = evidence.get("voice") or {}, evidence.get("language") or {}
+    how = {"voice": f"by voice ({voice.get('coach', 'the coach')}'s voice profile)",
+           "voice and language cues": "by voice and by what was said, together",
+           "language cues": "by what was said",
+           "configured speaker": "as configured (roles.coach_speaker)",
+           "configured channel": "as configured (roles.coach_channel)",
+           "single speaker": "the only speaker found"}.get(roles.method, roles.method)
+    text = f"{roles.coach_speaker} is the coach, {how}; confidence {roles.confidence:.2f}"
+    if roles.method == "voice" and language:
+        if language.get("coach_speaker") == roles.coach_speaker:
+            text += "; what was said agrees"
+        else:
+            text += (f"; what was said pointed to {language['coach_speaker']} "
+                     f"(confidence {language['confidence']:.2f})")
+    elif voice and not voice.get("recognised"):
+        text += f"; {voice.get('coach', 'the coach')}'s voice was not recognised"
+    return text

@@ -21,7 +21,13 @@ from mifidelity.report.formatting import clock, threshold_text
 from mifidelity.report.highlights import best_complex_reflections, missed_opportunities
 from mifidelity.report.intervals import BOOTSTRAP_ROUNDS, bootstrap_intervals
 from mifidelity.report.scorecard import scorecard
-from mifidelity.report.session_facts import find_recording, recording_url, session_date, session_duration
+from mifidelity.report.session_facts import (
+    find_recording,
+    recording_url,
+    roles_text,
+    session_date,
+    session_duration,
+)
 from mifidelity.report.suggestions import suggestions
 from mifidelity.report.timeline import timeline
 from mifidelity.session import CodedSession
@@ -64,6 +70,7 @@ class SessionReport:
     tag_labels: dict[str, str]
     n_coach: int
     n_client: int
+    roles_text: str | None  # who is the coach, what decided and how sure (session_facts.roles_text)
     date: datetime
     date_text: str
     date_basis: str  # how the date is known, in words
@@ -122,6 +129,7 @@ def build_session_report(session: CodedSession, report_dir: str | Path | None = 
         tag_labels=TAG_LABELS,
         n_coach=sum(r["role"] == "coach" for r in rows),
         n_client=sum(r["role"] != "coach" for r in rows),
+        roles_text=roles_text(session),
         date=date,
         date_text=date.strftime("%Y-%m-%d %H:%M"),
         date_basis=DATE_BASIS_WORDS[basis],
