@@ -58,7 +58,7 @@ class CodedSession:
     roles: RoleAssignment | None = None
     notes: list[str] = field(default_factory=list)
     coach: str | None = None
-    recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.analysis)
+    recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.session_facts)
     expected_metrics: dict | None = None  # metrics from the coder's summed probabilities (metrics.expected_metrics)
     fidelity: FidelityEstimate | None = None  # estimated MITI globals and P(good MI) (mifidelity.fidelity)
 
@@ -134,7 +134,7 @@ def build_session(
     coach:
         The coach's name for the report header.
     recorded_at:
-        When the session took place; None lets the report decide (see ``report.analysis.session_date``).
+        When the session took place; None lets the report decide (see ``report.session_facts.session_date``).
     """
     coded = code_utterances(utterances_frame(utterances), coder)
     metrics = compute_metrics(coded, duration_seconds)

@@ -1,7 +1,8 @@
 """The `mifidelity` command line: argument parsing and printing only; the work is in the library.
 
-One module per group of commands (:mod:`.process`, :mod:`.models`), what they
-share in :mod:`.common`; this module only assembles the application.
+One module per group of commands (:mod:`.process`, :mod:`.models`, :mod:`.watch`, :mod:`.serve`,
+:mod:`.users`, :mod:`.corrections`, :mod:`.coaches`), what they share in :mod:`.common`; this
+module only assembles the application.
 """
 
 from __future__ import annotations
