@@ -53,6 +53,21 @@ def test_raw_traversal_requests_through_a_real_server(portal_app, caplog):
     assert SECRET_TEXT not in caplog.text
 
 
+def test_secure_cookies_when_the_trusted_proxy_says_https(portal_app):
+    with BackgroundServer(portal_app) as server:
+        plain = raw_get(server.port, "/login").decode("latin-1")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(b"GET /login HTTP/1.1\r\nHost: reports.example\r\nX-Forwarded-Proto: https\r\n"
+                               b"X-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n")
+            proxied = b""
+            while chunk := connection.recv(65536):
+                proxied += chunk
+    proxied = proxied.decode("latin-1")
+    cookie = lambda answer: next(line for line in answer.split("\r\n") if line.lower().startswith("set-cookie:"))
+    assert "secure" not in cookie(plain).lower() and "secure" in cookie(proxied).lower()
+    assert "strict-transport-security" in proxied.lower() and "strict-transport-security" not in plain.lower()
+
+
 @pytest.mark.slow
 def test_concurrent_logged_in_users_get_no_errors(tmp_path):
     """A smaller load than benchmarks/portal_load.py (which holds the latency target): 5 users x 40 requests,
