@@ -17,7 +17,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from mifidelity.outputs import write_session
-from mifidelity.portal.accounts import SCRYPT_N as PRODUCTION_SCRYPT_N  # before the tests lower it
+from mifidelity.portal.accounts import SCRYPT_N as PRODUCTION_SCRYPT_N  # noqa: F401 - read before the tests lower it
 from mifidelity.portal.accounts import Accounts
 from mifidelity.portal.tables import PortalStore, Role
 from mifidelity.report.overview import write_overview

@@ -135,7 +135,8 @@ class Portal:
         address = request.client.host if request.client else "-"
         if self.throttle.blocked(username, address):
             self.audit.record(Action.LOGIN_THROTTLED, username, address)
-            return self.login_page(request, "Too many failed attempts. Wait 15 minutes, then try again.", username, 429)
+            wait = f"{self.settings.throttle_minutes:g} minutes"
+            return self.login_page(request, f"Too many failed attempts. Wait {wait}, then try again.", username, 429)
         account = self.accounts.authenticate(username, password)
         if account is None:
             self.throttle.failed(username, address)
@@ -228,8 +229,8 @@ class Portal:
         return RedirectResponse(f"{session_url(session.session_id)}#u{index}", status_code=303)
 
     def review(self, user: WebSession) -> Response:
-        decided = [c for c in self.corrections.with_status(CorrectionStatus.ACCEPTED)
-                   + self.corrections.with_status(CorrectionStatus.REJECTED)]
+        decided = (self.corrections.with_status(CorrectionStatus.ACCEPTED)
+                   + self.corrections.with_status(CorrectionStatus.REJECTED))
         decided = sorted(decided, key=lambda c: c.decided_at, reverse=True)[:20]
         return _page(render("review.html.j2", groups=self.corrections.open_by_session(), decided=decided,
                             back="/corrections", **self._bar(user)))
