@@ -58,7 +58,7 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_the_evaluation_reports_the_coders_agreement_with_the_corrections(exported):
-    from mifidelity.coding.training.evaluate import correction_agreement
+    from mifidelity.coding.training.scores import correction_agreement
 
     table = correction_agreement(load_corrections(exported))
     assert set(table["code"]) == {"question", "giving_information", "reflection"}

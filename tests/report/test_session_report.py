@@ -7,13 +7,14 @@ from jinja2 import meta
 
 from mifidelity.audio import AUDIO_EXTENSIONS
 from mifidelity.metrics import THRESHOLDS
-from mifidelity.report import SessionReport, _environment, build_session_report
+from mifidelity.report import SessionReport, build_session_report
+from mifidelity.report.templating import environment
 from mifidelity.report.session_facts import find_recording
 from support.reports import ROWS, coded_session, fidelity_session
 
 
 def test_the_template_reads_the_session_report_only():
-    env = _environment()
+    env = environment()
     source = env.loader.get_source(env, "session.html.j2")[0]
     assert meta.find_undeclared_variables(env.parse(source)) == {"report", "csp", "script"}
 

@@ -25,6 +25,7 @@ from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
 from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
 from mifidelity.report.formatting import axis_max, clock, format_value
 from mifidelity.report.fidelity_summary import quality_band
+from mifidelity.report.templating import content_security_policy, environment, static_script
 
 COACH_COLOURS = ("#3b6fd8", "#c2622d", "#2f9e44", "#7048e8", "#e8590c", "#0c8599", "#d6336c", "#5c940d", "#495057")
 TREND_METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "coach_talk_share")
@@ -200,8 +201,6 @@ def _global(row, threshold) -> dict:
 
 def render_overview(frame: pd.DataFrame) -> str:
     """The overview page; rows in the frame's order (see :func:`load_sessions`)."""
-    from mifidelity.report import _environment, content_security_policy, static_script
-
     coaches = sorted({c or NO_COACH for c in frame["coach"]}) if len(frame) else []
     by_date = _by_date(frame) if len(frame) else frame  # trend lines run through time, whatever the table's order
     colours = {coach: COACH_COLOURS[i % len(COACH_COLOURS)] for i, coach in enumerate(coaches)}
@@ -240,7 +239,7 @@ def render_overview(frame: pd.DataFrame) -> str:
                           "likely_poor": sum(r["quality"]["band"] == "likely poor" for r in mine),
                           "last": max(r["date"] for r in mine)})
     script = static_script("overview.js")
-    return _environment().get_template("overview.html.j2").render(
+    return environment().get_template("overview.html.j2").render(
         csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
         per_coach=per_coach, plots=[_trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
         thresholds=THRESHOLDS, global_thresholds=GLOBAL_THRESHOLDS, bands=QUALITY_BAND_LABELS,

@@ -9,7 +9,7 @@ from mifidelity.coding.base import CODE_COLUMNS
 
 def test_expert_agreement_scores_each_expert_and_the_coder_against_the_others():
     pytest.importorskip("sklearn")
-    from mifidelity.coding.training.evaluate import expert_agreement
+    from mifidelity.coding.training.scores import expert_agreement
 
     # One transcript, four client utterances, three annotators; annotator "c" disagrees on utterance 3.
     votes = {"a": ["change", "sustain", "neutral", "neutral"],
