@@ -24,6 +24,15 @@ class DiarizerEngine(str, Enum):
     pyannote = "pyannote"
 
 
+# Options process and code share.
+OUT = typer.Option(..., "--out", "-o", help="Folder for the session outputs.")
+CONFIG = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml).")
+COACH = typer.Option(None, "--coach", help="Coach's name for the report header.")
+FORMATS = typer.Option(None, "--formats", help="Files per session, comma-separated: json,csv,txt,html,rttm,vtt,srt "
+                                                "or all (default: config outputs.formats, all of them).")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs.")
+
+
 def with_formats(settings, formats: str | None):
     """The settings with ``--formats`` applied (unknown names are a one-line error)."""
     if formats is None:
@@ -40,15 +49,13 @@ def with_formats(settings, formats: str | None):
 
 def process(
     inputs: List[Path] = typer.Argument(..., help="Recordings, or folders of recordings."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
-    coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
+    out: Path = OUT,
+    config: Optional[Path] = CONFIG,
+    coach: Optional[str] = COACH,
     asr_engine: Optional[AsrEngine] = typer.Option(None, "--asr-engine", help="Speech recogniser (default: config asr.engine)."),
     diarizer: Optional[DiarizerEngine] = typer.Option(None, "--diarizer", help="Diariser (default: config diarization.engine)."),
-    formats: Optional[str] = typer.Option(
-        None, "--formats", help="Files per session, comma-separated: json,csv,txt,html,rttm,vtt,srt or all "
-                                "(default: config outputs.formats, all of them)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+    formats: Optional[str] = FORMATS,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Transcribe, diarise, code and score recordings."""
     use_offline_environment()
@@ -77,13 +84,11 @@ def process(
 
 def code(
     inputs: List[Path] = typer.Argument(..., help="Transcript CSVs with columns role and text (optional start, end)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the session outputs."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
-    coach: Optional[str] = typer.Option(None, "--coach", help="Coach's name for the report header."),
-    formats: Optional[str] = typer.Option(
-        None, "--formats", help="Files per session, comma-separated: json,csv,txt,html,rttm,vtt,srt or all "
-                                "(default: config outputs.formats, all of them)."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+    out: Path = OUT,
+    config: Optional[Path] = CONFIG,
+    coach: Optional[str] = COACH,
+    formats: Optional[str] = FORMATS,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Code existing transcripts and score them."""
     use_offline_environment()

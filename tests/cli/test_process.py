@@ -1,0 +1,27 @@
+"""`mifidelity code` / `process` options: --formats chooses the files of each session folder."""
+
+import pytest
+from typer.testing import CliRunner
+
+from mifidelity.cli import app
+from support.reports import HOSTILE, hostile_transcript
+
+
+def test_unknown_format_is_a_one_line_error_before_any_work(tmp_path):
+    result = CliRunner().invoke(app, ["code", str(hostile_transcript(tmp_path)), "--out", str(tmp_path / "out"),
+                                      "--formats", "json,docx"])
+    assert result.exit_code == 2
+    assert "unknown output format docx" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_formats_choose_the_files(tmp_path):
+    config = tmp_path / "rules.yaml"
+    config.write_text("coding: {engine: rules}\n")
+    result = CliRunner().invoke(app, ["code", str(hostile_transcript(tmp_path)), "--out", str(tmp_path / "out"),
+                                      "--config", str(config), "--formats", "vtt,json"])
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "out" / "hostile"
+    assert sorted(p.name for p in folder.iterdir()) == ["session.json", "transcript.vtt"]
+    assert HOSTILE not in (folder / "transcript.vtt").read_text()
