@@ -60,6 +60,14 @@ class EmbeddingDiarizerConfig(_Section):
     vad_offset: float = Field(
         0.25, gt=0, lt=1, description="Silero speech probability below which speech ends."
     )
+    vad_low_onset: float | None = Field(
+        0.1, gt=0, lt=1,
+        description="Quieter or less certain speech starts above this Silero probability: it is not embedded "
+        "but takes the nearest confident frame's speaker (room microphones, soft voices); null = off.",
+    )
+    vad_low_offset: float = Field(
+        0.1, gt=0, lt=1, description="Silero probability below which that quieter speech ends."
+    )
     switch_penalty: float = Field(
         12.0, ge=0,
         description="Viterbi cost of a speaker change (in frame-scores; higher = fewer, longer turns).",
@@ -72,6 +80,11 @@ class EmbeddingDiarizerConfig(_Section):
     )
     refine_iterations: int = Field(
         3, ge=1, description="Rounds of centroid re-estimation + Viterbi relabelling."
+    )
+    score_space: Literal["centred", "raw"] = Field(
+        "centred",
+        description="Embeddings the frame scores and the refinement compare: centred on the recording's mean "
+        "(as the clustering) or raw GE2E vectors (better when one voice dominates; see docs/benchmarks.md).",
     )
     affinity_prune: float = Field(
         0.3, gt=0, le=1, description="Fraction of nearest windows kept per row in spectral clustering."

@@ -2,7 +2,15 @@
 
 import numpy as np
 
-from mifidelity.diarization.frames import FRAME_SECONDS, HOP, SAMPLE_RATE, clean_speech_mask, label_runs, labels_to_turns
+from mifidelity.diarization.frames import (
+    FRAME_SECONDS,
+    HOP,
+    SAMPLE_RATE,
+    clean_speech_mask,
+    label_runs,
+    labels_to_turns,
+    nearest_labels,
+)
 from mifidelity.types import SpeakerTurn
 
 
@@ -37,3 +45,16 @@ def test_labels_to_turns_bridges_one_speakers_pauses_and_drops_blips():
 
 def test_labels_to_turns_of_silence_is_empty():
     assert labels_to_turns(np.full(10, -1), 0.01, ["A"], 5, 1) == []
+
+
+def test_nearest_labels_takes_the_closest_labelled_frame():
+    labelled = np.array([10, 11, 20, 21])
+    labels = np.array([0, 0, 1, 1])
+    targets = np.array([0, 10, 12, 15, 16, 19, 30])
+    # 15 is 4 frames from 11 and 5 from 20; 16 is 5 and 4.
+    assert nearest_labels(labelled, labels, targets).tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert nearest_labels(labelled, labels, np.array([], dtype=int)).tolist() == []
+
+
+def test_nearest_labels_tie_goes_to_the_earlier_frame():
+    assert nearest_labels(np.array([0, 4]), np.array([7, 9]), np.array([2])).tolist() == [7]

@@ -3,7 +3,12 @@
 Everything it loads ships inside a PyPI wheel, so it runs with no network:
 
 * speech is found with the Silero VAD model bundled in faster-whisper
-  (:mod:`~mifidelity.diarization.vad`);
+  (:mod:`~mifidelity.diarization.vad`) at two levels: confident speech
+  (``vad_onset``/``vad_offset``) is embedded and clustered; quieter or less
+  certain speech (``vad_low_onset``/``vad_low_offset``: room microphones,
+  distant or soft voices, word edges) is not embedded, since it would blur the
+  voices, but takes the speaker of the nearest confident frame and then goes
+  through resegmentation like the rest;
 * short sliding windows of *speech-only* audio are embedded with Resemblyzer's
   GE2E speaker encoder (weights inside the ``Resemblyzer`` wheel;
   :mod:`~mifidelity.diarization.speaker_encoder`);
@@ -12,7 +17,8 @@ Everything it loads ships inside a PyPI wheel, so it runs with no network:
   clustering of raw embeddings lands near chance) and clustered spectrally
   (:mod:`~mifidelity.diarization.clustering`);
 * every 10 ms speech frame gets a score per speaker (cosine similarity of the
-  windows covering it to each speaker centroid) and a Viterbi pass with a
+  windows covering it to each speaker centroid, in the centred space or, with
+  ``score_space: raw``, between the raw GE2E vectors) and a Viterbi pass with a
   speaker-switch penalty picks the best label sequence; centroids are then
   re-estimated from that labelling and the pass repeated (k-means-like
   refinement with temporal smoothing; :mod:`~mifidelity.diarization.smoothing`);
@@ -46,6 +52,7 @@ from mifidelity.diarization.frames import (
     SAMPLE_RATE,
     clean_speech_mask,
     labels_to_turns,
+    nearest_labels,
 )
 from mifidelity.diarization.smoothing import frame_scores, viterbi
 from mifidelity.diarization.speaker_encoder import (
@@ -118,11 +125,13 @@ class EmbeddingDiarizer:
         n_frames = len(samples) // HOP
 
         report("vad", 0.0)
-        speech = self._speech_mask(samples, n_frames)
+        speech, labelled = self._speech_masks(samples, n_frames)
         report("vad", 1.0)
-        if not speech.any():
+        if not labelled.any():
             notes.append("No speech was found in the recording.")
             return self._result([], notes)
+        if not speech.any():
+            speech = labelled  # only quiet speech: embed what there is
 
         speech_idx = np.flatnonzero(speech)
         report("embed", 0.0)
@@ -135,8 +144,9 @@ class EmbeddingDiarizer:
             length = len(stream)
         if length * FRAME_SECONDS < MIN_EMBED_SECONDS:
             notes.append("Too little speech to tell speakers apart: all of it was given to one speaker.")
-            labels = np.zeros(len(speech_idx), dtype=int)
-            return self._result(self._turns(labels, speech_idx, n_frames), notes)
+            label_idx = np.flatnonzero(labelled)
+            labels = np.zeros(len(label_idx), dtype=int)
+            return self._result(self._turns(labels, label_idx, n_frames), notes)
         starts = np.arange(0, len(stream) - length + 1, step)
         if starts[-1] != len(stream) - length:
             starts = np.append(starts, len(stream) - length)
@@ -147,15 +157,20 @@ class EmbeddingDiarizer:
         labels, k, cents_raw = self._label_stream(emb_raw, starts, length, len(stream), speech_idx, notes)
         if k == 2:
             notes += speaker_count_notes(emb_raw, self.opts.affinity_prune, self.opts.max_cluster_windows)
+        # The quieter speech that was not embedded takes its nearest embedded neighbour's speaker.
+        label_idx = np.flatnonzero(labelled)
+        label_idx = label_idx[label_idx < len(mel)]
+        if len(label_idx) != len(speech_idx):
+            labels = nearest_labels(speech_idx, labels, label_idx)
         report("cluster", 1.0)
 
         if self.opts.resegment and k > 1:
             report("resegment", 0.0)
-            labels = gmm_resegment(samples, speech_idx, labels, k, self.opts)
+            labels = gmm_resegment(samples, label_idx, labels, k, self.opts)
             report("resegment", 1.0)
 
         labels, names = self._name_speakers(labels, k, emb_raw, cents_raw, notes)
-        turns = self._turns(labels, speech_idx, n_frames, names)
+        turns = self._turns(labels, label_idx, n_frames, names)
         used = {t.speaker for t in turns}
         if len(used) == 1 and (self.config.num_speakers or 2) > 1:
             notes.append("Only one speaker was found in this recording.")
@@ -169,20 +184,28 @@ class EmbeddingDiarizer:
             logger.info("diarisation note: %s", note)
         return Diarization(turns=turns, info=self.info, notes=notes)
 
-    def _speech_mask(self, samples: np.ndarray, n_frames: int) -> np.ndarray:
-        """Speech/non-speech per 10 ms frame."""
-        mask = vad.speech_frames(samples, self.opts.vad_onset, self.opts.vad_offset, n_frames)
-        return clean_speech_mask(
-            mask,
-            min_speech=int(round(self.opts.min_segment / FRAME_SECONDS)),
-            min_gap=int(round(self.opts.min_gap / FRAME_SECONDS)),
+    def _speech_masks(self, samples: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per 10 ms frame: confident speech (embedded), and all speech that gets a speaker.
+
+        The second mask contains the first; it is the first alone when ``vad_low_onset`` is null.
+        """
+        opts = self.opts
+        probs = vad.speech_probabilities(samples)
+        min_speech = int(round(opts.min_segment / FRAME_SECONDS))
+        min_gap = int(round(opts.min_gap / FRAME_SECONDS))
+        speech = clean_speech_mask(
+            vad.frames_from_probabilities(probs, opts.vad_onset, opts.vad_offset, n_frames), min_speech, min_gap
         )
+        if opts.vad_low_onset is None:
+            return speech, speech
+        low = vad.frames_from_probabilities(probs, opts.vad_low_onset, opts.vad_low_offset, n_frames)
+        return speech, clean_speech_mask(low | speech, min_speech, min_gap)
 
     def _label_stream(self, emb_raw, starts, length, n_stream, speech_idx, notes):
         """Cluster the window embeddings and label every speech-stream frame."""
         opts = self.opts
         cfg = self.config
-        # Centring removes the recording-wide component (channel, mean voice).
+        # Centring removes the recording-wide component (channel, mean voice): the clustering needs it.
         mean = emb_raw.mean(axis=0)
         emb = unit_vectors(emb_raw - mean)
 
@@ -197,6 +220,10 @@ class EmbeddingDiarizer:
             k_req = None
         sub_labels = cluster(emb[sub], k_req, cfg.min_speakers, cfg.max_speakers, opts.affinity_prune)
         k = int(sub_labels.max()) + 1 if len(sub_labels) else 1
+        if opts.score_space == "raw":
+            # The frame scores and the refinement compare raw GE2E vectors: when one voice
+            # dominates, the mean sits on it and centring turns that voice into noise.
+            emb = unit_vectors(emb_raw)
         cents = centroids(emb[sub], sub_labels, k)
 
         # Switching at a pause is cheaper than mid-speech: people take turns at pauses.

@@ -47,6 +47,26 @@ def clean_speech_mask(mask: np.ndarray, min_speech: int, min_gap: int) -> np.nda
     return mask
 
 
+def nearest_labels(labelled: np.ndarray, labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The label of the nearest labelled frame for each target frame (ties go to the earlier one).
+
+    Parameters
+    ----------
+    labelled:
+        Frame indices that carry a label, ascending (non-empty).
+    labels:
+        One label per entry of ``labelled``.
+    targets:
+        Frame indices to label.
+    """
+    labelled = np.asarray(labelled)
+    targets = np.asarray(targets)
+    after = np.searchsorted(labelled, targets).clip(0, len(labelled) - 1)
+    before = (after - 1).clip(0)
+    take_before = np.abs(targets - labelled[before]) <= np.abs(labelled[after] - targets)
+    return np.asarray(labels)[np.where(take_before, before, after)]
+
+
 def labels_to_turns(
     labels: np.ndarray,
     frame_seconds: float,

@@ -99,7 +99,12 @@ def speech_frames(samples: np.ndarray, onset: float, offset: float, n_frames: in
     Silero's 32 ms probabilities are thresholded with :func:`hysteresis` and
     each 10 ms frame takes the decision of the VAD frame holding its centre.
     """
-    mask32 = hysteresis(speech_probabilities(samples), onset, offset)
+    return frames_from_probabilities(speech_probabilities(samples), onset, offset, n_frames)
+
+
+def frames_from_probabilities(probs: np.ndarray, onset: float, offset: float, n_frames: int) -> np.ndarray:
+    """:func:`speech_frames` from probabilities already computed (one Silero pass, several thresholds)."""
+    mask32 = hysteresis(probs, onset, offset)
     if not len(mask32):
         return np.zeros(n_frames, dtype=bool)
     centres = (np.arange(n_frames) + 0.5) * FRAME_SECONDS

@@ -1,0 +1,86 @@
+"""The embedding diariser on real meeting-room speech: the AMI excerpts in shared/data/real-speech (issue 18).
+
+The data folder (CC BY 4.0, never copied into the repo) sits beside the repository as
+``../shared/data/real-speech``; the tests skip without it. The three two-person excerpts
+are the held-out test of issue 18: no setting was chosen on them (docs/benchmarks.md,
+"Diarisation on real meeting-room speech").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mifidelity.config import DiarizationConfig
+from mifidelity.types import Recording
+from support import ROOT
+
+pytest.importorskip("resemblyzer")
+pytest.importorskip("pyannote.metrics")
+
+DATA = ROOT.parent / "shared" / "data" / "real-speech"
+TWO_PERSON = ("ami-dev00", "ami-dev01", "ami-trn03")
+
+# Measured with the defaults (benchmarks/diarization_der.py --real-speech): strict DER
+# 0.388 / 0.259 / 0.482 (mean 0.377; 0.463 / 0.308 / 0.516, mean 0.429, before issue 18),
+# confusion 0.077 / 0.066 / 0.376. The bounds leave about 0.03 for library and BLAS drift.
+MEASURED_STRICT = {"ami-dev00": 0.388, "ami-dev01": 0.259, "ami-trn03": 0.482}
+MEASURED_CONFUSION = {"ami-dev00": 0.077, "ami-dev01": 0.066, "ami-trn03": 0.376}
+MARGIN = 0.03
+# Issue 18's targets, not reached: what blocks them is in docs/benchmarks.md.
+TARGET_MEAN_STRICT, TARGET_CONFUSION = 0.30, 0.10
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.is_dir(), reason=f"real-speech data not found at {DATA}"),
+]
+
+
+def _reference(name: str):
+    from pyannote.core import Annotation, Segment
+
+    ref = Annotation()
+    for i, line in enumerate((DATA / f"{name}.rttm").read_text().splitlines()):
+        parts = line.split()
+        if parts and parts[0] == "SPEAKER":
+            start, dur = float(parts[3]), float(parts[4])
+            ref[Segment(start, start + dur), i] = parts[7]
+    return ref
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict[str, dict[str, float]]:
+    import soundfile as sf
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from mifidelity.diarization.embedding import EmbeddingDiarizer
+
+    diarizer = EmbeddingDiarizer(DiarizationConfig())  # the defaults: num_speakers 2
+    out = {}
+    for name in TWO_PERSON:
+        samples, rate = sf.read(str(DATA / f"{name}.flac"), dtype="float32")
+        assert rate == 16000
+        rec = Recording(name, samples, rate, samples[None], "")
+        hyp = Annotation()
+        for i, turn in enumerate(diarizer.diarize(rec).turns):
+            hyp[Segment(turn.start, turn.end), i] = turn.speaker
+        detail = DiarizationErrorRate(collar=0.0, skip_overlap=False)(
+            _reference(name), hyp, uem=Timeline([Segment(0.0, rec.duration)]), detailed=True
+        )
+        out[name] = {"strict": detail["diarization error rate"], "confusion": detail["confusion"] / detail["total"]}
+    return out
+
+
+def test_two_person_excerpts_hold_the_measured_level(scores):
+    for name in TWO_PERSON:
+        assert scores[name]["strict"] <= MEASURED_STRICT[name] + MARGIN, (name, scores[name])
+        assert scores[name]["confusion"] <= MEASURED_CONFUSION[name] + MARGIN, (name, scores[name])
+    mean = float(np.mean([s["strict"] for s in scores.values()]))
+    assert mean <= float(np.mean(list(MEASURED_STRICT.values()))) + MARGIN, mean
+
+
+@pytest.mark.xfail(reason="issue 18's targets are not reached yet (ami-trn03 confusion ~0.38)", strict=False)
+def test_two_person_targets(scores):
+    assert float(np.mean([s["strict"] for s in scores.values()])) <= TARGET_MEAN_STRICT
+    assert all(s["confusion"] <= TARGET_CONFUSION for s in scores.values())
