@@ -50,3 +50,38 @@ def render_voice(text: str, dest: Path, voice: str, seed: int = 11) -> Path:
     audio = ms.level(ms.trim(ms.make_voice(voice, seed).say(text), ms.SAMPLE_RATE))
     ms.encode(np.stack([audio, np.zeros_like(audio)], axis=1), dest, "wav", stereo=False)
     return dest
+
+
+BACKCHANNELS = ("mm-hmm", "yeah", "right", "okay")
+
+
+def mix_backchannels(source: Path, dest: Path, seconds: float, voices: dict[str, str],
+                     min_turn: float = 4.0) -> tuple[pd.DataFrame, list[tuple[float, float, str, str]]]:
+    """The first ``seconds`` of a sample with the listener's back-channel in the middle of each turn of ``min_turn`` s.
+
+    ``source`` has a ``.rttm`` beside it (speakers coach / client, as make_samples writes); ``voices``
+    gives the TTS voice of each role. Returns the sample's own turns (the truth; back-channels are
+    not turns) and the back-channels placed: ``(start, end, role, word)``.
+    """
+    from support.media import decode
+
+    ms = _make_samples()
+    audio = decode(source)[: int(seconds * ms.SAMPLE_RATE)].copy()
+    turns = []
+    for line in source.with_suffix(".rttm").read_text().splitlines():
+        parts = line.split()
+        start, end = float(parts[3]), float(parts[3]) + float(parts[4])
+        if end <= seconds:
+            turns.append({"start": start, "end": end, "role": parts[7]})
+    engines = {role: ms.make_voice(spec, 5) for role, spec in voices.items()}
+    placed = []
+    for k, turn in enumerate(t for t in turns if t["end"] - t["start"] >= min_turn):
+        listener = "client" if turn["role"] == "coach" else "coach"
+        word = BACKCHANNELS[k % len(BACKCHANNELS)]
+        clip = ms.level(ms.trim(engines[listener].say(word), ms.SAMPLE_RATE))
+        start = 0.5 * (turn["start"] + turn["end"]) - 0.5 * len(clip) / ms.SAMPLE_RATE
+        offset = int(start * ms.SAMPLE_RATE)
+        audio[offset:offset + len(clip)] += clip[: len(audio) - offset]
+        placed.append((round(start, 3), round(start + len(clip) / ms.SAMPLE_RATE, 3), listener, word))
+    ms.encode(np.stack([audio, np.zeros_like(audio)], axis=1), dest, "wav", stereo=False)
+    return pd.DataFrame(turns), placed
