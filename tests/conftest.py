@@ -35,3 +35,15 @@ def one_prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium for a test module (see tests/support/browser.py)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the Python package playwright")
+    from support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

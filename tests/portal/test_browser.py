@@ -7,9 +7,6 @@ folder, and also to $MIFIDELITY_SCREENSHOTS when set (docs/screenshots for the d
 portal-*.png).
 """
 
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,18 +16,9 @@ from mifidelity.portal.server import BackgroundServer
 from mifidelity.portal.tables import PortalStore
 
 from portal.helpers import PASSWORDS, SECRET_TEXT, add_accounts, build_out
+from support.browser import BROWSER_TEST, WatchedContext, save_screenshot
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                 "--autoplay-policy=no-user-gesture-required"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the Python package playwright")
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
@@ -43,26 +31,12 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Person:
-    """One browser context (own cookies), recording every request, dialog and console error."""
+class Person(WatchedContext):
+    """One person at the portal: their own cookies, every request, dialog and console error recorded."""
 
     def __init__(self, browser, base: str, width=1280, height=900):
+        super().__init__(browser, width, height)
         self.base = base
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.context.new_page()
-        self.requests, self.dialogs, self.errors = [], [], []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
 
     def goto(self, path: str):
         response = self.page.goto(self.base + path)
@@ -81,17 +55,7 @@ class Person:
         assert self.errors == [], self.errors  # CSP violations are console errors too
         assert all(url.startswith(self.base) or url.startswith("data:") for url in self.requests), self.requests
 
-    def close(self):
-        self.context.close()
 
-
-def save(page_or_element, tmp_path, name, **options):
-    target = tmp_path / name
-    page_or_element.screenshot(path=str(target), **options)
-    extra = os.environ.get("MIFIDELITY_SCREENSHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(target, Path(extra) / name)
 
 
 def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_path):
@@ -101,7 +65,7 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     assert page.url == server.url + "/login"  # no login: the login page
     page.fill("#username", "Coach A")
     page.fill("#password", PASSWORDS["Coach A"])
-    save(page, tmp_path, "portal-login.png")
+    save_screenshot(page, tmp_path, "portal-login.png")
     page.click("#login-form button[type=submit]")
     page.wait_for_load_state("load")
 
@@ -111,7 +75,7 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     links = sorted(set(page.eval_on_selector_all("#sessions tbody a", "els => els.map(e => e.getAttribute('href'))")))
     assert links == ["/sessions/a-first/", "/sessions/a-second/"]
     assert page.locator("h1").first.inner_text() == "Sessions of Coach A"
-    save(page, tmp_path, "portal-overview-coach.png", full_page=True)
+    save_screenshot(page, tmp_path, "portal-overview-coach.png", full_page=True)
 
     # The report: its own script runs (filters), the recording comes from the portal.
     page.click("#sessions tbody a[href='/sessions/a-first/']")
@@ -124,7 +88,7 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     assert 0 < shown < page.locator("#transcript-table tbody tr").count()
     page.click("#filters button[data-filter='all']")
     page.evaluate("window.scrollTo(0, 0)")
-    save(page, tmp_path, "portal-report.png")
+    save_screenshot(page, tmp_path, "portal-report.png")
 
     # Mark a code as wrong.
     page.click("#u3 a.flag")
@@ -132,13 +96,13 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     assert page.inner_text("#utterance-text") == "What would you like us to look at first?"
     page.select_option("#proposal", "question=closed")
     page.fill("#comment", "It can be answered with yes or no. <b>not bold</b>")
-    save(page, tmp_path, "portal-feedback.png")
+    save_screenshot(page, tmp_path, "portal-feedback.png")
     page.click("#feedback-form button[type=submit]")
     page.wait_for_load_state("load")
     assert page.url == server.url + "/sessions/a-first/#u3"
     panel = page.inner_text("#feedback")
     assert "closed" in panel and "<b>not bold</b>" in panel and "open" in panel
-    save(page.locator("#feedback"), tmp_path, "portal-report-feedback.png")
+    save_screenshot(page.locator("#feedback"), tmp_path, "portal-report-feedback.png")
 
     # Log out: the report is gone with the session.
     page.click("#logout")
@@ -161,12 +125,12 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     boss.log_in("boss")
     links = set(boss.page.eval_on_selector_all("#sessions tbody a", "els => els.map(e => e.getAttribute('href'))"))
     assert links == {f"/sessions/{s}/" for s in ("a-first", "a-second", "b-first", "x-hostile", "nocoach")}
-    save(boss.page, tmp_path, "portal-overview-supervisor.png", full_page=True)
+    save_screenshot(boss.page, tmp_path, "portal-overview-supervisor.png", full_page=True)
     boss.page.click("#open-corrections")
     boss.page.wait_for_load_state("load")
     row = boss.page.locator("tr[data-status='open']")
     assert row.count() == 1 and "Coach A" in boss.page.inner_text("section.feedback-panel h2")
-    save(boss.page, tmp_path, "portal-review.png")
+    save_screenshot(boss.page, tmp_path, "portal-review.png")
     row.locator("button.accept").click()
     boss.page.wait_for_load_state("load")
     assert boss.page.locator("#nothing-open").count() == 1
@@ -185,6 +149,6 @@ def test_phone_width_login_and_report(server, browser, tmp_path):
     person.log_in("Coach B")
     person.goto("/sessions/b-first/")
     assert person.page.locator("#transcript-table").is_visible()
-    save(person.page, tmp_path, "portal-report-phone.png")
+    save_screenshot(person.page, tmp_path, "portal-report-phone.png")
     person.check_clean()
     person.close()

@@ -5,8 +5,6 @@ Needs /usr/bin/chromium (apt: chromium) and the Python package playwright; no br
 $MIFIDELITY_SCREENSHOTS when set (e.g. docs/screenshots to refresh the documentation's).
 """
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,19 +13,11 @@ import pytest
 from mifidelity.outputs import write_session
 from mifidelity.report.overview import write_overview
 
+from support.browser import BROWSER_TEST, WatchedContext, save_screenshot
 from support import ROOT
 from support.reports import HOSTILE, fidelity_session, hostile_transcript
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs the Python package playwright")
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture(scope="module")
@@ -50,25 +40,8 @@ def out(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Watched:
-    """A page with every request, dialog, JavaScript error and console error recorded."""
-
-    def __init__(self, browser, width=1280, height=900):
-        self.context = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.context.new_page()
-        self.requests, self.dialogs, self.errors = [], [], []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+class Watched(WatchedContext):
+    """A report opened from disk, with every request, dialog, JavaScript error and console error recorded."""
 
     def open(self, path: Path):
         self.page.goto(path.resolve().as_uri())
@@ -81,17 +54,7 @@ class Watched:
         leaving = [url for url in self.requests if not url.startswith(("file:", "data:"))]
         assert leaving == [], leaving
 
-    def close(self):
-        self.context.close()
 
-
-def save(page, tmp_path, name, **options):
-    target = tmp_path / name
-    page.screenshot(path=str(target), **options)
-    extra = os.environ.get("MIFIDELITY_SCREENSHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(target, Path(extra) / name)
 
 
 def test_report_in_the_browser(out, browser, tmp_path):
@@ -104,7 +67,7 @@ def test_report_in_the_browser(out, browser, tmp_path):
     for kind in ("q-open", "r-simple", "ct-change"):
         assert page.locator(f"#timeline-plot .mark.{kind}").count() > 0, kind
     total = page.locator("#transcript-table tbody tr").count()
-    save(page, tmp_path, "report.png", full_page=True)
+    save_screenshot(page, tmp_path, "report.png", full_page=True)
 
     page.click('#filters [data-filter="question"]')
     visible = page.locator("#transcript-table tbody tr:visible")
@@ -113,7 +76,7 @@ def test_report_in_the_browser(out, browser, tmp_path):
     assert all("question" in visible.nth(i).get_attribute("data-codes").split() for i in range(shown))
     assert page.locator("#filter-status").inner_text() == f"Showing {shown} of {total} utterances."
     assert page.get_attribute('#filters [data-filter="question"]', "aria-pressed") == "true"
-    save(page, tmp_path, "report-filtered.png")
+    save_screenshot(page, tmp_path, "report-filtered.png")
     page.click('#filters [data-filter="all"]')
     assert page.locator("#transcript-table tbody tr:visible").count() == total
 
@@ -125,7 +88,7 @@ def test_report_in_the_browser(out, browser, tmp_path):
 
     page.emulate_media(media="print")
     assert not page.locator("#filters").is_visible()
-    save(page, tmp_path, "report-print.png", full_page=True)
+    save_screenshot(page, tmp_path, "report-print.png", full_page=True)
     watched.check_clean()
     watched.close()
 
@@ -138,7 +101,7 @@ def test_report_summary_in_the_browser(out, browser, tmp_path):
     assert summary.bounding_box()["y"] < page.locator("#scorecard").bounding_box()["y"]
     assert page.locator("#miti-summary .tile").count() == 6
     assert page.locator("#mi-quality").inner_text().startswith("27%")
-    save(page, tmp_path, "report-summary.png")
+    save_screenshot(page, tmp_path, "report-summary.png")
     page.click("#miti-summary details.how summary")
     assert page.locator("#miti-summary details.how dl").is_visible()
     assert page.locator("#next-time .pair.persuade").count() == 1 and page.locator("#next-time .pair.confront").count() == 1
@@ -148,7 +111,7 @@ def test_report_summary_in_the_browser(out, browser, tmp_path):
     assert visible.count() == 2
     assert all("non-adherent" in visible.nth(i).get_attribute("data-codes").split() for i in range(2))
     assert page.locator("#timeline-plot .mark.non-adherent").count() == 2
-    save(page, tmp_path, "report-try-next-time.png", full_page=True, clip=_box(page, "#next-time", "#strengths"))
+    save_screenshot(page, tmp_path, "report-try-next-time.png", full_page=True, clip=_box(page, "#next-time", "#strengths"))
     watched.check_clean()
     watched.close()
 
@@ -166,11 +129,11 @@ def test_report_on_a_phone(out, browser, tmp_path):
     assert page.locator("#scorecard").is_visible() and page.locator("#transcript-table").is_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the page scrolls sideways on a phone ({width}px)"
-    save(page, tmp_path, "report-phone.png")
+    save_screenshot(page, tmp_path, "report-phone.png")
     page = watched.open(out / "estimated" / "report.html")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the summary scrolls sideways on a phone ({width}px)"
-    save(page, tmp_path, "report-summary-phone.png")
+    save_screenshot(page, tmp_path, "report-summary-phone.png")
     watched.check_clean()
     watched.close()
 
@@ -183,7 +146,7 @@ def test_hostile_transcript_runs_no_script(out, browser, tmp_path):
     assert page.locator("#transcript-table script").count() == 0
     page.click('#filters [data-filter="ct-change"]')
     assert page.locator("#transcript-table tbody tr:visible").count() >= 1
-    save(page, tmp_path, "report-hostile.png", full_page=True)
+    save_screenshot(page, tmp_path, "report-hostile.png", full_page=True)
     watched.check_clean()
     watched.close()
 
@@ -197,7 +160,7 @@ def test_overview_in_the_browser(out, browser, tmp_path):
     quality = [rows.nth(i).locator("td").nth(4).get_attribute("data-sort") for i in range(3)]
     known = [float(q) for q in quality if q]
     assert known == sorted(known) and quality == [q for q in quality if q] + [q for q in quality if not q]  # lowest first
-    save(page, tmp_path, "overview.png", full_page=True)
+    save_screenshot(page, tmp_path, "overview.png", full_page=True)
     page.select_option("#quality-filter", "likely poor")
     assert page.locator("#sessions tbody tr:visible").count() >= 1  # the hand-built session (27%)
     assert all(row.get_attribute("data-quality") == "likely poor" for row in page.locator("#sessions tbody tr:visible").all())
