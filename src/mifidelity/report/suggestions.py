@@ -15,6 +15,19 @@ from mifidelity.report.formatting import clock
 # % change talk has no MITI threshold (see THRESHOLDS); below half, the client argued more against change than for it.
 CHANGE_TALK_MAJORITY = 50.0
 
+# MITI-non-adherent moments -> (priority base, priority per moment, title, what was done, what to try instead).
+NON_ADHERENT_ADVICE = {
+    "persuade": (0.95, 0.1, "Ask before advising",
+                 "you advised, warned or argued for change without the client's permission (MITI 'persuade')",
+                 "Ask first (\"Would it be all right if I shared what has worked for others?\"), offer it as one "
+                 "option, and ask what they make of it: the same advice given that way counts as persuading with "
+                 "permission, not against MI."),
+    "confront": (1.1, 0.15, "Roll with it instead of arguing",
+                 "you disagreed with, corrected or criticised the client (MITI 'confront')",
+                 "Arguing tends to draw out more reasons not to change. Reflect their view instead (\"You're not "
+                 "convinced this is a problem\") and ask what would have to change for it to become one."),
+}
+
 
 def _good(metric: str) -> float:
     """The MITI 'good' level of a metric, from the one threshold table (:data:`metrics.THRESHOLDS`)."""
@@ -54,24 +67,12 @@ def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], c
                            "No reflections were found. Try answering each client statement with one sentence that "
                            "says back what you understood, before asking anything else."))
     moments = moments or []
-    persuaded = [m for m in moments if m["kind"] == "persuade"]
-    if persuaded:
-        at = clock(rows[persuaded[0]["coach"][0]].get("start"))
-        candidates.append((
-            0.95 + 0.1 * len(persuaded), "Ask before advising",
-            f"{len(persuaded)} time(s) you advised, warned or argued for change without the client's permission "
-            "(MITI 'persuade')" + (f", first at {at}" if at else "") + ". Ask first (\"Would it be all right if I "
-            "shared what has worked for others?\"), offer it as one option, and ask what they make of it: "
-            "the same advice given that way counts as persuading with permission, not against MI."))
-    confronted = [m for m in moments if m["kind"] == "confront"]
-    if confronted:
-        at = clock(rows[confronted[0]["coach"][0]].get("start"))
-        candidates.append((
-            1.1 + 0.15 * len(confronted), "Roll with it instead of arguing",
-            f"{len(confronted)} time(s) you disagreed with, corrected or criticised the client (MITI 'confront')"
-            + (f", first at {at}" if at else "") + ". Arguing tends to draw out more reasons not to change. "
-            "Reflect their view instead (\"You're not convinced this is a problem\") and ask what would "
-            "have to change for it to become one."))
+    for kind, (base, step, title, what, advice) in NON_ADHERENT_ADVICE.items():
+        found = [m for m in moments if m["kind"] == kind]
+        if found:
+            at = clock(rows[found[0]["coach"][0]].get("start"))
+            candidates.append((base + step * len(found), title,
+                               f"{len(found)} time(s) {what}" + (f", first at {at}" if at else "") + ". " + advice))
     missed_change = [m for m in missed if m["kind"] == "change"]
     if missed_change:
         first = rows[missed_change[0]["client"]]
