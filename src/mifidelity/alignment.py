@@ -35,6 +35,7 @@ to one side.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -116,28 +117,44 @@ def _islands(turns: Sequence[SpeakerTurn]) -> list[_Island]:
 
     Shortest first: in A, B, A, B, A with every piece short, the Bs are islands
     in A's talk once the shorter B is absorbed, rather than the middle A an island in B's.
+    An absorbed island joins its two neighbours into one block (a linked list, so
+    each step costs a heap operation, not a pass over the session).
     """
-    blocks: list[list] = []   # [start, end, speaker, islands inside]
+    blocks: list[list] = []   # [start, end, speaker, islands inside, previous index, next index, alive]
     for turn in turns:
         if blocks and blocks[-1][2] == turn.speaker and turn.start - blocks[-1][1] <= CONTINUOUS_GAP:
             blocks[-1][1] = max(blocks[-1][1], turn.end)
         else:
-            blocks.append([turn.start, turn.end, turn.speaker, []])
+            blocks.append([turn.start, turn.end, turn.speaker, [], len(blocks) - 1, len(blocks) + 1, True])
+    if blocks:
+        blocks[-1][5] = -1
 
     def island_at(k: int) -> bool:
-        before, (start, end, speaker, _), after = blocks[k - 1], blocks[k], blocks[k + 1]
+        p, n = blocks[k][4], blocks[k][5]
+        if p < 0 or n < 0:
+            return False
+        before, (start, end, speaker), after = blocks[p], blocks[k][:3], blocks[n]
         return (before[2] == after[2] != speaker and end - start <= BACKCHANNEL_MAX_SECONDS
                 and start - before[1] <= CONTINUOUS_GAP and after[0] - end <= CONTINUOUS_GAP)
 
-    candidates = [k for k in range(1, len(blocks) - 1) if island_at(k)]
-    while candidates:
-        k = min(candidates, key=lambda c: blocks[c][1] - blocks[c][0])
-        before, (start, end, speaker, _), after = blocks[k - 1], blocks[k], blocks[k + 1]
-        merged = [before[0], max(before[1], after[1]), before[2],
-                  before[3] + after[3] + [_Island(start, end, speaker, before[2])]]
-        blocks[k - 1:k + 2] = [merged]
-        candidates = [c for c in range(1, len(blocks) - 1) if island_at(c)]
-    return sorted((island for block in blocks for island in block[3]), key=lambda i: i.start)
+    heap = [(b[1] - b[0], k) for k, b in enumerate(blocks) if island_at(k)]
+    heapq.heapify(heap)
+    while heap:
+        _, k = heapq.heappop(heap)
+        if not blocks[k][6] or not island_at(k):
+            continue
+        p, n = blocks[k][4], blocks[k][5]
+        before, after = blocks[p], blocks[n]
+        before[1] = max(before[1], after[1])
+        before[3] += after[3] + [_Island(blocks[k][0], blocks[k][1], blocks[k][2], before[2])]
+        before[5] = after[5]
+        if after[5] >= 0:
+            blocks[after[5]][4] = p
+        blocks[k][6] = after[6] = False
+        for c in (before[4], before[5]):   # the merged block's neighbours may have become islands
+            if c >= 0 and island_at(c):
+                heapq.heappush(heap, (blocks[c][1] - blocks[c][0], c))
+    return sorted((island for block in blocks if block[6] for island in block[3]), key=lambda i: i.start)
 
 
 class _Turns:
