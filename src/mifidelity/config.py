@@ -48,7 +48,7 @@ class EmbeddingDiarizerConfig(_Section):
     step: float = Field(0.2, gt=0, description="Hop between embedding windows, seconds.")
     min_segment: float = Field(0.3, ge=0, description="Drop speech islands shorter than this.")
     voice_profile: str | None = Field(
-        None, description="A coach voice profile (.npy embedding) to label the coach's cluster."
+        None, description="A coach voice profile (.npy embedding, or a coaches .npz) to label the coach's cluster."
     )
     min_gap: float = Field(
         0.1, ge=0, description="VAD: non-speech gaps shorter than this count as speech, seconds."
