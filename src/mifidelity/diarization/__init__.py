@@ -10,10 +10,10 @@ recording that has one person per channel, otherwise ``embedding``.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 from mifidelity.config import DiarizationConfig
-from mifidelity.types import Diarization, Recording, StageInfo
+from mifidelity.types import Diarization, ProgressHook, Recording, StageInfo
 
 
 class Diarizer(Protocol):
@@ -24,7 +24,7 @@ class Diarizer(Protocol):
         ...
 
     def diarize(
-        self, recording: Recording, hook: Callable[[str, float], None] | None = None
+        self, recording: Recording, hook: ProgressHook | None = None
     ) -> Diarization: ...
 
 
@@ -40,7 +40,7 @@ class AutoDiarizer:
         get_diarizer(self.config.model_copy(update={"engine": "embedding"})).load()
         return self
 
-    def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
+    def diarize(self, recording: Recording, hook: ProgressHook | None = None) -> Diarization:
         from mifidelity.diarization.channels import one_speaker_per_channel
 
         engine = "channels" if one_speaker_per_channel(recording) else "embedding"

@@ -8,14 +8,13 @@ usually cross-talk bleed). Short gaps are bridged and blips dropped.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 
 from mifidelity.config import DiarizationConfig
 from mifidelity.diarization.frames import NO_SPEAKER, labels_to_turns
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, Recording, StageInfo
+from mifidelity.types import Diarization, ProgressHook, Recording, StageInfo
 
 # This diariser's own energy frames (the embedding diariser's 10 ms grid is in frames.py).
 ENERGY_FRAME_SECONDS = 0.02
@@ -61,7 +60,7 @@ class ChannelDiarizer:
         """Nothing to load: the channel diariser uses no model."""
         return self
 
-    def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
+    def diarize(self, recording: Recording, hook: ProgressHook | None = None) -> Diarization:
         if recording.n_channels < 2:
             raise MifidelityError(
                 "the channel diariser needs a recording with one person per channel, but this one is mono; "

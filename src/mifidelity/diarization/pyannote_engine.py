@@ -18,11 +18,11 @@ from __future__ import annotations
 import inspect
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from mifidelity.config import DiarizationConfig
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, Recording, SpeakerTurn, StageInfo
+from mifidelity.types import Diarization, ProgressHook, Recording, SpeakerTurn, StageInfo
 
 # Share of the progress bar each pyannote step stands for (segmentation and embeddings dominate).
 _STEP_SPAN = {"segmentation": (0.0, 0.4), "embeddings": (0.4, 0.95)}
@@ -165,7 +165,7 @@ class PyannoteDiarizer:
             return {"num_speakers": self.config.num_speakers}
         return {"min_speakers": self.config.min_speakers, "max_speakers": self.config.max_speakers}
 
-    def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
+    def diarize(self, recording: Recording, hook: ProgressHook | None = None) -> Diarization:
         """Who spoke when, as non-overlapping turns from pyannote's exclusive output.
 
         Parameters

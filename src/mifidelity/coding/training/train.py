@@ -38,6 +38,7 @@ from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
     strip_asr, torch_threads,
 )
+from mifidelity.files import private_dir
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def bottom_states(texts: list[str], cache_dir: str | None) -> list[np.ndarray]:
         lengths = np.array([len(s) for s in states])
         flat = np.concatenate(states).astype(np.float16)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(path.parent)
             np.savez(path, states=flat, lengths=lengths)
     return np.split(flat, np.cumsum(lengths)[:-1])
 
