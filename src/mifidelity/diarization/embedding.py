@@ -39,7 +39,6 @@ to the resulting centroids.
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
 import numpy as np
 
@@ -68,7 +67,7 @@ from mifidelity.diarization.speaker_encoder import (
 )
 from mifidelity.diarization.voice_profile import load_voice_profile
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, Recording, SpeakerTurn, StageInfo
+from mifidelity.types import Diarization, ProgressHook, Recording, SpeakerTurn, StageInfo
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class EmbeddingDiarizer:
         get_encoder()
         return self
 
-    def diarize(self, recording: Recording, hook: Callable[[str, float], None] | None = None) -> Diarization:
+    def diarize(self, recording: Recording, hook: ProgressHook | None = None) -> Diarization:
         """Find who spoke when.
 
         Parameters
@@ -123,7 +122,7 @@ class EmbeddingDiarizer:
         with threadpool_limits(limits=self.opts.threads):
             return self._diarize(recording, hook)
 
-    def _diarize(self, recording: Recording, hook: Callable[[str, float], None] | None) -> Diarization:
+    def _diarize(self, recording: Recording, hook: ProgressHook | None) -> Diarization:
         report = hook or (lambda step, fraction: None)
         notes: list[str] = []
         if recording.sample_rate != SAMPLE_RATE:
