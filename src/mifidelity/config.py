@@ -165,7 +165,7 @@ OutputFormat = Literal["json", "csv", "txt", "html", "rttm", "vtt", "srt"]
 class OutputsConfig(_Section):
     formats: list[OutputFormat] = Field(
         list(get_args(OutputFormat)), min_length=1,
-        description="Files written per session (mifidelity.outputs.writers); the overview and portal read session.json.",
+        description="Files written per session (mifidelity.outputs.writers); the overview reads json, the portal json, csv and html.",
     )
 
 

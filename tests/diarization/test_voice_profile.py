@@ -4,6 +4,8 @@ Building a profile from speech and using it to name the coach is tested on a
 real recording in test_embedding.py.
 """
 
+import stat
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from mifidelity.errors import MifidelityError
 def test_saved_profile_loads_as_a_unit_vector(tmp_path):
     path = tmp_path / "coach.npy"
     save_voice_profile(np.full(256, 2.0), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # a voice is personal data
     profile = load_voice_profile(path)
     assert profile.shape == (256,)
     assert np.linalg.norm(profile) == pytest.approx(1.0)

@@ -26,7 +26,17 @@ def utterances():
 
 
 def test_names_are_roles_and_a_third_voice_keeps_its_label(utterances):
-    assert speaker_names(utterances) == {"SPEAKER_01": "coach", "SPEAKER_00": "client", "SPEAKER_02": "SPEAKER_02"}
+    assert speaker_names(utterances) == ["coach", "client", "SPEAKER_02", "coach", "coach", "coach"]
+
+
+def test_one_speaker_value_for_both_roles_names_each_row_by_its_role():
+    """A `mifidelity code` transcript may give every row the same speaker: roles must not be merged."""
+    frame = pd.DataFrame([dict(start=0.0, end=1.0, speaker="x", role="coach", text="How are you?"),
+                          dict(start=1.5, end=2.0, speaker="x", role="client", text="Fine."),
+                          dict(start=2.5, end=3.0, speaker="x", role="coach", text="Good.")])
+    assert speaker_names(frame) == ["coach", "client", "coach"]
+    assert "Client: Fine." in srt_text(frame)
+    assert [line.split()[7] for line in rttm_text(frame, "s").splitlines()] == ["coach", "client", "coach"]
 
 
 def test_turns_join_one_speaker_across_short_pauses_only(utterances):

@@ -119,8 +119,14 @@ def speaker_embeddings(
 
 
 def save_voice_profile(profile: np.ndarray, path: str | Path) -> None:
-    """Write a voice profile to an ``.npy`` file."""
-    np.save(Path(path), np.asarray(profile, dtype=np.float32))
+    """Write a voice profile to an ``.npy`` file, owner-only and atomically."""
+    import io
+
+    from mifidelity.files import write_private_atomic
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(profile, dtype=np.float32))
+    write_private_atomic(path, buffer.getvalue())
 
 
 def load_voice_profile(path: str | Path) -> np.ndarray:

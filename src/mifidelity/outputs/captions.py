@@ -35,28 +35,30 @@ def has_times(utterances: pd.DataFrame) -> bool:
     return bool(times[0].notna().all() and times[1].notna().all())
 
 
-def speaker_names(utterances: pd.DataFrame) -> dict[str, str]:
-    """The name each diariser label goes by: ``coach``, ``client`` (the client with most speech), else the label."""
-    names: dict[str, str] = {}
+def speaker_names(utterances: pd.DataFrame) -> list[str]:
+    """The name each row's speaker goes by: ``coach``, ``client`` (the client with most speech), else the label.
+
+    A diariser label has one role; a transcript read with ``mifidelity code`` may use one
+    ``speaker`` value for rows of both roles, and then each row goes by its own role.
+    """
+    roles_of = utterances.groupby("speaker", sort=False)["role"].agg(lambda r: set(r))
     speech = (utterances["end"].astype(float) - utterances["start"].astype(float)).groupby(utterances["speaker"]).sum()
-    clients = [s for s in speech.sort_values(ascending=False).index
-               if (utterances.loc[utterances["speaker"] == s, "role"] == "client").all()]
-    for speaker, role in utterances.groupby("speaker", sort=False)["role"].first().items():
-        if role == "coach":
-            names[speaker] = "coach"
-        elif clients and speaker == clients[0]:
-            names[speaker] = "client"
+    clients = [s for s in speech.sort_values(ascending=False).index if roles_of[s] == {"client"}]
+    names = []
+    for speaker, role in zip(utterances["speaker"], utterances["role"]):
+        if role == "coach" or len(roles_of[speaker]) > 1 or (clients and speaker == clients[0]):
+            names.append(str(role))
         else:
-            names[speaker] = str(speaker)
+            names.append(str(speaker))
     return names
 
 
 def speaker_turns(utterances: pd.DataFrame, bridge: float = TURN_BRIDGE_SECONDS) -> list[SpeakerTurn]:
     """Utterances joined into turns: one speaker, uninterrupted by another, pauses up to ``bridge`` s."""
-    names = speaker_names(utterances)
+    named = utterances.assign(speaker_name=speaker_names(utterances)).sort_values("start", kind="stable")
     turns: list[SpeakerTurn] = []
-    for row in utterances.sort_values("start", kind="stable").itertuples(index=False):
-        start, end, who = float(row.start), float(row.end), names[row.speaker]
+    for row in named.itertuples(index=False):
+        start, end, who = float(row.start), float(row.end), row.speaker_name
         if turns and turns[-1].speaker == who and start - turns[-1].end <= bridge:
             turns[-1] = SpeakerTurn(turns[-1].start, max(end, turns[-1].end), who)
         else:
@@ -99,12 +101,12 @@ def _one_line(text: str) -> str:
 
 
 def _cues(utterances: pd.DataFrame):
-    names = speaker_names(utterances)
-    for row in utterances.sort_values("start", kind="stable").itertuples(index=False):
+    named = utterances.assign(speaker_name=speaker_names(utterances)).sort_values("start", kind="stable")
+    for row in named.itertuples(index=False):
         start, end = float(row.start), float(row.end)
         if not (math.isfinite(start) and math.isfinite(end)):
             continue
-        yield start, max(end, start + 0.001), _voice(names[row.speaker]), _one_line(row.text)
+        yield start, max(end, start + 0.001), _voice(row.speaker_name), _one_line(row.text)
 
 
 def vtt_text(utterances: pd.DataFrame) -> str:
