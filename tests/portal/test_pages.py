@@ -2,7 +2,7 @@
 
 import re
 
-from portal.helpers import SECRET_TEXT
+from portal.helpers import SECRET_TEXT, Browser
 
 
 def test_every_transcript_row_gets_a_flag_link_and_the_player_points_at_the_portal(browsers):
@@ -24,3 +24,16 @@ def test_the_static_report_is_left_as_it_was(portal_out, browsers):
     served = browsers["Coach A"].get("/sessions/a-first/").text
     body = served.split('<section id="miti-summary"', 1)[1].split('<section id="transcript"', 1)[0]
     assert body in static  # the report's own sections are served unchanged
+
+
+def test_a_report_view_builds_the_portal_bar_once(fresh_app, monkeypatch):
+    portal = fresh_app.portal
+    calls = []
+    real_bar = portal._bar
+    monkeypatch.setattr(portal, "_bar", lambda user: calls.append(user) or real_bar(user))
+    boss = Browser(fresh_app)
+    boss.login("boss")
+    calls.clear()
+    response = boss.get("/sessions/a-first/")
+    assert response.status_code == 200 and response.text.count('<nav class="portal-bar"') == 1
+    assert len(calls) == 1  # one count of open corrections per view, not one per part of the page

@@ -260,3 +260,9 @@ def test_no_transcript_text_in_logs_and_no_writes_into_session_folders(fresh_app
     assert caplog.records, "the portal logs what happens"
     assert SECRET_TEXT not in caplog.text and "Philippa" not in caplog.text
     assert folder_state(out) == before
+
+
+def test_no_unused_script_hash_helper():
+    from mifidelity.portal import security
+
+    assert not hasattr(security, "script_hash")  # report.templating hashes the report's scripts; one home for it

@@ -184,9 +184,10 @@ class Portal:
             return self.message("No report", "This session has no readable report.", 404, user)
         self.audit.record(Action.VIEW_REPORT, user.account.name, request.client.host if request.client else None,
                           session.session_id)
+        bar = self._bar(user)
         panel = render("session_panel.html.j2", items=self.corrections.for_session(session.session_id),
-                       back=session_url(session.session_id), **self._bar(user))
-        return _page(page.with_insert(render("bar.html.j2", **self._bar(user)) + panel), csp=page.csp)
+                       back=session_url(session.session_id), **bar)
+        return _page(page.with_insert(render("bar.html.j2", **bar) + panel), csp=page.csp)
 
     def recording(self, request: Request, user: WebSession, session: SessionFolder) -> Response:
         path = self.library.recording(session)

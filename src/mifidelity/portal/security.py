@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -169,10 +168,6 @@ class LoginThrottle:
         """A right password (not throttled) forgives that account's earlier typos."""
         with Session(self.engine) as db, db.begin():
             db.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
-
-
-def script_hash(script: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
