@@ -84,7 +84,9 @@ def test_report_in_the_browser(out, browser, tmp_path):
     row.click()
     assert "current" in row.get_attribute("class")
     page.locator("#timeline-plot a").nth(2).click()
-    assert "current" in page.locator("#u2").get_attribute("class")
+    # The link changes the location's hash; the report's script marks the row on the hashchange
+    # event, which arrives after click() returns: wait for it (up to 5 s) instead of racing it.
+    page.wait_for_function("document.getElementById('u2').classList.contains('current')", timeout=5000)
 
     page.emulate_media(media="print")
     assert not page.locator("#filters").is_visible()
