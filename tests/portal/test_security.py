@@ -266,3 +266,70 @@ def test_no_unused_script_hash_helper():
     from mifidelity.portal import security
 
     assert not hasattr(security, "script_hash")  # report.templating hashes the report's scripts; one home for it
+
+
+# -- recordings --------------------------------------------------------------------------------------
+
+def _add_session(app, session_id: str, coach: str, source: str) -> None:
+    from mifidelity.outputs import write_session
+    from support.reports import coded_session
+
+    session = coded_session([("coach", "What brings you here?", "open")], session_id=session_id, coach=coach)
+    session.source = source
+    write_session(session, app.portal.library.out_dir)
+    app.portal.library._scanned_at = -float("inf")  # rescan now
+
+
+def test_a_symlinked_recording_is_not_followed(fresh_app, tmp_path):
+    from portal.helpers import silent_wav
+
+    secret_audio = silent_wav(tmp_path / "secret-audio.wav")
+    secret_text = tmp_path / "secret.txt"
+    secret_text.write_text("stolen secrets")
+    inbox = tmp_path / "inbox" / "Coach A"
+    inbox.mkdir(parents=True)
+    (inbox / "s1.wav").symlink_to(secret_text)
+    (inbox / "s2.wav").symlink_to(secret_audio)
+    (inbox / "s3.txt").write_text("stolen secrets")  # not audio: never served, even as a real file
+    silent_wav(inbox / "s4.wav")  # a real recording: served
+    for name in ("s1.wav", "s2.wav", "s3.txt", "s4.wav"):
+        _add_session(fresh_app, name.split(".")[0], "Coach A", str(inbox / name))
+    coach = Browser(fresh_app)
+    coach.login("Coach A")
+    for session_id in ("s1", "s2", "s3"):
+        response = coach.get(f"/sessions/{session_id}/recording")
+        assert response.status_code == 404 and b"stolen" not in response.content, session_id
+        assert 'id="no-recording"' in coach.get(f"/sessions/{session_id}/").text  # and no player for it
+    assert coach.get("/sessions/s4/recording").content == (inbox / "s4.wav").read_bytes()
+    assert coach.get("/sessions/s4/recording", headers={"range": "bytes=0-9"}).status_code == 206
+    # Swapped for a symlink after the library found it: refused at serving time too.
+    (inbox / "s4.wav").unlink()
+    (inbox / "s4.wav").symlink_to(secret_audio)
+    response = coach.get("/sessions/s4/recording")
+    assert response.status_code == 404 and response.content != secret_audio.read_bytes()
+
+
+def test_a_recording_swapped_between_check_and_read_is_refused(tmp_path):
+    import asyncio
+
+    from mifidelity.portal.app import RecordingResponse
+    from mifidelity.portal.library import UnsafeFile, recording_stat
+    from portal.helpers import silent_wav
+
+    path = silent_wav(tmp_path / "s.wav")
+    checked = recording_stat(path)
+    other = silent_wav(tmp_path / "other.wav", seconds=1.0)
+    os.replace(other, path)  # same size, another file: what a race would put there
+    sent = []
+
+    async def receive():  # the client stays connected
+        await asyncio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "extensions": {"http.response.pathsend": {}}}
+    with pytest.raises(UnsafeFile):
+        asyncio.run(RecordingResponse(path, checked)(scope, receive, send))
+    assert not any(m.get("body") for m in sent if m["type"] == "http.response.body")

@@ -12,9 +12,12 @@ pool. Rules that a route must not forget live in one place here:
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -27,7 +30,7 @@ from mifidelity.errors import MifidelityError
 from mifidelity.portal.accounts import Accounts
 from mifidelity.portal.audit import Action, AuditLog
 from mifidelity.portal.corrections import CORRECTABLE, FIELD_NAMES, MAX_COMMENT_LENGTH, Corrections, session_utterances
-from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
+from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile, open_recording, recording_stat
 from mifidelity.portal.overview import Overviews
 from mifidelity.portal.pages import PageCache, prepare_report, render, session_url
 from mifidelity.portal.security import (
@@ -39,6 +42,29 @@ from mifidelity.portal.tables import CorrectionStatus, PortalStore
 logger = logging.getLogger(__name__)
 
 MAX_FORM_BYTES = 64 * 1024
+
+
+class RecordingResponse(FileResponse):
+    """A FileResponse that reads only the file that was checked: each read opens the path again with
+    ``O_NOFOLLOW`` and refuses it unless it is still the same regular file (device and inode). The ASGI
+    ``pathsend`` extension is hidden from it, since the server would then open the path itself."""
+
+    def __init__(self, path: Path, info: os.stat_result):
+        super().__init__(path, stat_result=info, filename=None, content_disposition_type="inline")
+
+    async def __call__(self, scope, receive, send):
+        extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
+        await super().__call__(dict(scope, extensions=extensions), receive, send)
+
+    @asynccontextmanager
+    async def _open_file(self):
+        fd = await anyio.to_thread.run_sync(open_recording, Path(self.path), self.stat_result)
+        file = anyio.wrap_file(os.fdopen(fd, "rb"))
+        try:
+            yield file
+        finally:
+            with anyio.CancelScope(shield=True):
+                await file.aclose()
 
 
 class Refused(Exception):
@@ -191,12 +217,13 @@ class Portal:
 
     def recording(self, request: Request, user: WebSession, session: SessionFolder) -> Response:
         path = self.library.recording(session)
-        if path is None:
+        info = recording_stat(path) if path is not None else None  # checked again now: a file may be swapped
+        if info is None:
             return self.not_found(user)
         if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):  # one entry per play, not per chunk
             self.audit.record(Action.PLAY_RECORDING, user.account.name, request.client.host if request.client else None,
                               session.session_id)
-        return FileResponse(path, filename=None, content_disposition_type="inline")
+        return RecordingResponse(path, info)
 
     # -- feedback ----------------------------------------------------------------------------------
 

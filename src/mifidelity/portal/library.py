@@ -9,7 +9,11 @@ folder; a folder may be a symlink to somewhere else). So:
 - hidden entries (staging, caches, the ledger) and symlinks are skipped: a session folder is a
   real directory directly inside OUT;
 - files are opened relative to the folder's descriptor with ``O_NOFOLLOW``, must be regular
-  files, and are read whole (a swapped-in symlink or FIFO is refused, not followed).
+  files, and are read whole (a swapped-in symlink or FIFO is refused, not followed);
+- a recording (the source named in session.json, outside OUT) is served only when it has an audio
+  suffix and is a regular file that is not a symlink; it is opened with ``O_NOFOLLOW`` and served
+  only while it is still the file that was checked (same device and inode), so a symlink planted
+  in the inbox cannot make the portal read another file.
 
 The portal only reads here; everything it writes goes to the database.
 """
@@ -36,6 +40,44 @@ MAX_ID_LENGTH = 255
 
 class UnsafeFile(Exception):
     """A session file that is missing, not a regular file, a symlink, or too large."""
+
+
+_RECORDING_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_recording(path: Path, expected: os.stat_result | None = None) -> int:
+    """A read descriptor of the recording at ``path``; UnsafeFile unless it has an audio suffix and is a
+    regular file reached without a symlink as its last component (``O_NOFOLLOW``; NONBLOCK so a FIFO cannot
+    hang us). With ``expected``, it must also still be that file (same device and inode)."""
+    from mifidelity.audio import AUDIO_EXTENSIONS
+
+    if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise UnsafeFile(path.name)
+    try:
+        fd = os.open(path, _RECORDING_FLAGS)
+    except OSError:
+        raise UnsafeFile(path.name) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (
+                expected is not None and (info.st_dev, info.st_ino) != (expected.st_dev, expected.st_ino)):
+            raise UnsafeFile(path.name)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def recording_stat(path: Path) -> os.stat_result | None:
+    """The recording's stat when :func:`open_recording` accepts it (checked through the opened descriptor), else None."""
+    try:
+        fd = open_recording(path)
+    except UnsafeFile:
+        return None
+    try:
+        return os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -208,7 +250,7 @@ class SessionLibrary:
             return cached[2]
         try:
             found = find_recording(session.source)
-            found = found if found is not None and found.is_file() else None
+            found = found if found is not None and recording_stat(found) is not None else None
         except OSError:
             found = None
         self._recordings[session.session_id] = (session.source, now, found)
