@@ -333,3 +333,50 @@ def test_a_recording_swapped_between_check_and_read_is_refused(tmp_path):
     with pytest.raises(UnsafeFile):
         asyncio.run(RecordingResponse(path, checked)(scope, receive, send))
     assert not any(m.get("body") for m in sent if m["type"] == "http.response.body")
+
+
+def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkeypatch):
+    import threading
+    import time
+
+    from mifidelity.portal import accounts as accounts_module
+
+    checked = []
+    real_verify = accounts_module.verify_password
+
+    def slow_verify(password, stored):
+        checked.append(password)
+        time.sleep(0.2)  # scrypt at production cost: every request passes the throttle check before any fails
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(accounts_module, "verify_password", slow_verify)
+    browsers = [Browser(fresh_app) for _ in range(15)]
+    pages = [b.client.get("/login") for b in browsers]
+    statuses = []
+    start = threading.Barrier(len(browsers))
+
+    def guess(browser, page):
+        start.wait()
+        response = browser.client.post("/login", data={"username": "Coach A", "password": "wrong-password!",
+                                                       "csrf_token": csrf_of(page.text)})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(browsers, pages)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    limit = fresh_app.portal.settings.max_failures_per_account
+    assert sorted(statuses) == [401] * limit + [429] * (len(browsers) - limit)
+    assert len(checked) == limit  # only as many passwords were tried as the throttle allows
+    assert Browser(fresh_app).login("Coach A").status_code == 429  # the right one is refused too, for now
+
+
+def test_a_right_password_forgives_its_own_attempt(fresh_app):
+    browser = Browser(fresh_app)
+    for _ in range(4):
+        assert browser.login("Coach A", "wrong-password!").status_code == 401
+    assert browser.login("Coach A").status_code == 303
+    for _ in range(4):  # the count started again
+        assert Browser(fresh_app).login("Coach A", "wrong-password!").status_code == 401
+    assert Browser(fresh_app).login("Coach A").status_code == 303

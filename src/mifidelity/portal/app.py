@@ -159,16 +159,16 @@ class Portal:
     def login(self, request: Request, fields: dict[str, str]) -> Response:
         username, password = fields.get("username", "").strip(), fields.get("password", "")
         address = request.client.host if request.client else "-"
-        if self.throttle.blocked(username, address):
+        attempt = self.throttle.attempt(username, address)  # counted as a failure until the password is right
+        if attempt is None:
             self.audit.record(Action.LOGIN_THROTTLED, username, address)
             wait = f"{self.settings.throttle_minutes:g} minutes"
             return self.login_page(request, f"Too many failed attempts. Wait {wait}, then try again.", username, 429)
         account = self.accounts.authenticate(username, password)
         if account is None:
-            self.throttle.failed(username, address)
             self.audit.record(Action.LOGIN_FAILED, username, address)
             return self.login_page(request, "Wrong name or password.", username, 401)
-        self.throttle.succeeded(account.name)
+        self.throttle.succeeded(account.name, attempt)
         old = self.web_sessions.lookup(request.cookies.get(SESSION_COOKIE))
         if old is not None:
             self.web_sessions.end(old.token_hash)

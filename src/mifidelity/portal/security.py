@@ -146,6 +146,23 @@ class LoginThrottle:
 
     def __init__(self, store: PortalStore, settings: PortalSettings, clock=utcnow):
         self.engine, self.settings, self.clock = store.engine, settings, clock
+        self._lock = threading.Lock()
+
+    def attempt(self, username: str, address: str) -> int | None:
+        """Count a login attempt as a failure *before* the password is checked: its row id, or None when
+        the account name or the address is blocked (nothing recorded then).
+
+        Check and record happen under one lock, so parallel requests cannot all pass the check before
+        any of them is counted; a right password then forgives the attempt (:meth:`succeeded`).
+        """
+        with self._lock:
+            if self.blocked(username, address):
+                return None
+            with Session(self.engine, expire_on_commit=False) as db, db.begin():
+                row = LoginFailureRow(username=username[:255], address=address, at=self.clock())
+                db.add(row)
+                db.execute(delete(LoginFailureRow).where(LoginFailureRow.at < self._since()))
+            return row.id
 
     def _since(self) -> datetime:
         return self.clock() - timedelta(minutes=self.settings.throttle_minutes)
@@ -159,15 +176,12 @@ class LoginThrottle:
                                    .where(LoginFailureRow.address == address, LoginFailureRow.at >= since))
         return by_name >= self.settings.max_failures_per_account or by_address >= self.settings.max_failures_per_address
 
-    def failed(self, username: str, address: str) -> None:
-        with Session(self.engine) as db, db.begin():
-            db.add(LoginFailureRow(username=username[:255], address=address, at=self.clock()))
-            db.execute(delete(LoginFailureRow).where(LoginFailureRow.at < self._since()))
-
-    def succeeded(self, username: str) -> None:
-        """A right password (not throttled) forgives that account's earlier typos."""
+    def succeeded(self, username: str, attempt: int | None = None) -> None:
+        """A right password (not throttled) forgives that account's earlier typos, and this attempt."""
         with Session(self.engine) as db, db.begin():
             db.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
+            if attempt is not None:
+                db.execute(delete(LoginFailureRow).where(LoginFailureRow.id == attempt))
 
 
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
