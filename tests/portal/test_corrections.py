@@ -166,3 +166,25 @@ def test_the_users_command(tmp_path):
     actions = [e.action for e in AuditLog(PortalStore.for_out(out)).events()]
     assert actions == [Action.USER_ADDED, Action.USER_ADDED, Action.PASSWORD_CHANGED, Action.USER_REMOVED]
     assert oct((out / ".ledger.sqlite").stat().st_mode & 0o777) == "0o600"
+
+
+def test_utterance_rows_are_cached_per_corrections_object_and_output_folder(tmp_path):
+    import os
+
+    from mifidelity.portal import corrections as corrections_module
+    from mifidelity.portal.corrections import Corrections
+    from mifidelity.portal.library import SessionLibrary
+    from support.reports import coded_session
+
+    assert not hasattr(corrections_module, "_utterance_cache")  # no module-wide cache shared by every portal
+    libraries = []
+    for name, text in (("one", "What brings you here?"), ("two", "How can I help?")):
+        out = tmp_path / name
+        write_session(coded_session([("coach", text, "open")], session_id="s", coach="Coach A"), out)
+        os.utime(out / "s" / "session.json", ns=(1_000_000_000, 1_000_000_000))  # same folder, same version
+        libraries.append(SessionLibrary(out))
+    corrections = Corrections(PortalStore.for_out(tmp_path / "one"))
+    texts = [corrections.utterances(lib, lib.all()["s"])[0].text for lib in libraries]
+    assert texts == ["What brings you here?", "How can I help?"]
+    assert corrections.utterances(libraries[0], libraries[0].all()["s"]) is corrections.utterances(
+        libraries[0], libraries[0].all()["s"])  # cached

@@ -29,7 +29,7 @@ from mifidelity.config import PipelineConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.portal.accounts import Accounts
 from mifidelity.portal.audit import Action, AuditLog
-from mifidelity.portal.corrections import CORRECTABLE, FIELD_NAMES, MAX_COMMENT_LENGTH, Corrections, session_utterances
+from mifidelity.portal.corrections import CORRECTABLE, FIELD_NAMES, MAX_COMMENT_LENGTH, Corrections
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile, open_recording, recording_stat
 from mifidelity.portal.overview import Overviews
 from mifidelity.portal.pages import PageCache, prepare_report, render, session_url
@@ -228,7 +228,7 @@ class Portal:
     # -- feedback ----------------------------------------------------------------------------------
 
     def _utterance(self, user: WebSession, session: SessionFolder, index: int):
-        rows = session_utterances(self.library, session)
+        rows = self.corrections.utterances(self.library, session)
         if not 0 <= index < len(rows):
             raise Refused(self.not_found(user))
         return rows[index]

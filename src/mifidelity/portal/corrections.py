@@ -23,7 +23,6 @@ import io
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLU
 from mifidelity.errors import MifidelityError
 from mifidelity.files import write_private_atomic
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
+from mifidelity.portal.pages import PageCache
 from mifidelity.portal.tables import CorrectionRow, CorrectionStatus, PortalStore, aware, utcnow
 
 MAX_COMMENT_LENGTH = 2000
@@ -78,29 +78,22 @@ class Utterance:
         return list(self.codes)
 
 
-_utterance_cache: OrderedDict[tuple[str, int], list[Utterance]] = OrderedDict()
-
-
-def session_utterances(library: SessionLibrary, session: SessionFolder) -> list[Utterance]:
-    """The rows of the session's utterances.csv (cached per session version)."""
-    key = (session.folder_name, session.mtime_ns)
-    cached = _utterance_cache.get(key)
-    if cached is not None:
-        return cached
-    try:
+def session_utterances(library: SessionLibrary, session: SessionFolder, cache: PageCache | None = None) -> list[Utterance]:
+    """The rows of the session's utterances.csv; with ``cache``, kept there per output folder and session version."""
+    def read() -> list[Utterance]:
         raw = library.read(session, "utterances.csv").decode("utf-8")
+        rows = []
+        for i, record in enumerate(csv.DictReader(io.StringIO(raw, newline=""))):
+            role = record.get("role") or ""
+            codes = {field: _value(field, record.get(field)) for field, (applies, _) in CORRECTABLE.items()
+                     if applies == role and field in record}
+            rows.append(Utterance(i, role, record.get("text") or "", record.get("start") or "", codes))
+        return rows
+
+    try:  # an unreadable file is not cached: it may be written a moment later
+        return read() if cache is None else cache.get((library.out_dir, session.folder_name, session.mtime_ns), read)
     except (UnsafeFile, UnicodeDecodeError):
         return []
-    rows = []
-    for i, record in enumerate(csv.DictReader(io.StringIO(raw, newline=""))):
-        role = record.get("role") or ""
-        codes = {field: _value(field, record.get(field)) for field, (applies, _) in CORRECTABLE.items()
-                 if applies == role and field in record}
-        rows.append(Utterance(i, role, record.get("text") or "", record.get("start") or "", codes))
-    _utterance_cache[key] = rows
-    while len(_utterance_cache) > 64:
-        _utterance_cache.popitem(last=False)
-    return rows
 
 
 @dataclass(frozen=True)
@@ -145,6 +138,11 @@ class Corrections:
         self.engine = store.engine
         self._cache: dict[object, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._utterances = PageCache(size=64)
+
+    def utterances(self, library: SessionLibrary, session: SessionFolder) -> list[Utterance]:
+        """:func:`session_utterances`, cached in this object (thread-safe, keyed by output folder and session version)."""
+        return session_utterances(library, session, self._utterances)
 
     def _cached(self, key, read):
         with self._lock:
@@ -234,11 +232,12 @@ class ExportSummary:
 def training_rows(library: SessionLibrary, accepted: list[Correction]) -> tuple[list[dict], list[str]]:
     """Accepted corrections as training rows (one per corrected utterance), and what was skipped and why."""
     sessions = library.all()
+    cache = PageCache(size=max(len(sessions), 1))  # one read per session, for this export only
     merged: dict[tuple[str, int], dict] = {}
     skipped = []
     for c in accepted:
         session = sessions.get(c.session_id)
-        rows = session_utterances(library, session) if session is not None else []
+        rows = session_utterances(library, session, cache) if session is not None else []
         if c.utterance >= len(rows) or text_sha256(rows[c.utterance].text) != c.text_sha256:
             skipped.append(f"correction {c.id} ({c.session_id} u{c.utterance}): the session is gone or was reprocessed")
             continue
