@@ -380,3 +380,28 @@ def test_a_right_password_forgives_its_own_attempt(fresh_app):
     for _ in range(4):  # the count started again
         assert Browser(fresh_app).login("Coach A", "wrong-password!").status_code == 401
     assert Browser(fresh_app).login("Coach A").status_code == 303
+
+
+def test_the_player_finds_a_watched_recording_in_the_archive(fresh_app, tmp_path):
+    """`mifidelity watch` moves the original to INBOX/archive/ after processing; session.json keeps the inbox path."""
+    from portal.helpers import silent_wav
+
+    inbox = tmp_path / "inbox"
+    archive = inbox / "archive" / "Coach A"
+    archive.mkdir(parents=True)
+    archived = silent_wav(archive / "w1.wav")
+    (archive / "w2.wav").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "secret.txt").write_text("stolen secrets")
+    ledger = fresh_app.portal.store.ledger
+    for session_id in ("w1", "w2"):
+        name = f"Coach A/{session_id}.wav"
+        entry = ledger.register(session_id * 4, name, "Coach A", [session_id])
+        assert entry.session_id == session_id
+        ledger.set_moved(entry.sha256, f"archive/{name}")
+        _add_session(fresh_app, session_id, "Coach A", str(inbox / name))  # no longer there
+    coach = Browser(fresh_app)
+    coach.login("Coach A")
+    assert coach.get("/sessions/w1/recording").content == archived.read_bytes()
+    assert 'id="no-recording"' not in coach.get("/sessions/w1/").text
+    response = coach.get("/sessions/w2/recording")  # the archive holds a planted link: refused like any other
+    assert response.status_code == 404 and b"stolen" not in response.content

@@ -85,7 +85,7 @@ class Portal:
     """Everything a request needs: the output folder's index and the portal's tables."""
 
     def __init__(self, out_dir: str | Path, store: PortalStore, settings: PortalSettings):
-        self.library = SessionLibrary(out_dir)
+        self.library = SessionLibrary(out_dir, ledger=store.ledger)
         self.store, self.settings = store, settings
         self.accounts = Accounts(store)
         self.web_sessions = WebSessions(store, settings)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mifidelity.portal.accounts import Account
+from mifidelity.service.ledger import Ledger, LedgerEntry
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,20 @@ def recording_stat(path: Path) -> os.stat_result | None:
         return os.fstat(fd)
     finally:
         os.close(fd)
+
+
+def moved_original(source: str | None, entry: LedgerEntry | None) -> Path | None:
+    """Where the inbox moved a watched recording after processing it, if it did.
+
+    session.json keeps the path the recording was read from (``INBOX/<coach>/<name>``); the
+    ledger keeps that path and the later one (``archive/<coach>/<name>``) relative to the inbox.
+    """
+    if not source or entry is None or not entry.moved_to or not entry.source_path:
+        return None
+    read_from, relative, moved = Path(source), Path(entry.source_path), Path(entry.moved_to)
+    if moved.is_absolute() or ".." in moved.parts or read_from.parts[-len(relative.parts):] != relative.parts:
+        return None
+    return Path(*read_from.parts[:-len(relative.parts)]) / moved
 
 
 @dataclass(frozen=True)
@@ -155,8 +170,9 @@ class SessionLibrary:
         The output folder (`process`, `code` and `watch` write it).
     """
 
-    def __init__(self, out_dir: str | Path, rescan_seconds: float = RESCAN_SECONDS):
+    def __init__(self, out_dir: str | Path, rescan_seconds: float = RESCAN_SECONDS, ledger: Ledger | None = None):
         self.out_dir = Path(out_dir).resolve()
+        self.ledger = ledger  # where `mifidelity watch` moved each original (archive/), when it did
         if not self.out_dir.is_dir():
             raise FileNotFoundError(f"no output folder at {self.out_dir}")
         self.rescan_seconds = rescan_seconds
@@ -250,6 +266,8 @@ class SessionLibrary:
             return cached[2]
         try:
             found = find_recording(session.source)
+            if found is None and self.ledger is not None:
+                found = moved_original(session.source, self.ledger.for_session(session.session_id))
             found = found if found is not None and recording_stat(found) is not None else None
         except OSError:
             found = None

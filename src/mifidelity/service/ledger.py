@@ -183,6 +183,12 @@ class Ledger:
             row = db.get(EntryRow, sha256)
             return None if row is None else _plain(row)
 
+    def for_session(self, session_id: str) -> LedgerEntry | None:
+        """The recording that became session ``session_id`` (session ids are unique in the ledger)."""
+        with Session(self.engine) as db:
+            row = db.scalar(select(EntryRow).where(EntryRow.session_id == session_id))
+            return None if row is None else _plain(row)
+
     def all(self) -> list[LedgerEntry]:
         with Session(self.engine) as db:
             return [_plain(r) for r in db.scalars(select(EntryRow).order_by(EntryRow.created_at))]
