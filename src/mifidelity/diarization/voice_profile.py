@@ -58,7 +58,11 @@ def compute_voice_profile(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -
     if speech.sum() * FRAME_SECONDS < _MIN_SPEECH_SECONDS:
         raise MifidelityError("need at least 2 seconds of speech to build a voice profile")
     mel = mel_frames(normalise_gain(samples, speech))[:n_frames]
-    stream = mel[np.flatnonzero(speech)[: len(mel)]]
+    return _mean_embedding(mel[np.flatnonzero(speech)[: len(mel)]])
+
+
+def _mean_embedding(stream: np.ndarray) -> np.ndarray:
+    """The mean GE2E embedding (unit vector) of overlapping windows over mel frames of one voice."""
     length = min(_WINDOW_FRAMES, len(stream))
     starts = np.arange(0, len(stream) - length + 1, _STEP_FRAMES)
     return unit_vectors(embed_windows(stream, starts, length).mean(axis=0)).astype(np.float32)
@@ -67,10 +71,7 @@ def compute_voice_profile(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -
 def _embed_speech(samples: np.ndarray) -> np.ndarray:
     """The mean GE2E embedding (unit vector) of audio that is all speech of one voice."""
     n_frames = len(samples) // HOP
-    mel = mel_frames(normalise_gain(samples, np.ones(n_frames, dtype=bool)))[:n_frames]
-    length = min(_WINDOW_FRAMES, len(mel))
-    starts = np.arange(0, len(mel) - length + 1, _STEP_FRAMES)
-    return unit_vectors(embed_windows(mel, starts, length).mean(axis=0)).astype(np.float32)
+    return _mean_embedding(mel_frames(normalise_gain(samples, np.ones(n_frames, dtype=bool)))[:n_frames])
 
 
 def speaker_embeddings(
