@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.coding.adherence import ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, context_cues
+from mifidelity.coding.adherence import ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel
 from mifidelity.coding.base import MI_ADHERENT, MI_NON_ADHERENT
 from mifidelity.coding.features import strip_asr
 
@@ -67,20 +67,10 @@ def test_output_shape_order_and_client_rows(coder):
     assert np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="known confusion (model card, Limits): autonomy about a named option "
-                   "reads as persuade_with_permission")
 def test_autonomy_about_a_named_option(coder):
+    # the frozen-encoder coder (model version 1) read this as persuade_with_permission
     text = "Whether you switch to the nicotine gum or not is completely your decision."
     assert coder.code(["coach"], [text]).loc[0, "adherence"] == "emphasizing_autonomy"
-
-
-def test_context_cues_see_a_request_for_advice():
-    # the shipped design does not use them (they did not help, see the model card); the
-    # "lr" design does
-    advice = "One thing you could do is keep the biscuits on a high shelf."
-    cues = context_cues(["client", "coach"], ["What would you suggest I do?", advice])
-    assert cues[1].any() and not cues[0].any()
-    assert not context_cues(["client", "coach"], ["I had a busy week.", advice]).any()
 
 
 def test_empty_session(coder):
@@ -97,8 +87,34 @@ def test_artifact_loads_without_pickle():
     with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         assert all(data[name].dtype != object for name in data.files)
+        tuned = {name.split(".")[2] for name in data.files if name.startswith("tuned/")}
     assert meta["labels"] == list(ADHERENCE_LABELS)
-    assert DEFAULT_ARTIFACT.stat().st_size < 5_000_000
+    # only the fine-tuned top layers ship; the lower ones come from the encoder's package
+    assert tuned == {str(6 - meta["tuned_layers"] + i) for i in range(meta["tuned_layers"])}
+    assert DEFAULT_ARTIFACT.stat().st_size < 12_000_000
+
+
+def test_tuned_layers_change_the_encoder(coder):
+    """The artifact's layers replace the bundled ones (a model that ignored them would still load)."""
+    from mifidelity.coding.features import load_encoder
+
+    model = coder._model
+    _, bundled = load_encoder()
+    name = f"encoder.layer.{6 - model.meta['tuned_layers']}.output.dense.weight"
+    lowest = "encoder.layer.0.output.dense.weight"
+    assert not np.allclose(model.encoder.state_dict()[name].numpy(), bundled.state_dict()[name].numpy())
+    assert np.array_equal(model.encoder.state_dict()[lowest].numpy(), bundled.state_dict()[lowest].numpy())
+
+
+def test_artifact_with_other_labels_is_refused(tmp_path):
+    with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["labels"] = list(reversed(meta["labels"]))
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "other.npz", **arrays)
+    with pytest.raises(ValueError, match="labels"):
+        AdherenceModel.load(tmp_path / "other.npz")
 
 
 def test_summary_groups_follow_miti():

@@ -1,29 +1,26 @@
-"""The MI-adherence coder's training examples: sources, labels, context cues and frozen embeddings.
+"""The MI-adherence coder's training examples: sources and labels.
 
 Data (see ``docs/model-card-adherence.md``): the mi-forum gold counsellor sentences and their
 silver-labelled CounselChat sentences (CC BY-NC-SA 3.0), AnnoMI coach utterances (advice,
 options, plain information/questions/reflections; public domain), and our own spoken
 examples in ``training_data/spoken_adherence_train.csv``. Every example is used twice: as
 written and as a speech recogniser without punctuation would give it (:func:`strip_asr`).
-``training_data/spoken_adherence_test.csv`` is never trained on. Frozen embeddings are
-cached under ``/tmp`` so re-runs are cheap. Fitting and evaluation:
+``training_data/spoken_adherence_test.csv`` is never trained on. Fine-tuning and evaluation:
 :mod:`mifidelity.coding.training.adherence`.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.adherence import ADHERENCE_LABELS, cue_matrix, get_encoder
+from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.coding.features import strip_asr
 from mifidelity.coding.training.data import FULL_CSV, load_annomi
 
@@ -33,7 +30,6 @@ DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
 TRAINING_DATA = Path(__file__).resolve().parent / "training_data"
 SPOKEN_TRAIN = TRAINING_DATA / "spoken_adherence_train.csv"
 SPOKEN_TEST = TRAINING_DATA / "spoken_adherence_test.csv"
-CACHE_DIR = Path("/tmp/mifidelity-adherence-cache")
 VERSIONS = ("clean", "asr")  # every example as written and as a recogniser gives it
 
 # mi-forum label -> adherence.
@@ -66,38 +62,22 @@ _POSSIBLY_ADHERENT = re.compile(
 
 @dataclass
 class ExampleSet:
-    """Labelled examples of one source, with cues computed from each example's own context."""
+    """Labelled examples of one source."""
 
     source: str
     texts: list[str]
     labels: np.ndarray  # indices into ADHERENCE_LABELS
-    cues: dict[str, np.ndarray]  # version -> (n, k)
     group: np.ndarray  # gold: row number; AnnoMI: transcript id; others: -1
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def subset(self, keep: np.ndarray) -> "ExampleSet":
-        return ExampleSet(self.source, [t for t, k in zip(self.texts, keep) if k], self.labels[keep],
-                          {v: c[keep] for v, c in self.cues.items()}, self.group[keep])
+        return ExampleSet(self.source, [t for t, k in zip(self.texts, keep) if k], self.labels[keep], self.group[keep])
 
 
 def _label_indices(labels) -> np.ndarray:
     return np.array([ADHERENCE_LABELS.index(label) for label in labels], dtype=int)
-
-
-def _single_context_cues(texts: list[str], previous_client: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Cues of examples that stand alone or follow one client utterance."""
-    out = {}
-    for version in VERSIONS:
-        norm = (lambda t: t) if version == "clean" else strip_asr
-        rows = []
-        for i, text in enumerate(texts):
-            before = previous_client[i] if previous_client else ""
-            roles, turn = (["client", "coach"], [norm(before), norm(text)]) if before else (["coach"], [norm(text)])
-            rows.append(cue_matrix(roles, turn)[-1])
-        out[version] = np.stack(rows)
-    return out
 
 
 def forum_label(label: str) -> str:
@@ -107,8 +87,7 @@ def forum_label(label: str) -> str:
 def load_gold(forum_dir: str | Path) -> ExampleSet:
     frame = pd.read_csv(Path(forum_dir) / "mi-gold.dev.csv")
     texts = frame["text"].astype(str).tolist()
-    return ExampleSet("gold", texts, _label_indices(frame["label"].map(forum_label)), _single_context_cues(texts),
-                      np.arange(len(frame)))
+    return ExampleSet("gold", texts, _label_indices(frame["label"].map(forum_label)), np.arange(len(frame)))
 
 
 def load_silver(forum_dir: str | Path, column: str = "cosine") -> ExampleSet:
@@ -121,15 +100,13 @@ def load_silver(forum_dir: str | Path, column: str = "cosine") -> ExampleSet:
     keep = (values != "") & frame["author"].eq("listener")
     texts = frame.loc[keep, "text"].astype(str).str.replace(r"\s+", " ", regex=True).str.strip().tolist()
     labels = _label_indices(values[keep].map(forum_label))
-    return ExampleSet("silver", texts, labels, _single_context_cues(texts), np.full(len(texts), -1))
+    return ExampleSet("silver", texts, labels, np.full(len(texts), -1))
 
 
 def load_spoken(path: str | Path, source: str = "spoken") -> ExampleSet:
     frame = pd.read_csv(path, keep_default_na=False)
     texts = frame["text"].astype(str).tolist()
-    previous = frame["previous_client"].astype(str).tolist() if "previous_client" in frame else None
-    return ExampleSet(source, texts, _label_indices(frame["label"]), _single_context_cues(texts, previous),
-                      np.full(len(texts), -1))
+    return ExampleSet(source, texts, _label_indices(frame["label"]), np.full(len(texts), -1))
 
 
 def annomi_input_subtypes(annomi_dir: str | Path) -> pd.Series:
@@ -162,50 +139,10 @@ def annomi_frame(annomi_dir: str | Path) -> pd.DataFrame:
     return data
 
 
-def annomi_cues(data: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Context cues of every AnnoMI row, computed within its transcript."""
-    out = {}
-    for version in VERSIONS:
-        norm = (lambda t: t) if version == "clean" else strip_asr
-        parts = [cue_matrix(group["role"].tolist(), [norm(t) for t in group["text"]])
-                 for _, group in data.groupby("transcript_id", sort=False)]
-        out[version] = np.concatenate(parts)
-    return out
-
-
 def load_annomi_examples(data: pd.DataFrame) -> ExampleSet:
-    cues = annomi_cues(data)
     keep = data["adherence"].notna().to_numpy()
     return ExampleSet("annomi", data.loc[keep, "text"].tolist(), _label_indices(data.loc[keep, "adherence"]),
-                      {v: c[keep] for v, c in cues.items()}, data.loc[keep, "transcript_id"].to_numpy())
-
-
-# ----------------------------------------------------------------------------- embeddings
-
-
-_EMBEDDED: dict[str, np.ndarray] = {}  # text -> vector, so fold subsets are never re-encoded
-
-
-def embed(texts: list[str], version: str) -> np.ndarray:
-    """Frozen sentence embeddings, cached in memory per text and on disk under :data:`CACHE_DIR`."""
-    texts = list(texts) if version == "clean" else [strip_asr(t) for t in texts]
-    missing = list(dict.fromkeys(t for t in texts if t not in _EMBEDDED))
-    if missing:
-        _EMBEDDED.update(zip(missing, _embed_cached(missing)))
-    return np.stack([_EMBEDDED[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
-
-
-def _embed_cached(texts: list[str]) -> np.ndarray:
-    key = hashlib.sha256(("adherence-v1\n" + "\n".join(texts)).encode()).hexdigest()[:24]
-    path = CACHE_DIR / f"{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    vectors = get_encoder().encode(texts)
-    logger.info("embedded %d texts in %.0f s", len(texts), time.perf_counter() - started)
-    np.save(path, vectors)
-    return vectors
+                      data.loc[keep, "transcript_id"].to_numpy())
 
 
 # ----------------------------------------------------------------------------- sources

@@ -327,20 +327,34 @@ def plot_reliability(predictions: pd.DataFrame, path: str | Path) -> None:
 
 # --------------------------------------------------------------------------- command
 
-def load_sessions(annomi: str | Path, coder_oof: str | Path, adherence: bool = True) -> tuple[dict, pd.DataFrame]:
-    """Session tables per text version from out-of-fold codes, and one from the experts' own codes."""
+def load_sessions(annomi: str | Path, coder_oof: str | Path, adherence: bool = True,
+                  adherence_oof: str | Path | None = None) -> tuple[dict, pd.DataFrame]:
+    """Session tables per text version from out-of-fold codes, and one from the experts' own codes.
+
+    ``adherence_oof``: an ``.npz`` of out-of-fold adherence probabilities, read if it exists,
+    else computed (several fine-tunings) and written there.
+    """
     data = load_annomi(annomi)
     probs = coder_probabilities(coder_oof, data)
     adherence_probs = {version: None for version in VERSIONS}
     if adherence:
-        adherence_probs = {version: adherence_out_of_fold(annomi, data, version) for version in VERSIONS}
+        adherence_probs = adherence_out_of_fold(annomi, data, adherence_oof)
     sessions = {version: session_table(data, probs[version], adherence_probs[version]) for version in VERSIONS}
     expert = session_table(data, None, adherence_probs["clean"])
     return sessions, expert
 
 
-def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame, version: str) -> np.ndarray:
-    """Adherence probabilities for every row of ``data``, out of fold by transcript (zeros on client rows)."""
+def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame,
+                          cache: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Per version, adherence probabilities for every row of ``data``, out of fold by transcript.
+
+    Client rows and rows without a prediction get ``none``. ``cache``: see :func:`load_sessions`.
+    """
+    if cache and Path(cache).exists():
+        with np.load(cache, allow_pickle=False) as saved:
+            if all(saved[v].shape == (len(data), len(ADHERENCE_LABELS)) for v in VERSIONS):
+                return {v: saved[v] for v in VERSIONS}
+            raise ValueError(f"{cache} does not match these transcripts; delete it to recompute")
     from mifidelity.coding.training.adherence import annomi_out_of_fold_adherence
     from mifidelity.coding.training.evaluate import folds
 
@@ -348,13 +362,18 @@ def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame, version: str) 
     for fold, (_, test_index) in enumerate(folds(data)):
         for transcript in data["transcript_id"].iloc[test_index].unique():
             fold_of[int(transcript)] = fold
-    table = annomi_out_of_fold_adherence(annomi, fold_of, version=version)
+    tables = annomi_out_of_fold_adherence(annomi, fold_of)
     columns = [f"probability_{label}" for label in ADHERENCE_LABELS]
-    merged = data[["transcript_id", "utterance_id"]].merge(table, on=["transcript_id", "utterance_id"], how="left")
-    values = merged[columns].to_numpy(float)
-    values[np.isnan(values)] = 0.0
-    values[:, 0] += values.sum(1) == 0  # rows without a prediction: "none"
-    return values
+    out = {}
+    for version, table in tables.items():
+        merged = data[["transcript_id", "utterance_id"]].merge(table, on=["transcript_id", "utterance_id"], how="left")
+        values = merged[columns].to_numpy(float)
+        values[np.isnan(values)] = 0.0
+        values[:, 0] += values.sum(1) == 0  # rows without a prediction: "none"
+        out[version] = values
+    if cache:
+        np.savez_compressed(cache, **out)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -365,13 +384,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--design", choices=("stacked", "features"), default="stacked",
                         help="the quality model's inputs: the globals' and the text's log-odds, or every feature")
     parser.add_argument("--no-adherence", action="store_true", help="leave the adherence codes out (for comparison)")
+    parser.add_argument("--adherence-oof", default=None,
+                        help="out-of-fold adherence probabilities (.npz): read if present, else computed and written")
     parser.add_argument("--write", action="store_true", help=f"fit on all transcripts and write {ARTIFACT}")
     parser.add_argument("--plot", default=None, help="write the reliability curve here (PNG)")
     parser.add_argument("--save-predictions", default=None, help="write the out-of-fold predictions here (CSV, no text)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    sessions, expert = load_sessions(args.annomi, args.coder_oof, adherence=not args.no_adherence)
+    sessions, expert = load_sessions(args.annomi, args.coder_oof, adherence=not args.no_adherence,
+                                     adherence_oof=args.adherence_oof)
     predictions = cross_validate(sessions, args.repeats, args.design)
     print(summary(predictions, sessions, expert))
     if args.save_predictions:
