@@ -12,7 +12,6 @@ written and as a speech recogniser without punctuation would give it (:func:`str
 from __future__ import annotations
 
 import ast
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,6 @@ import pandas as pd
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.coding.features import strip_asr
 from mifidelity.coding.training.data import FULL_CSV, load_annomi
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
 TRAINING_DATA = Path(__file__).resolve().parent / "training_data"
