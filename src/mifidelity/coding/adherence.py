@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.coding.features import ENCODER_NAME, load_encoder, torch_threads, word_piece_ids
+from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, torch_threads, word_piece_ids
 from mifidelity.types import StageInfo
 
 
@@ -43,19 +43,6 @@ def mean_pool(hidden, mask):
     weights = mask[:, :, None].to(hidden.dtype)
     pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     return torch.nn.functional.normalize(pooled, dim=1) * POOL_SCALE
-
-
-def padded_batch(ids: Sequence[Sequence[int]]):
-    """``(input_ids, attention_mask)`` long tensors, right-padded with zeros."""
-    import torch
-
-    width = max(len(seq) for seq in ids)
-    input_ids = torch.zeros((len(ids), width), dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, seq in enumerate(ids):
-        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, :len(seq)] = 1
-    return input_ids, mask
 
 
 class AdherenceModel:

@@ -35,7 +35,7 @@ import numpy as np
 from mifidelity.coding.base import LABELS
 from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, load_encoder, surface_features,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, load_encoder, padded_batch, surface_features,
     torch_threads, word_piece_ids,
 )
 
@@ -80,12 +80,7 @@ class FrozenBottom:
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
                 lengths = [len(ids[i]) for i in batch]
-                width = max(lengths)
-                input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, :lengths[row]] = torch.tensor(ids[i])
-                    mask[row, :lengths[row]] = 1
+                input_ids, mask = padded_batch([ids[i] for i in batch])
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float().numpy()
                 for row, i in enumerate(batch):
                     out[i] = hidden[row, :lengths[row]].copy()

@@ -11,6 +11,7 @@ import functools
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -79,6 +80,19 @@ def word_piece_ids(tokenizer, texts, head: int = HEAD_TOKENS, tail: int = TAIL_T
     """Word-piece ids per text; a long turn keeps its first ``head`` and last ``tail`` pieces."""
     ids = [e.ids for e in tokenizer.encode_batch([t if t else "." for t in texts])]
     return [seq if len(seq) <= head + tail else seq[:head] + seq[-tail:] for seq in ids]
+
+
+def padded_batch(ids: Sequence[Sequence[int]]):
+    """``(input_ids, attention_mask)`` long tensors, right-padded with zeros."""
+    import torch
+
+    width = max(len(seq) for seq in ids)
+    input_ids = torch.zeros((len(ids), width), dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, :len(seq)] = 1
+    return input_ids, mask
 
 
 @contextlib.contextmanager

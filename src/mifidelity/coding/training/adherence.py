@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.adherence import (
-    ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool, padded_batch,
+    ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool,
 )
-from mifidelity.coding.features import ENCODER_NAME, load_encoder, strip_asr, torch_threads, word_piece_ids
+from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, strip_asr, torch_threads, word_piece_ids
 from mifidelity.coding.training.adherence_data import (
     DEFAULT_FORUM_DIR, SPOKEN_TEST, VERSIONS, ExampleSet, Sources, all_training_sets, load_sources,
 )
