@@ -10,8 +10,12 @@
 
 Usage::
 
-    python benchmarks/fidelity_recordings.py --coder-oof OOF.npz --work /tmp/fidelity-rec \
-        [--annomi ../shared/data/annomi] [--low 5] [--high 10]
+    python benchmarks/fidelity_recordings.py --coder-oof OOF.npz --adherence-oof ADH.npz \
+        --work /tmp/fidelity-rec [--annomi ../shared/data/annomi] [--low 5] [--high 10]
+
+``--adherence-oof``: the out-of-fold adherence probabilities that
+``mifidelity.coding.training.fidelity --adherence-oof`` caches (computed here, five fine-tunings,
+and written there if the file does not exist).
 
 Nothing from the corpus is written into the repository; renders are cached in ``--work``.
 """
@@ -51,9 +55,10 @@ def held_out_ids(data: pd.DataFrame, n_low: int, n_high: int, seed: int = SEED) 
     return sorted(int(t) for t in [*low, *high])
 
 
-def fit_without(annomi: str, coder_oof: str, held_out: list[int], path: Path) -> FidelityModel:
+def fit_without(annomi: str, coder_oof: str, held_out: list[int], path: Path,
+                adherence_oof: str | None = None) -> FidelityModel:
     """The session models fitted on every transcript except ``held_out``, written to ``path``."""
-    sessions, _ = load_sessions(annomi, coder_oof)
+    sessions, _ = load_sessions(annomi, coder_oof, adherence_oof=adherence_oof)
     stacked = pd.concat(sessions.values(), ignore_index=True)
     stacked = stacked[~stacked["transcript_id"].isin(held_out)]
     stacked, _, text = with_text_feature(stacked, None, SEED)
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default=str(bench_sessions.DEFAULT_ANNOMI))
     parser.add_argument("--coder-oof", required=True)
+    parser.add_argument("--adherence-oof", default=None, help="cached out-of-fold adherence probabilities (.npz)")
     parser.add_argument("--work", default="/tmp/mifidelity-fidelity-recordings")
     parser.add_argument("--low", type=int, default=5)
     parser.add_argument("--high", type=int, default=10)
@@ -76,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     data = load_annomi(args.annomi)
     held_out = held_out_ids(data, args.low, args.high)
     print(f"held out: {held_out}", flush=True)
-    model = fit_without(args.annomi, args.coder_oof, held_out, work / "fidelity-without-held-out.json")
+    model = fit_without(args.annomi, args.coder_oof, held_out, work / "fidelity-without-held-out.json",
+                        args.adherence_oof)
 
     transcripts = bench_sessions.annomi_transcripts(Path(args.annomi))
     for tid in held_out:
