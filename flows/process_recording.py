@@ -222,7 +222,7 @@ def code_transcript(
     coach: str | None = None,
     hook: ProgressHook | None = None,
 ) -> str:
-    """An existing transcript CSV (role, text[, start, end]) in, session folder out."""
+    """An existing transcript CSV (role, text[, start, end, speaker, backchannel]) in, session folder out."""
     clock = _Stopwatch(hook)
     utterances = clock.run("read", read_transcript_csv, path)
     coder = get_coder(config.coding)

@@ -47,3 +47,34 @@ def test_missing_and_binary_files(tmp_path):
     path.write_bytes(b"\xff\xfe\x00\x00garbage\x00")
     with pytest.raises(MifidelityError):
         read_transcript_csv(path)
+
+
+def test_backchannel_column_read_as_utterances_csv_writes_it(tmp_path):
+    utterances = read_transcript_csv(write(
+        tmp_path, "role,text,backchannel\ncoach,So you want to cut down,False\nclient,mm-hmm,True\n"
+                  "coach,and keep the weekends,false\nclient,Yes,\n"))
+    assert [u.backchannel for u in utterances] == [False, True, False, False]
+
+
+def test_backchannel_must_be_true_or_false(tmp_path):
+    with pytest.raises(MifidelityError, match="backchannel must be true or false; row 3 is 'maybe'"):
+        read_transcript_csv(write(tmp_path, "role,text,backchannel\ncoach,Hi,false\nclient,mm,maybe\n"))
+
+
+def test_coded_transcript_keeps_a_backchannel_out_of_the_volleys(tmp_path):
+    """`mifidelity code` on a processed session's utterances.csv counts it as `process` did."""
+    from mifidelity.coding import get_coder
+    from mifidelity.config import CodingConfig
+    from mifidelity.metrics import compute_metrics
+    from mifidelity.session import code_utterances, utterances_frame
+
+    text = ("role,text,backchannel\ncoach,So you want to cut down on drinking.,false\nclient,mm-hmm,{flag}\n"
+            "coach,You'd like to keep the weekends free.,false\nclient,Yes that's right,false\n")
+    coder = get_coder(CodingConfig(engine="rules"))
+    coded = {flag: code_utterances(utterances_frame(read_transcript_csv(write(tmp_path, text.format(flag=flag)))), coder)
+             for flag in ("true", "false")}
+    assert coded["true"]["backchannel"].tolist() == [False, True, False, False]
+    assert coded["true"].loc[1, "client_talk"] == "neutral"
+    reflections = {flag: compute_metrics(table).reflections for flag, table in coded.items()}
+    # With the back-channel both statements are one volley (one reflection counted); without, two.
+    assert reflections == {"true": 1, "false": 2}

@@ -2,9 +2,11 @@
 
 A transcript is a CSV with a ``role`` column (coach | client; "therapist" and
 "counsellor" are read as coach) and a ``text`` column, optionally ``start`` and
-``end`` in seconds and a ``speaker`` column. Every input row becomes exactly
-one :class:`~mifidelity.types.Utterance`, in input order: the same hand-off
-the recording pipeline gives the coder.
+``end`` in seconds, a ``speaker`` column and a ``backchannel`` column (true/false,
+as ``utterances.csv`` of a processed recording has it: a back-channel is never
+a behaviour and never ends a volley). Every input row becomes exactly one
+:class:`~mifidelity.types.Utterance`, in input order: the same hand-off the
+recording pipeline gives the coder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ ROLE_SYNONYMS = {
     "coach": "coach", "therapist": "coach", "counsellor": "coach", "counselor": "coach",
     "interviewer": "coach", "client": "client", "patient": "client",
 }
+# Spellings of the optional ``backchannel`` column; an empty cell is false.
+FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
 
 def read_transcript_csv(path: str | Path) -> list[Utterance]:
@@ -34,7 +38,8 @@ def read_transcript_csv(path: str | Path) -> list[Utterance]:
     Raises
     ------
     MifidelityError
-        If the file is missing, not a CSV, lacks ``role``/``text``, or has an unknown role or bad times.
+        If the file is missing, not a CSV, lacks ``role``/``text``, or has an unknown role, bad
+        times or a ``backchannel`` cell that is not true/false.
     """
     path = Path(path)
     if not path.is_file():
@@ -57,10 +62,21 @@ def read_transcript_csv(path: str | Path) -> list[Utterance]:
         )
     speakers = raw["speaker"] if "speaker" in raw.columns else roles
     return [
-        Utterance(start=_or_none(start), end=_or_none(end), speaker=speaker, text=text, role=role)
-        for start, end, speaker, role, text in zip(
-            _seconds(raw, "start"), _seconds(raw, "end"), speakers, roles, raw["text"])
+        Utterance(start=_or_none(start), end=_or_none(end), speaker=speaker, text=text, role=role,
+                  backchannel=backchannel)
+        for start, end, speaker, role, text, backchannel in zip(
+            _seconds(raw, "start"), _seconds(raw, "end"), speakers, roles, raw["text"], _flags(raw, "backchannel"))
     ]
+
+
+def _flags(raw: pd.DataFrame, column: str) -> pd.Series:
+    if column not in raw.columns:
+        return pd.Series([False] * len(raw), dtype=bool)
+    values = raw[column].str.strip().str.lower().map(FLAG_VALUES)
+    if values.isna().any():
+        row = int(values.isna().idxmax())
+        raise MifidelityError(f"column {column} must be true or false; row {row + 2} is '{raw[column].iloc[row]}'")
+    return values.astype(bool)
 
 
 def _seconds(raw: pd.DataFrame, column: str) -> pd.Series:
