@@ -314,3 +314,29 @@ def test_session_ids_come_from_the_file_name():
     assert session_id_candidates("ana/week 1.mp3", sha)[:2] == ["week 1", "week 1-abababab"]
     assert session_id_candidates("ana/.mp3", sha)[0] == "session"
     assert session_id_candidates("odd\x01name.wav", sha)[0] == "odd_name"
+
+
+def test_archived_original_keeps_its_report_player(folders):
+    """The static report.html plays the original from INBOX/archive/ after the move, as the portal does."""
+    import re
+
+    from mifidelity.report import render_session_report
+    from support.reports import coded_session
+
+    inbox, out = folders
+    config = _config()
+    _drop(inbox / "ana" / "week 2.wav")
+
+    class WritesReport(FakeProcessing):
+        def process(self, path: Path, entry) -> str:
+            folder = Path(super().process(path, entry))
+            session = coded_session([("coach", "What brings you here today?", "open"), ("client", "My drinking.", "neutral")])
+            session.source = str(path)
+            (folder / "report.html").write_text(render_session_report(session, report_dir=folder), encoding="utf-8")
+            return str(folder)
+
+    _run(inbox, out, config, WritesReport(inbox, out, config))
+    html = (out / "week 2" / "report.html").read_text(encoding="utf-8")
+    [src] = re.findall(r'<audio id="player"[^>]*src="([^"]*)"', html)
+    assert src == "../../inbox/archive/ana/week%202.wav"
+    assert (out / "week 2" / "../../inbox/archive/ana/week 2.wav").resolve() == (inbox / "archive" / "ana" / "week 2.wav").resolve()

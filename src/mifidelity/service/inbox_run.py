@@ -29,6 +29,8 @@ from mifidelity.audio import file_sha256
 from mifidelity.config import PipelineConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
+from mifidelity.outputs.writers import WRITERS
+from mifidelity.report.session_facts import repoint_player
 from mifidelity.service.inbox import (
     ARCHIVE, FAILED, NOTE_SUFFIX, Candidate, content_hint, error_text, is_stable, move_original, refusal_reason, scan,
     unchanged, write_note,
@@ -237,6 +239,9 @@ class InboxRun:
         moved = self._move(c, ARCHIVE)
         self.ledger.set_moved(sha, self._rel(moved))
         self.ledger.record_drop(c.relative, sha, DropOutcome.ARCHIVED, self._rel(moved))
+        folder = self.ledger.get(sha).output_folder
+        if folder:  # the static report's player follows the original to the archive
+            repoint_player(Path(folder) / WRITERS["html"].filename, moved)
 
     def _archive_duplicate(self, c: Candidate, sha: str, entry: LedgerEntry) -> None:
         moved = self._move(c, ARCHIVE)
