@@ -90,6 +90,12 @@ class EmbeddingDiarizerConfig(_Section):
     affinity_prune: float = Field(
         0.3, gt=0, le=1, description="Fraction of nearest windows kept per row in spectral clustering."
     )
+    one_voice_check: bool = Field(
+        True,
+        description="With num_speakers 2: keep a recording whose speech is one voice as one speaker instead of "
+        "splitting that voice in two (both the eigengap and the likeness of the halves must say so; "
+        "docs/benchmarks.md).",
+    )
     max_cluster_windows: int = Field(
         2000, ge=10,
         description="Cluster at most this many windows (a uniform subsample); bounds memory on long audio.",

@@ -52,3 +52,30 @@ def test_speaker_count_check_flags_monologue_and_third_voice_not_two_speakers(tm
     assert "one person speaking throughout" in notes["mono.mp3"]
     assert "third voice" in notes["three.mp3"]
     assert "third voice" not in notes["two"] and "one person" not in notes["two"]
+
+
+@pytest.mark.parametrize("gaps,silhouette,cosine,one", [
+    ((0.245, 0.018), 0.131, 0.946, True),   # ami-trn03: one voice holds 96% of the speech
+    ((0.118, 0.197), 0.195, 0.911, False),  # pyannote's phone call: the halves sound alike, the eigengap says two
+    ((0.008, 0.493), 0.509, 0.699, False),  # a coaching session: two clear voices
+    ((0.300, 0.010), 0.400, 0.946, False),  # eigengap says one, but the halves separate well
+    ((0.300, 0.010), 0.131, 0.800, False),  # ... or sound different
+])
+def test_one_voice_needs_the_eigengap_and_the_likeness_of_the_halves(gaps, silhouette, cosine, one):
+    from mifidelity.diarization.clustering import SplitEvidence
+
+    evidence = SplitEvidence(silhouette={2: silhouette, 3: silhouette - 0.05}, cosine=cosine,
+                             smallest_share=0.2, eigengaps=gaps)
+    assert evidence.one_voice is one
+
+
+def test_split_evidence_of_two_voices_and_of_too_few_windows():
+    from mifidelity.diarization.clustering import split_evidence
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=64), rng.normal(size=64)
+    emb = np.vstack([a + 0.2 * rng.normal(size=(60, 64)), b + 0.2 * rng.normal(size=(40, 64))])
+    evidence = split_evidence(emb, prune=0.3)
+    assert evidence is not None and not evidence.one_voice
+    assert evidence.silhouette[2] > 0.5 and evidence.cosine < 0.5 and evidence.eigengaps[1] > evidence.eigengaps[0]
+    assert split_evidence(emb[:5], prune=0.3) is None

@@ -44,7 +44,7 @@ import numpy as np
 
 from mifidelity.config import DiarizationConfig
 from mifidelity.diarization import vad
-from mifidelity.diarization.clustering import centroids, cluster, speaker_count_notes, unit_vectors
+from mifidelity.diarization.clustering import centroids, cluster, speaker_count_notes, split_evidence, unit_vectors
 from mifidelity.diarization.embedding_reseg import gmm_resegment
 from mifidelity.diarization.frames import (
     FRAME_SECONDS,
@@ -162,9 +162,18 @@ class EmbeddingDiarizer:
         report("embed", 1.0)
 
         report("cluster", 0.0)
-        labels, k, cents_raw = self._label_stream(emb_raw, starts, length, len(stream), speech_idx, notes)
-        if k == 2:
-            notes += speaker_count_notes(emb_raw, self.opts.affinity_prune, self.opts.max_cluster_windows)
+        evidence = None
+        if self.config.num_speakers == 2:
+            evidence = split_evidence(emb_raw, self.opts.affinity_prune, self.opts.max_cluster_windows)
+        one_voice = self.opts.one_voice_check and evidence is not None and evidence.one_voice
+        labels, k, cents_raw = self._label_stream(emb_raw, starts, length, len(stream), speech_idx, notes, one_voice)
+        if one_voice:
+            notes.append("One voice holds almost all of the speech, so it was not split into a coach and a client "
+                         "(set diarization.embedding.one_voice_check: false to split it anyway).")
+        elif k == 2:
+            if evidence is None:
+                evidence = split_evidence(emb_raw, self.opts.affinity_prune, self.opts.max_cluster_windows)
+            notes += speaker_count_notes(evidence)
         # The quieter speech that was not embedded takes its nearest embedded neighbour's speaker.
         label_idx = np.flatnonzero(labelled)
         label_idx = label_idx[label_idx < len(mel)]
@@ -180,7 +189,7 @@ class EmbeddingDiarizer:
         labels, names = self._name_speakers(labels, k, emb_raw, cents_raw, notes)
         turns = self._turns(labels, label_idx, n_frames, names)
         used = {t.speaker for t in turns}
-        if len(used) == 1 and (self.config.num_speakers or 2) > 1:
+        if len(used) == 1 and (self.config.num_speakers or 2) > 1 and not one_voice:
             notes.append("Only one speaker was found in this recording.")
         report("diarize", 1.0)
         return self._result(turns, notes)
@@ -209,10 +218,12 @@ class EmbeddingDiarizer:
         low = vad.frames_from_probabilities(probs, opts.vad_low_onset, opts.vad_low_offset, n_frames)
         return speech, clean_speech_mask(low | speech, min_speech, min_gap)
 
-    def _label_stream(self, emb_raw, starts, length, n_stream, speech_idx, notes):
-        """Cluster the window embeddings and label every speech-stream frame."""
+    def _label_stream(self, emb_raw, starts, length, n_stream, speech_idx, notes, one_voice: bool = False):
+        """Cluster the window embeddings and label every speech-stream frame (all one speaker if ``one_voice``)."""
         opts = self.opts
         cfg = self.config
+        if one_voice:
+            return np.zeros(n_stream, dtype=int), 1, unit_vectors(emb_raw.mean(axis=0, keepdims=True))
         # Centring removes the recording-wide component (channel, mean voice): the clustering needs it.
         centred = unit_vectors(emb_raw - emb_raw.mean(axis=0))
 
