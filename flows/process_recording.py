@@ -206,6 +206,7 @@ def process_recording(
         notes=notes,
         coach=coach,
         recorded_at=datetime.fromtimestamp(os.path.getmtime(path)).astimezone(),
+        speaker_turns=diarization.turns,
     )
     folder = _publish(session, out_dir, config, clock)
     if voices is not None:  # only once the session is written: a failed session teaches nothing

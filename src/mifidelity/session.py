@@ -39,7 +39,7 @@ from mifidelity.coding.base import (
 )
 from mifidelity.fidelity import FidelityEstimate, estimate_fidelity
 from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
-from mifidelity.types import RoleAssignment, StageInfo, Utterance
+from mifidelity.types import RoleAssignment, SpeakerTurn, StageInfo, Utterance
 
 BASE_COLUMNS = ("start", "end", "speaker", "role", "text")
 
@@ -61,6 +61,7 @@ class CodedSession:
     recorded_at: datetime | None = None  # when the session took place (None: the report decides, see report.session_facts)
     expected_metrics: dict | None = None  # metrics from the coder's summed probabilities (metrics.expected_metrics)
     fidelity: FidelityEstimate | None = None  # estimated MITI globals and P(good MI) (mifidelity.fidelity)
+    speaker_turns: list[SpeakerTurn] | None = None  # the diariser's who-spoke-when (None for a transcript)
 
 
 def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:
@@ -108,6 +109,7 @@ def build_session(
     notes: Sequence[str] = (),
     coach: str | None = None,
     recorded_at: datetime | None = None,
+    speaker_turns: Sequence[SpeakerTurn] | None = None,
 ) -> CodedSession:
     """Code the utterances, compute the metrics and estimate the session's fidelity.
 
@@ -135,6 +137,9 @@ def build_session(
         The coach's name for the report header.
     recorded_at:
         When the session took place; None lets the report decide (see ``report.session_facts.session_date``).
+    speaker_turns:
+        The diariser's turns, for ``diarization.rttm`` (who spoke when, at the diariser's resolution:
+        short exchanges that the recogniser's words join into one utterance stay apart).
     """
     coded = code_utterances(utterances_frame(utterances), coder)
     metrics = compute_metrics(coded, duration_seconds)
@@ -154,4 +159,5 @@ def build_session(
         recorded_at=recorded_at,
         expected_metrics=expected_metrics(coded),
         fidelity=fidelity,
+        speaker_turns=list(speaker_turns) if speaker_turns is not None else None,
     )

@@ -8,7 +8,10 @@ import pytest
 import webvtt
 from pyannote.database.util import load_rttm
 
-from mifidelity.outputs.captions import has_times, rttm_text, speaker_names, speaker_turns, srt_text, vtt_text
+from mifidelity.outputs.captions import (
+    has_times, role_named_turns, rttm_text, speaker_names, speaker_turns, srt_text, vtt_text,
+)
+from mifidelity.types import SpeakerTurn
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -79,3 +82,27 @@ def test_srt_numbers_cues_with_the_speaker(tmp_path, utterances):
 def test_transcript_without_times_is_recognised():
     frame = pd.DataFrame([dict(start=float("nan"), end=float("nan"), speaker="coach", role="coach", text="Hi")])
     assert not has_times(frame)
+
+
+def test_rttm_of_a_recording_is_the_diarisers_turns_named_by_role(tmp_path, utterances):
+    """Short exchanges that the recogniser's words join into one utterance stay apart in the RTTM."""
+    turns = [SpeakerTurn(0.0, 2.0, "SPEAKER_01"), SpeakerTurn(2.5, 3.4, "SPEAKER_00"),
+             SpeakerTurn(3.4, 3.9, "SPEAKER_01"),  # an interjection inside the client's utterance
+             SpeakerTurn(3.9, 6.0, "SPEAKER_00"), SpeakerTurn(6.0, 6.4, "SPEAKER_00"),  # touching: joined
+             SpeakerTurn(6.5, 6.7, "SPEAKER_02"), SpeakerTurn(7.0, 9.0, "SPEAKER_01")]
+    roles = {"SPEAKER_01": "coach", "SPEAKER_00": "client", "SPEAKER_02": "client"}
+    named = [(t.start, t.end, t.speaker) for t in role_named_turns(turns, roles)]
+    assert named == [(0.0, 2.0, "coach"), (2.5, 3.4, "client"), (3.4, 3.9, "coach"), (3.9, 6.4, "client"),
+                     (6.5, 6.7, "SPEAKER_02"), (7.0, 9.0, "coach")]
+    path = tmp_path / "diarization.rttm"
+    path.write_text(rttm_text(utterances, "s1", turns, roles))
+    annotation = load_rttm(str(path))["s1"]
+    assert annotation.label_duration("coach") == pytest.approx(2.0 + 0.5 + 2.0)
+    assert annotation.label_duration("client") == pytest.approx(0.9 + 2.5)
+    # Without turns (a transcript), the utterances make the turns as before.
+    assert rttm_text(utterances, "s1", None, roles) == rttm_text(utterances, "s1")
+
+
+def test_a_voice_without_a_role_keeps_its_label():
+    turns = [SpeakerTurn(0.0, 1.0, "SPEAKER_00"), SpeakerTurn(1.0, 2.0, "SPEAKER_03")]
+    assert [t.speaker for t in role_named_turns(turns, {"SPEAKER_00": "coach"})] == ["coach", "SPEAKER_03"]

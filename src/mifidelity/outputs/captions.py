@@ -1,8 +1,9 @@
 """Who spoke when, in the formats the field uses: RTTM, WebVTT and SubRip.
 
-* ``diarization.rttm``: NIST RTTM, one ``SPEAKER`` line per speaker turn (consecutive
-  utterances of one speaker joined across short pauses). The speaker field is the
-  role, ``coach`` or ``client``; a third voice keeps the diariser's label, so a
+* ``diarization.rttm``: NIST RTTM, one ``SPEAKER`` line per speaker turn: the diariser's
+  turns when the session comes from a recording (:func:`role_named_turns`), else
+  consecutive utterances of one speaker joined across short pauses. The speaker field
+  is the role, ``coach`` or ``client``; a third voice keeps the diariser's label, so a
   scorer (pyannote.metrics, dscore) sees three speakers, not two.
 * ``transcript.vtt``: WebVTT, one cue per utterance with a ``<v Coach>`` /
   ``<v Client>`` voice tag, so the transcript plays as captions beside a
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Sequence
+
 import pandas as pd
 
 from mifidelity.types import SpeakerTurn
@@ -71,11 +74,39 @@ def _rttm_field(value: str) -> str:
     return re.sub(r"\s+", "_", value.strip()) or "session"
 
 
-def rttm_text(utterances: pd.DataFrame, file_id: str) -> str:
-    """RTTM lines for the session's speaker turns (``file_id`` is the session id)."""
+def role_named_turns(turns: Sequence[SpeakerTurn], roles: dict[str, str]) -> list[SpeakerTurn]:
+    """The diariser's turns named as :func:`speaker_names` names utterances.
+
+    ``coach`` for the coach's voice, ``client`` for the client voice with the most speech,
+    the diariser's label for any other voice (``roles``: diariser label -> role). Touching
+    turns that end up with one name are joined; pauses are kept, as the diariser found them.
+    """
+    speech: dict[str, float] = {}
+    for turn in turns:
+        speech[turn.speaker] = speech.get(turn.speaker, 0.0) + turn.end - turn.start
+    clients = sorted((s for s in speech if roles.get(s) == "client"), key=lambda s: -speech[s])
+    names = {s: "coach" if roles.get(s) == "coach" else "client" if clients and s == clients[0] else s for s in speech}
+    out: list[SpeakerTurn] = []
+    for turn in sorted(turns, key=lambda t: t.start):
+        who = names[turn.speaker]
+        if out and out[-1].speaker == who and turn.start - out[-1].end <= 1e-6:
+            out[-1] = SpeakerTurn(out[-1].start, max(turn.end, out[-1].end), who)
+        else:
+            out.append(SpeakerTurn(turn.start, turn.end, who))
+    return out
+
+
+def rttm_text(utterances: pd.DataFrame, file_id: str, turns: Sequence[SpeakerTurn] | None = None,
+              roles: dict[str, str] | None = None) -> str:
+    """RTTM lines for the session's speaker turns (``file_id`` is the session id).
+
+    With the diariser's ``turns`` and its ``roles`` (label -> role) the lines are those turns
+    (:func:`role_named_turns`); without, the utterances joined into turns (:func:`speaker_turns`).
+    """
     uri = _rttm_field(file_id)
+    chosen = role_named_turns(turns, roles or {}) if turns else speaker_turns(utterances)
     lines = [f"SPEAKER {uri} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {_rttm_field(t.speaker)} <NA> <NA>"
-             for t in speaker_turns(utterances) if t.end > t.start]
+             for t in chosen if t.end > t.start]
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -64,8 +64,9 @@ WRITERS: dict[str, SessionWriter] = {w.format: w for w in (
     SessionWriter("csv", "utterances.csv", lambda session, _folder: session.utterances.to_csv(index=False)),
     SessionWriter("txt", "transcript.txt", lambda session, _folder: transcript_text(session)),
     SessionWriter("html", "report.html", _html),
-    SessionWriter("rttm", "diarization.rttm", lambda session, _folder: rttm_text(session.utterances, session.session_id),
-                  needs_times=True),
+    SessionWriter("rttm", "diarization.rttm", lambda session, _folder: rttm_text(
+        session.utterances, session.session_id, session.speaker_turns,
+        dict(session.roles.roles) if session.roles is not None else None), needs_times=True),
     SessionWriter("vtt", "transcript.vtt", lambda session, _folder: vtt_text(session.utterances), needs_times=True),
     SessionWriter("srt", "transcript.srt", lambda session, _folder: srt_text(session.utterances), needs_times=True),
 )}
