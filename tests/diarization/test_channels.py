@@ -83,3 +83,55 @@ def test_auto_uses_channels_only_for_split_channel_recordings(tmp_path):
     both = np.stack([split.samples, split.samples])  # the same mix on both channels
     dual_mono = Recording("d.wav", split.samples, 16000, both, "0")
     assert not one_speaker_per_channel(dual_mono)
+
+
+def _with_bleed_and_gain(recording: Recording, bleed: float, gain_right: float, hiss_db: float | None = None):
+    """Each channel also carries the other at ``bleed`` (echo, cross-talk); the right one is ``gain_right`` as loud."""
+    left, right = recording.channels.astype(np.float64)
+    delay = 40  # 2.5 ms
+    channels = np.stack([left + bleed * np.roll(right, delay), (right + bleed * np.roll(left, delay)) * gain_right])
+    if hiss_db is not None:
+        channels[1] += np.random.default_rng(0).normal(0, 10 ** (hiss_db / 20), channels.shape[1])
+    channels = channels.astype(np.float32)
+    return Recording(recording.source, channels.mean(axis=0), 16000, channels, "0")
+
+
+def _strict_der_parts(truth, diarization) -> dict:
+    hypothesis = Annotation()
+    for turn in diarization.turns:
+        hypothesis[Segment(turn.start, turn.end)] = turn.speaker
+    parts = DiarizationErrorRate(collar=0.0, skip_overlap=False)(truth, hypothesis, detailed=True)
+    return {k: parts[k] / parts["total"] for k in ("confusion", "missed detection", "false alarm")}
+
+
+@pytest.mark.parametrize("gain_right", [0.1, 10.0])
+def test_channel_diariser_is_not_fooled_by_bleed_on_a_louder_channel(tmp_path, gain_right):
+    # A call recorder that records one side 20 dB hotter than the other, with the usual echo of
+    # each side on the other's channel: the hot channel's bleed is louder than the quiet
+    # channel's own speaker. Raw energies gave that speech to the wrong person (about half of
+    # the speech confused); levels relative to each channel's own speaker do not.
+    path, truth = render(tmp_path)
+    call = _with_bleed_and_gain(load_recording(path), bleed=0.15, gain_right=gain_right)
+    from mifidelity.diarization.channels import one_speaker_per_channel
+
+    assert one_speaker_per_channel(call)
+    parts = _strict_der_parts(truth, get_diarizer(DiarizationConfig(engine="channels")).diarize(call))
+    assert parts["confusion"] < 0.02 and parts["missed detection"] < 0.1
+
+
+def test_channel_diariser_does_not_take_hiss_for_speech(tmp_path):
+    # A noisy line on one side: the hiss must neither become that side's speech nor cut the
+    # other side's turns into blips.
+    path, truth = render(tmp_path)
+    call = _with_bleed_and_gain(load_recording(path), bleed=0.15, gain_right=1.0, hiss_db=-45)
+    parts = _strict_der_parts(truth, get_diarizer(DiarizationConfig(engine="channels")).diarize(call))
+    assert parts["confusion"] < 0.03 and parts["false alarm"] < 0.1 and parts["missed detection"] < 0.1
+
+
+def test_a_mono_recording_stored_louder_on_one_side_is_not_split_channel(tmp_path):
+    from mifidelity.diarization.channels import one_speaker_per_channel
+
+    path, _ = render(tmp_path)
+    mix = load_recording(path).samples
+    lopsided = np.stack([mix, 0.05 * mix]).astype(np.float32)  # the same mix, 26 dB down on the right
+    assert not one_speaker_per_channel(Recording("d.wav", mix, 16000, lopsided, "0"))
