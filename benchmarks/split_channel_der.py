@@ -8,7 +8,8 @@ Two recordings, each with one person per channel:
   right, taking turns with 0.3 s pauses (``../shared/data/real-speech``, never copied into the
   repo). The reference is where each stretch was placed.
 
-Each is scored as recorded and in the conditions real recorders add: cross-talk bleed
+Each side is brought to a peak of -6 dBFS and stored as 16-bit samples, and scored as recorded
+and in the conditions real recorders add: cross-talk bleed
 (each channel carries the other at -16.5 dB, 2.5 ms late), one side recorded 20 dB quieter
 or louder, hiss on one side (white noise 25 dB below that side's speaker), 50 Hz hum on one
 side. Strict DER
@@ -96,7 +97,9 @@ def real_voice_call(folder: str | Path, pause: float = 0.3):
 
 def condition(channels: np.ndarray, bleed: float = 0.0, gain_right: float = 1.0, hiss_db: float | None = None,
               hum: float = 0.0) -> np.ndarray:
-    left, right = channels.astype(np.float64)
+    """``channels`` as a recorder would store them: each side peaking at -6 dBFS, then bleed, gain,
+    hiss and hum, then 16-bit samples (so digital silence is never exactly zero)."""
+    left, right = (c.astype(np.float64) * 0.5 / max(float(np.abs(c).max()), 1e-9) for c in channels)
     delay = 40  # 2.5 ms
     out = np.stack([left + bleed * np.roll(right, delay), (right + bleed * np.roll(left, delay)) * gain_right])
     if hiss_db is not None:  # relative to the right speaker's level (95th percentile of 20 ms RMS)
@@ -105,7 +108,7 @@ def condition(channels: np.ndarray, bleed: float = 0.0, gain_right: float = 1.0,
         out[1] += np.random.default_rng(0).normal(0, level * 10 ** (hiss_db / 20), out.shape[1])
     if hum:
         out[0] += hum * np.sin(2 * np.pi * 50 * np.arange(out.shape[1]) / 16000)
-    return out.astype(np.float32)
+    return (np.round(np.clip(out, -1, 1) * 32767) / 32767).astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,3 +135,15 @@ def test_a_mono_recording_stored_louder_on_one_side_is_not_split_channel(tmp_pat
     mix = load_recording(path).samples
     lopsided = np.stack([mix, 0.05 * mix]).astype(np.float32)  # the same mix, 26 dB down on the right
     assert not one_speaker_per_channel(Recording("d.wav", mix, 16000, lopsided, "0"))
+
+
+def test_one_microphone_on_the_left_input_is_not_split_channel(tmp_path):
+    # Both people on the left channel, the right input empty (digital silence or hiss): the
+    # channel diariser would make them one speaker, so auto must keep the embedding diariser.
+    from mifidelity.diarization.channels import one_speaker_per_channel
+
+    path, _ = render(tmp_path)
+    mix = load_recording(path).samples
+    for right in (np.zeros_like(mix), np.random.default_rng(0).normal(0, 1e-3, len(mix))):
+        left_only = np.round(np.stack([mix, right]) * 32767) / 32767
+        assert not one_speaker_per_channel(Recording("l.wav", mix, 16000, left_only.astype(np.float32), "0"))

@@ -33,6 +33,8 @@ NOISE_FLOOR_PERCENTILE = 10.0
 ENERGY_RANGE_DB = 40.0
 # Channel decisions are made on energies averaged over this long (a syllable or two).
 SMOOTHING_SECONDS = 0.16
+# The split-channel check wants at least this much speech of each side's own.
+MIN_OWN_SPEECH_SECONDS = 1.0
 BRIDGE_GAP_SECONDS = 0.3
 MIN_TURN_SECONDS = 0.2
 
@@ -74,14 +76,48 @@ def _relative_to_level(energies: np.ndarray, percentile: float = SPEECH_LEVEL_PE
     return energies - np.percentile(energies, percentile, axis=1, keepdims=True)
 
 
+def channel_energies(channels: np.ndarray, powers: np.ndarray | None = None) -> np.ndarray:
+    """Per channel and 32 ms frame: speech-band energy (dB) without the channel's steady noise,
+    smoothed over :data:`SMOOTHING_SECONDS`."""
+    if powers is None:
+        n_frames = -(-channels.shape[1] // VAD_FRAME_SAMPLES)
+        powers = np.stack([_band_power(channel, n_frames) for channel in channels])
+    width = max(1, round(SMOOTHING_SECONDS / VAD_FRAME_SECONDS))
+    kernel = np.ones(width) / width
+    return np.stack([np.convolve(_band_db(power), kernel, mode="same") for power in powers])
+
+
+def two_modes(values: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """The two centres of a one-dimensional 2-means split of ``values`` (low, high)."""
+    low, high = np.percentile(values, [10, 90])
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        below, above = values[values <= middle], values[values > middle]
+        if not len(below) or not len(above):
+            break
+        new_low, new_high = float(below.mean()), float(above.mean())
+        if abs(new_low - low) < 1e-6 and abs(new_high - high) < 1e-6:
+            break
+        low, high = new_low, new_high
+    return float(low), float(high)
+
+
+def _speech_frames_32ms(raw_active: np.ndarray, n_frames: int) -> np.ndarray:
+    """Indices of the 32 ms frames holding the centres of the check's active 20 ms frames."""
+    centres = ((np.flatnonzero(raw_active) + 0.5) * ENERGY_FRAME_SECONDS / VAD_FRAME_SECONDS).astype(int)
+    return np.unique(centres[centres < n_frames])
+
+
 def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.0) -> bool:
     """Whether a recording looks like one person per channel (a split-channel call recording).
 
-    True when, in the frames where anyone speaks, one channel is typically
-    ``min_separation_db`` above the other, each measured in the speech band, without its
-    steady noise and against its own speech level (:func:`channel_energies`); a mono
-    recording stored as two channels (identical, mixed, or one quieter than the other)
-    shows almost no difference.
+    Where anyone speaks, the level difference between the two channels (speech band,
+    steady noise out) takes two values, one while each person talks: the one speaking is
+    much louder on their own channel than their bleed on the other, whatever the channels'
+    gains and however loud each person is. True when those two values lie
+    ``min_separation_db`` or more apart. A mono recording stored as two channels (identical,
+    mixed, or one side quieter) has one value; a stereo microphone in a room a few dB; and a
+    recording with speech on one channel only is not split either.
     """
     if recording.n_channels < 2:
         return False
@@ -91,28 +127,33 @@ def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.
     active = (raw > np.maximum(floors + SPEECH_MARGIN_DB, ABSOLUTE_FLOOR_DB)).any(axis=0)
     if active.sum() < 1.0 / ENERGY_FRAME_SECONDS:  # under a second of speech: nothing to judge
         return False
-    relative = channel_energies(recording.channels[:2])
-    # the check's 20 ms frames -> the 32 ms frames of channel_energies
-    centres = ((np.flatnonzero(active) + 0.5) * ENERGY_FRAME_SECONDS / VAD_FRAME_SECONDS).astype(int)
-    centres = centres[centres < relative.shape[1]]
-    separation = np.abs(relative[0, centres] - relative[1, centres])
-    return bool(np.median(separation) >= min_separation_db)
-
-
-def channel_energies(channels: np.ndarray, powers: np.ndarray | None = None) -> np.ndarray:
-    """Per channel and 32 ms frame: speech-band energy (dB) without the channel's steady noise,
-    relative to the channel's own speech level, smoothed over :data:`SMOOTHING_SECONDS`."""
-    if powers is None:
-        n_frames = -(-channels.shape[1] // VAD_FRAME_SAMPLES)
-        powers = np.stack([_band_power(channel, n_frames) for channel in channels])
-    energies = np.stack([_band_db(power) for power in powers])
-    width = max(1, round(SMOOTHING_SECONDS / VAD_FRAME_SECONDS))
-    kernel = np.ones(width) / width
-    return np.stack([np.convolve(row, kernel, mode="same") for row in _relative_to_level(energies)])
+    n_frames = -(-recording.channels.shape[1] // VAD_FRAME_SAMPLES)
+    powers = np.stack([_band_power(channel, n_frames) for channel in recording.channels[:2]])
+    energies = channel_energies(recording.channels[:2], powers)
+    frames = _speech_frames_32ms(active, n_frames)
+    difference = energies[0, frames] - energies[1, frames]
+    low, high = two_modes(difference)
+    if high - low < min_separation_db:
+        return False
+    # Each side must hold a voice of its own where it is the louder one: a microphone on the
+    # left input with nothing (or only hiss) on the right is one channel, not one person per channel.
+    left_louder = difference > 0.5 * (low + high)
+    for channel, frames_of_channel in ((0, frames[left_louder]), (1, frames[~left_louder])):
+        own_speech = _energy_speech(powers[channel])[frames_of_channel]
+        if own_speech.sum() * VAD_FRAME_SECONDS < MIN_OWN_SPEECH_SECONDS or own_speech.mean() < 0.5:
+            return False
+    return True
 
 
 def channel_labels(recording: Recording, onset: float, offset: float) -> np.ndarray:
-    """Channel index per 32 ms frame, ``NO_SPEAKER`` where no channel holds speech."""
+    """Channel index per 32 ms frame, ``NO_SPEAKER`` where no channel holds speech.
+
+    Two channels: a frame goes to the left one where the left-minus-right level difference
+    is nearer its "left speaks" value than its "right speaks" value (:func:`two_modes` over
+    the speech frames), so neither the channels' gains nor the bleed between them, nor one
+    person being quieter, moves the decision. More channels: the channel loudest relative to
+    its own speech level.
+    """
     channels = recording.channels
     n_frames = -(-channels.shape[1] // VAD_FRAME_SAMPLES)
     speech = np.zeros((len(channels), n_frames), dtype=bool)
@@ -123,9 +164,15 @@ def channel_labels(recording: Recording, onset: float, offset: float) -> np.ndar
         speech[c, : len(probs)] = hysteresis(probs, onset, offset)
     powers = np.stack([_band_power(channel, n_frames) for channel in channels])
     speech |= np.stack([_energy_speech(power) for power in powers])
-    relative = channel_energies(channels, powers)
-    loudest = np.argmax(np.where(speech, relative, -np.inf), axis=0)
-    return np.where(speech.any(axis=0), loudest, NO_SPEAKER)
+    anyone = speech.any(axis=0)
+    energies = channel_energies(channels, powers)
+    if len(channels) == 2 and anyone.sum() >= 2:
+        difference = energies[0] - energies[1]
+        low, high = two_modes(difference[anyone])
+        loudest = np.where(difference > 0.5 * (low + high), 0, 1)
+    else:
+        loudest = np.argmax(np.where(speech, _relative_to_level(energies), -np.inf), axis=0)
+    return np.where(anyone, loudest, NO_SPEAKER)
 
 
 class ChannelDiarizer:
