@@ -2,12 +2,13 @@
 
 Phone and video-call recorders often put each party on their own channel, and
 each channel also carries some of the other party (cross-talk bleed, echo), at a
-gain of its own. Speech is found per channel with the Silero VAD (so hum, hiss
-and clicks are not speech); where speech is found, the frame goes to the channel
-that is loudest *relative to that channel's own speech level*: bleed is well
-below the level of the channel's own speaker whatever the channel's gain, while
-raw energies would give a quiet channel's speech to a hot channel's bleed.
-Short gaps are bridged and blips dropped.
+gain of its own. Speech is what the Silero VAD finds on a channel, or what stands
+clearly above that channel's noise floor in the speech band (so hum and hiss are
+not speech). Who speaks: the left-minus-right level difference takes one value
+while each person talks (the one speaking is louder on their own channel than
+their bleed is on the other, whatever the gains and however loud each person is),
+and a frame goes to the side whose value it is nearer. Short gaps are bridged and
+blips dropped.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ from mifidelity.diarization.vad import VAD_FRAME_SAMPLES, VAD_FRAME_SECONDS, hys
 from mifidelity.errors import MifidelityError
 from mifidelity.types import Diarization, ProgressHook, Recording, StageInfo
 
-# The split-channel check's own energy frames.
-ENERGY_FRAME_SECONDS = 0.02
+# Energy alone is speech this far (dB) above the channel's noise floor.
 SPEECH_MARGIN_DB = 15.0
-ABSOLUTE_FLOOR_DB = -55.0
 # A channel's speech level: this percentile of its frame energies (its speaker's loud frames).
 SPEECH_LEVEL_PERCENTILE = 95.0
 # Energy is measured in the speech band, so mains hum and rumble do not count.
@@ -37,12 +36,6 @@ SMOOTHING_SECONDS = 0.16
 MIN_OWN_SPEECH_SECONDS = 1.0
 BRIDGE_GAP_SECONDS = 0.3
 MIN_TURN_SECONDS = 0.2
-
-
-def _frame_db(channel: np.ndarray, frame: int) -> np.ndarray:
-    n_frames = len(channel) // frame
-    frames = channel[: n_frames * frame].reshape(n_frames, frame).astype(np.float64)
-    return 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
 
 
 def _band_power(channel: np.ndarray, n_frames: int) -> np.ndarray:
@@ -76,12 +69,15 @@ def _relative_to_level(energies: np.ndarray, percentile: float = SPEECH_LEVEL_PE
     return energies - np.percentile(energies, percentile, axis=1, keepdims=True)
 
 
-def channel_energies(channels: np.ndarray, powers: np.ndarray | None = None) -> np.ndarray:
-    """Per channel and 32 ms frame: speech-band energy (dB) without the channel's steady noise,
+def channel_powers(channels: np.ndarray) -> np.ndarray:
+    """Speech-band power per channel and 32 ms VAD frame."""
+    n_frames = -(-channels.shape[1] // VAD_FRAME_SAMPLES)
+    return np.stack([_band_power(channel, n_frames) for channel in channels])
+
+
+def channel_energies(powers: np.ndarray) -> np.ndarray:
+    """Per channel and frame: speech-band energy (dB) without the channel's steady noise,
     smoothed over :data:`SMOOTHING_SECONDS`."""
-    if powers is None:
-        n_frames = -(-channels.shape[1] // VAD_FRAME_SAMPLES)
-        powers = np.stack([_band_power(channel, n_frames) for channel in channels])
     width = max(1, round(SMOOTHING_SECONDS / VAD_FRAME_SECONDS))
     kernel = np.ones(width) / width
     return np.stack([np.convolve(_band_db(power), kernel, mode="same") for power in powers])
@@ -102,12 +98,6 @@ def two_modes(values: np.ndarray, iterations: int = 50) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _speech_frames_32ms(raw_active: np.ndarray, n_frames: int) -> np.ndarray:
-    """Indices of the 32 ms frames holding the centres of the check's active 20 ms frames."""
-    centres = ((np.flatnonzero(raw_active) + 0.5) * ENERGY_FRAME_SECONDS / VAD_FRAME_SECONDS).astype(int)
-    return np.unique(centres[centres < n_frames])
-
-
 def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.0) -> bool:
     """Whether a recording looks like one person per channel (a split-channel call recording).
 
@@ -121,16 +111,11 @@ def one_speaker_per_channel(recording: Recording, min_separation_db: float = 12.
     """
     if recording.n_channels < 2:
         return False
-    frame = int(ENERGY_FRAME_SECONDS * recording.sample_rate)
-    raw = np.stack([_frame_db(ch, frame) for ch in recording.channels[:2]])
-    floors = np.percentile(raw, 10, axis=1, keepdims=True)
-    active = (raw > np.maximum(floors + SPEECH_MARGIN_DB, ABSOLUTE_FLOOR_DB)).any(axis=0)
-    if active.sum() < 1.0 / ENERGY_FRAME_SECONDS:  # under a second of speech: nothing to judge
+    powers = channel_powers(recording.channels[:2])
+    frames = np.flatnonzero(_energy_speech(powers[0]) | _energy_speech(powers[1]))
+    if len(frames) * VAD_FRAME_SECONDS < 1.0:  # under a second of speech: nothing to judge
         return False
-    n_frames = -(-recording.channels.shape[1] // VAD_FRAME_SAMPLES)
-    powers = np.stack([_band_power(channel, n_frames) for channel in recording.channels[:2]])
-    energies = channel_energies(recording.channels[:2], powers)
-    frames = _speech_frames_32ms(active, n_frames)
+    energies = channel_energies(powers)
     difference = energies[0, frames] - energies[1, frames]
     low, high = two_modes(difference)
     if high - low < min_separation_db:
@@ -162,10 +147,10 @@ def channel_labels(recording: Recording, onset: float, offset: float) -> np.ndar
         peak = float(np.max(np.abs(channel))) if channel.size else 0.0
         probs = speech_probabilities(channel / peak if peak > 0 else channel)[:n_frames]
         speech[c, : len(probs)] = hysteresis(probs, onset, offset)
-    powers = np.stack([_band_power(channel, n_frames) for channel in channels])
+    powers = channel_powers(channels)
     speech |= np.stack([_energy_speech(power) for power in powers])
     anyone = speech.any(axis=0)
-    energies = channel_energies(channels, powers)
+    energies = channel_energies(powers)
     if len(channels) == 2 and anyone.sum() >= 2:
         difference = energies[0] - energies[1]
         low, high = two_modes(difference[anyone])
@@ -176,11 +161,11 @@ def channel_labels(recording: Recording, onset: float, offset: float) -> np.ndar
 
 
 class ChannelDiarizer:
-    """One speaker per audio channel: per-channel VAD, then the channel loudest against its own level."""
+    """One speaker per audio channel: per-channel speech, then which side the level difference points to."""
 
     def __init__(self, config: DiarizationConfig):
         self.config = config
-        self.info = StageInfo(engine="channels", model="per-channel Silero VAD + level-relative energy",
+        self.info = StageInfo(engine="channels", model="per-channel Silero VAD + channel level difference",
                               version="2")
 
     def load(self) -> "ChannelDiarizer":
