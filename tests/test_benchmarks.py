@@ -117,3 +117,26 @@ def _plan_keys(module):
                               engine_max_minutes=10, variants=list(module.sessions.VARIANTS),
                               pyannote=False, unseen_minutes=13, unseen_skip=60)
     return [run.key for run in module.plan(args)]
+
+
+def test_split_channel_benchmark_builds_its_conditions_and_finds_solo_speech():
+    import numpy as np
+    from pyannote.core import Annotation, Segment
+
+    from split_channel_der import condition, solo_stretches
+
+    reference = Annotation()
+    reference[Segment(0.0, 3.0), 0] = "A"
+    reference[Segment(2.5, 5.0), 1] = "B"  # 2.5-3.0 is overlap: no one's solo speech
+    reference[Segment(5.0, 5.5), 2] = "A"  # too short to count
+    assert solo_stretches(reference) == {"A": [(0.0, 2.5)], "B": [(3.0, 5.0)]}
+
+    rng = np.random.default_rng(0)
+    channels = np.stack([rng.normal(0, 0.01, 16000), np.zeros(16000)])
+    channels[1, 8000:] = rng.normal(0, 0.2, 8000)
+    plain = condition(channels)
+    assert np.isclose(np.abs(plain).max(axis=1), 0.5, atol=1e-4).all()  # each side peaks at -6 dBFS
+    assert np.allclose(plain * 32767, np.round(plain * 32767), atol=1e-3)  # 16-bit samples
+    quiet_right = condition(channels, bleed=0.15, gain_right=0.1)
+    assert np.abs(quiet_right[1, :8000]).max() > 0  # the left side's bleed reaches the right channel
+    assert np.abs(quiet_right[1]).max() < 0.1
