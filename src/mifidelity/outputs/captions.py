@@ -59,9 +59,14 @@ def speaker_names(utterances: pd.DataFrame) -> list[str]:
 def speaker_turns(utterances: pd.DataFrame, bridge: float = TURN_BRIDGE_SECONDS) -> list[SpeakerTurn]:
     """Utterances joined into turns: one speaker, uninterrupted by another, pauses up to ``bridge`` s."""
     named = utterances.assign(speaker_name=speaker_names(utterances)).sort_values("start", kind="stable")
+    spans = ((float(r.start), float(r.end), r.speaker_name) for r in named.itertuples(index=False))
+    return _joined(spans, bridge)
+
+
+def _joined(spans, bridge: float) -> list[SpeakerTurn]:
+    """``(start, end, name)`` spans in time order as turns; one name's spans at most ``bridge`` s apart join."""
     turns: list[SpeakerTurn] = []
-    for row in named.itertuples(index=False):
-        start, end, who = float(row.start), float(row.end), row.speaker_name
+    for start, end, who in spans:
         if turns and turns[-1].speaker == who and start - turns[-1].end <= bridge:
             turns[-1] = SpeakerTurn(turns[-1].start, max(end, turns[-1].end), who)
         else:
@@ -86,14 +91,7 @@ def role_named_turns(turns: Sequence[SpeakerTurn], roles: dict[str, str]) -> lis
         speech[turn.speaker] = speech.get(turn.speaker, 0.0) + turn.end - turn.start
     clients = sorted((s for s in speech if roles.get(s) == "client"), key=lambda s: -speech[s])
     names = {s: "coach" if roles.get(s) == "coach" else "client" if clients and s == clients[0] else s for s in speech}
-    out: list[SpeakerTurn] = []
-    for turn in sorted(turns, key=lambda t: t.start):
-        who = names[turn.speaker]
-        if out and out[-1].speaker == who and turn.start - out[-1].end <= 1e-6:
-            out[-1] = SpeakerTurn(out[-1].start, max(turn.end, out[-1].end), who)
-        else:
-            out.append(SpeakerTurn(turn.start, turn.end, who))
-    return out
+    return _joined(((t.start, t.end, names[t.speaker]) for t in sorted(turns, key=lambda t: t.start)), 1e-6)
 
 
 def rttm_text(utterances: pd.DataFrame, file_id: str, turns: Sequence[SpeakerTurn] | None = None,
