@@ -14,6 +14,8 @@ import pytest
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, GLOBAL_NAMES, FidelityModel, GlobalScores, coach_document, session_features, session_verdict,
 )
+from mifidelity import metrics as metrics_module
+from mifidelity.fidelity import FidelityEstimate
 from mifidelity.metrics import assess, compute_metrics
 
 COLUMNS = ["role", "text", "main_behaviour", "question", "reflection", "giving_information", "adherence", "client_talk"]
@@ -64,11 +66,21 @@ def test_session_features_read_codes_per_volley():
         assert set(construct) <= set(features)
 
 
-def test_global_scores_summaries_and_miti_ratings():
-    scores = GlobalScores(cultivating_change_talk=4.5, softening_sustain_talk=3.5, partnership=3.5, empathy=3.4)
+def test_globals_are_indices_0_100_without_a_miti_rating():
+    scores = GlobalScores(cultivating_change_talk=0.874, softening_sustain_talk=0.625, partnership=0.5, empathy=0.3)
     out = scores.as_dict()
-    assert out["technical"] == 4.0 and out["technical_rating"] == "good"
-    assert out["relational"] == 3.45 and out["relational_rating"] == "below fair"  # fair is 3.5
+    assert {k: out[k] for k in (*GLOBAL_NAMES, "technical", "relational")} == {
+        "cultivating_change_talk": 87, "softening_sustain_talk": 63, "partnership": 50, "empathy": 30,
+        "technical": 75, "relational": 40}  # technical, relational: the mean index of their two
+    assert scores.technical == 75 and scores.relational == 40
+    assert "index 0-100" in out["scale"] and "not MITI's 1-5" in out["scale"]
+    assert not any(key.endswith("_rating") for key in out)  # no fair / good / below fair
+    assert not hasattr(metrics_module, "GLOBAL_THRESHOLDS")  # nothing to rate them against MITI's 1-5 bands with
+    with pytest.raises(ValueError):
+        GlobalScores(cultivating_change_talk=4.5, softening_sustain_talk=3.5, partnership=3.5, empathy=3.4)  # 1-5
+    edges = GlobalScores(0.0, 1.0, 0.004, 0.996).as_dict()
+    assert (edges["cultivating_change_talk"], edges["softening_sustain_talk"], edges["partnership"], edges["empathy"]) == (
+        0, 100, 0, 100)
 
 
 def _tiny_artifact(path, weight):
@@ -85,8 +97,9 @@ def _tiny_artifact(path, weight):
 def test_model_applies_the_artifact(tmp_path):
     model = _tiny_artifact(tmp_path / "m.json", 3.0)
     estimate = model.estimate(GOOD_MI, compute_metrics(GOOD_MI))
-    expected = 1 + 4 / (1 + np.exp(-3.0 * 2 / 4))
-    assert estimate.globals.empathy == pytest.approx(expected, abs=0.01)
+    expected = 1 / (1 + np.exp(-3.0 * 2 / 4))  # a probability, not 1 + 4 p
+    assert estimate.globals.empathy == pytest.approx(expected, abs=1e-6)
+    assert estimate.globals.as_dict()["empathy"] == round(100 * expected) == 82
     assert estimate.mi_quality_probability == pytest.approx(0.5, abs=1e-3)  # no "should" in the coach's words
     lecture = model.estimate(LECTURE, compute_metrics(LECTURE))
     assert lecture.mi_quality_probability < 0.2  # "should" weighs against good MI in this artifact
@@ -105,8 +118,48 @@ def test_verdict_leads_with_the_estimate(tmp_path):
     metrics = compute_metrics(LECTURE)
     verdict = session_verdict(assess(metrics), model.estimate(LECTURE, metrics))
     assert verdict.startswith("An MI expert would most likely rate this session as poor MI")
-    assert "Technical" in verdict and "relational" in verdict
+    assert "technical" in verdict.lower() and "relational index" in verdict and "of 100" in verdict
+    assert "1-5" not in verdict and "(below fair)" not in verdict and "(fair)" not in verdict and "(good)" not in verdict
     assert session_verdict(assess(metrics), None).startswith(("This session", "Too few"))
+
+
+def _verdict(frame, probability, **probabilities):
+    scores = GlobalScores(**{name: 0.5 for name in GLOBAL_NAMES} | probabilities)
+    return session_verdict(assess(compute_metrics(frame)), FidelityEstimate(scores, probability, "test"))
+
+
+def test_likely_good_with_a_low_relational_index_says_why():
+    verdict = _verdict(GOOD_MI, 0.82, cultivating_change_talk=0.8, softening_sustain_talk=0.7, partnership=0.3,
+                       empathy=0.4)
+    assert verdict.startswith("An MI expert would most likely rate this session as good MI (estimated probability of "
+                              "good MI 82%), although the relational index is low (35 of 100; technical 75): the "
+                              "estimate weighs all aspects and the coach's words together.")
+    both = _verdict(GOOD_MI, 0.9, cultivating_change_talk=0.2, softening_sustain_talk=0.3, partnership=0.3, empathy=0.4)
+    assert "although the technical and relational indices are low (25 and 35 of 100)" in both
+    poor = _verdict(LECTURE, 0.1, partnership=0.9, empathy=0.8)
+    assert "as poor MI (estimated probability of good MI 10%), although the relational index is high (85 of 100; technical 50)" in poor
+
+
+def test_a_verdict_that_agrees_with_its_indices_names_them_as_indices():
+    verdict = _verdict(GOOD_MI, 0.82, cultivating_change_talk=0.8, softening_sustain_talk=0.7, partnership=0.6,
+                       empathy=0.9)
+    assert "although" not in verdict
+    assert "good MI 82%). Technical index 75, relational index 75 of 100" in verdict
+    middle = _verdict(GOOD_MI, 0.5, partnership=0.1, empathy=0.1)  # "either way" contradicts nothing
+    assert "although" not in middle and "relational index 10 of 100" in middle
+
+
+def test_counted_measures_that_disagree_with_the_estimate_are_bridged():
+    questions = pd.DataFrame([coach("Do you drink every day?", "question", q="closed"), client("Yes."),
+                              coach("Is it beer?", "question", q="closed"), client("Mostly."),
+                              coach("You'd rather it were less.", "reflection", r="complex")], columns=COLUMNS)
+    assert assess(compute_metrics(questions)).set_index("metric").loc["reflection_to_question", "rating"] == "below fair"
+    verdict = _verdict(questions, 0.8, partnership=0.8, empathy=0.8)
+    assert "Counted on their own, which the estimate weighs together with everything else: this session is below" in verdict
+    good_counts = _verdict(GOOD_MI, 0.2, partnership=0.2, empathy=0.2)  # R:Q 2 and 50% complex: good on both
+    assert "Counted on their own, which the estimate weighs together with everything else: this session meets" in good_counts
+    assert "Counted on their own" not in _verdict(questions, 0.1, partnership=0.2, empathy=0.2)
+    assert "Counted on their own" not in _verdict(LECTURE, 0.8)  # no reflections: too few to judge, nothing to bridge
 
 
 def test_coach_document_is_recogniser_style():
@@ -125,4 +178,5 @@ def test_shipped_model_prefers_good_mi_to_a_lecture():
     assert good.globals.relational > bad.globals.relational
     assert good.globals.technical > bad.globals.technical
     for name in GLOBAL_NAMES:
-        assert 1.0 <= getattr(good.globals, name) <= 5.0
+        assert 0.0 <= getattr(good.globals, name) <= 1.0  # probabilities
+        assert 0 <= good.globals.as_dict()[name] <= 100  # shown as indices

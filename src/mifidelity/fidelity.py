@@ -33,7 +33,7 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN
 from mifidelity.coding.features import strip_asr
-from mifidelity.metrics import GLOBAL_THRESHOLDS, SessionMetrics, coach_volleys, overall_verdict, rate
+from mifidelity.metrics import SessionMetrics, coach_volleys, overall_verdict
 
 ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "session-fidelity.json"
 GLOBAL_NAMES = ("cultivating_change_talk", "softening_sustain_talk", "partnership", "empathy")
@@ -142,28 +142,58 @@ def _reflected_after(coded: pd.DataFrame) -> dict[str, tuple[int, int]]:
 
 @dataclass(frozen=True)
 class GlobalScores:
-    """MITI 4.2.1 global scores (1-5), estimated; see the module docstring."""
+    """How much each aspect of the session resembles sessions that MI experts rated good MI.
+
+    Built from the four constructs of MITI 4.2.1's global scores, but **not** estimates of
+    those 1-5 scores (no expert global ratings exist to check such a thing against): each
+    field is the probability, from that construct's features alone, that experts would rate
+    the session as good MI. Shown as an index 0-100 (``round(100 * p)``; 50 = as much like
+    sessions rated good as poor), with no MITI fair/good band attached.
+    """
 
     cultivating_change_talk: float
     softening_sustain_talk: float
     partnership: float
     empathy: float
 
-    @property
-    def technical(self) -> float:
-        return round((self.cultivating_change_talk + self.softening_sustain_talk) / 2, 2)
+    SCALE = ("index 0-100: how much this aspect of the session resembles sessions that MI experts rated "
+             "good MI (estimated; not MITI's 1-5 global score, no MITI band)")
+
+    def __post_init__(self):
+        for name in GLOBAL_NAMES:
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"GlobalScores.{name} is a probability in [0, 1], got {value!r}")
+
+    def index(self, name: str) -> int:
+        """One aspect as an index 0-100; ``technical`` and ``relational`` are the mean of their two."""
+        if name in SUMMARY_INDICES:
+            first, second = SUMMARY_INDICES[name]
+            return _half_up((self.index(first) + self.index(second)) / 2)
+        return _half_up(100.0 * getattr(self, name))
 
     @property
-    def relational(self) -> float:
-        return round((self.partnership + self.empathy) / 2, 2)
+    def technical(self) -> int:
+        return self.index("technical")
+
+    @property
+    def relational(self) -> int:
+        return self.index("relational")
 
     def as_dict(self) -> dict:
-        """The ``globals`` of session.json: the four scores, the two summaries and their MITI ratings."""
-        out = {name: getattr(self, name) for name in GLOBAL_NAMES}
-        out["technical"], out["relational"] = self.technical, self.relational
-        for threshold in GLOBAL_THRESHOLDS:
-            out[f"{threshold.metric}_rating"] = rate(out[threshold.metric], threshold)
+        """The ``globals`` of session.json: the four indices, ``technical``, ``relational`` and ``scale``."""
+        out: dict = {name: self.index(name) for name in (*GLOBAL_NAMES, *SUMMARY_INDICES)}
+        out["scale"] = self.SCALE
         return out
+
+
+# technical and relational: the mean index of two constructs, as MITI pairs its globals.
+SUMMARY_INDICES = {"technical": ("cultivating_change_talk", "softening_sustain_talk"),
+                   "relational": ("partnership", "empathy")}
+
+
+def _half_up(value: float) -> int:
+    return int(math.floor(value + 0.5))
 
 
 @dataclass(frozen=True)
@@ -234,20 +264,49 @@ class FidelityModel:
         values = session_features(coded, metrics)
         values[TEXT_FEATURE] = self.text.log_odds(coach_document(coded))
         values.update({f"log_odds_{name}": self.models[name].log_odds(values) for name in GLOBAL_NAMES})
-        scores = {name: round(1.0 + 4.0 * self.models[name].probability(values), 2) for name in GLOBAL_NAMES}
+        scores = {name: self.models[name].probability(values) for name in GLOBAL_NAMES}
         return FidelityEstimate(GlobalScores(**scores), round(self.models[QUALITY].probability(values), 3), self.name)
 
 
 def session_verdict(assessment: pd.DataFrame, estimate: FidelityEstimate | None) -> str:
-    """The report's headline: the estimated expert verdict, then the MITI summary scores behind it."""
+    """The report's headline: the estimated expert verdict, the technical and relational indices, the counts.
+
+    Where an index or the counted MITI summary points the other way from the estimated
+    verdict (e.g. likely good MI with a low relational index), the sentence says so and why.
+    """
     if estimate is None:
         return overall_verdict(assessment)
     p = estimate.mi_quality_probability
     lead = next(words for cut, _, words in QUALITY_BANDS if p >= cut)
-    scores = estimate.globals.as_dict()
-    return (f"{lead} (estimated probability of good MI {p:.0%}). Technical {scores['technical']:.2f} "
-            f"({scores['technical_rating']}), relational {scores['relational']:.2f} ({scores['relational_rating']}), "
-            "estimated on MITI 4.2.1's 1-5 scale. " + overall_verdict(assessment))
+    band = quality_band(p)
+    indices = {name: estimate.globals.index(name) for name in ("technical", "relational")}
+    # An index below 50 leans towards sessions rated poor MI, above 50 towards good.
+    against = [name for name, value in indices.items()
+               if (band == "likely good" and value < 50) or (band == "likely poor" and value > 50)]
+    if against:
+        low_high = "low" if band == "likely good" else "high"
+        named = " and ".join(against) + (" indices are" if len(against) > 1 else " index is")
+        shown = " and ".join(str(indices[name]) for name in against)
+        others = "".join(f"; {name} {value}" for name, value in indices.items() if name not in against)
+        headline = (f"{lead} (estimated probability of good MI {p:.0%}), although the {named} {low_high} "
+                    f"({shown} of 100{others}): the estimate weighs all aspects and the coach's words together.")
+    else:
+        headline = (f"{lead} (estimated probability of good MI {p:.0%}). Technical index {indices['technical']}, "
+                    f"relational index {indices['relational']} of 100 (how much each aspect resembles sessions "
+                    "experts rated good MI).")
+    return headline + " " + _counted_verdict(assessment, band)
+
+
+def _counted_verdict(assessment: pd.DataFrame, band: str) -> str:
+    """The MITI 4.2.1 summary of the counted R:Q and %CR, bridged when it disagrees with the estimate."""
+    counted = overall_verdict(assessment)
+    core = set(assessment.set_index("metric").loc[["reflection_to_question", "pct_complex_reflections"], "rating"])
+    disagrees = ((band == "likely good" and "below fair" in core and "not computable" not in core)
+                 or (band == "likely poor" and core == {"good"}))
+    if not disagrees:
+        return counted
+    return ("Counted on their own, which the estimate weighs together with everything else: "
+            + counted[0].lower() + counted[1:])
 
 
 _MODEL: FidelityModel | None = None

@@ -88,15 +88,6 @@ THRESHOLDS: tuple[Threshold, ...] = (
 )
 
 
-# MITI 4.2.1's summary global scores (1-5; mifidelity.fidelity estimates them).
-GLOBAL_THRESHOLDS: tuple[Threshold, ...] = (
-    Threshold("technical", "Technical global", 3.0, 4.0, True, "MITI 4.2.1",
-              "Mean of Cultivating Change Talk and Softening Sustain Talk: how the coach steers towards change."),
-    Threshold("relational", "Relational global", 3.5, 4.0, True, "MITI 4.2.1",
-              "Mean of Partnership and Empathy: how the coach works with the client and understands them."),
-)
-
-
 def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | None:
     return None if denominator == 0 else round(scale * numerator / denominator, 3)
 

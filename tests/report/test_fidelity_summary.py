@@ -6,12 +6,13 @@ the trained models.
 
 import csv
 import io
+import json
 import re
 
 import pytest
 
-from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, session_verdict
-from mifidelity.metrics import GLOBAL_THRESHOLDS, assess, compute_metrics
+from mifidelity.fidelity import QUALITY_BANDS, FidelityEstimate, GlobalScores, session_verdict
+from mifidelity.metrics import assess, compute_metrics
 from mifidelity.outputs import write_session
 from mifidelity.report import render_session_report
 from mifidelity.report.artifacts import session_markdown, session_table
@@ -53,17 +54,16 @@ def test_report_leads_with_the_miti_summary(session):
     assert html.index("</header>") < html.index('id="miti-summary"') < html.index('id="scorecard"')
     summary = section(html, "miti-summary")
     found = tiles(summary)
-    assert "3.00" in found["technical"] and "fair" in found["technical"] and "below fair" not in found["technical"]
-    assert "3.40" in found["relational"] and "below fair" in found["relational"]  # relational fair is 3.5
-    for label, value in (("Cultivating change talk", "3.40"), ("Softening sustain talk", "2.60"),
-                         ("Partnership", "3.20"), ("Empathy", "3.60")):
-        assert re.search(rf"{label} {value}", found["technical"] + found["relational"]), label
+    assert "Technical index 50 of 100" in found["technical"] and "Relational index 60 of 100" in found["relational"]
+    for label, value in (("Cultivating change talk", "60"), ("Softening sustain talk", "40"),
+                         ("Partnership", "55"), ("Empathy", "65")):
+        assert re.search(rf"{label} {value} ", found["technical"] + found["relational"]), label
     assert "100%" in found["pct_complex_reflections"] and "good" in found["pct_complex_reflections"]
     assert "0.50" in found["reflection_to_question"] and "below fair" in found["reflection_to_question"]
     assert re.search(r"MI-adherent 3 ", found["mi_adherent"])
     assert re.search(r"MI-non-adherent 2 ", found["mi_non_adherent"])
     verdict = session_verdict(assess(session.metrics), session.fidelity)
-    assert "27%" in verdict
+    assert "27%" in verdict and "although the relational index is high (60 of 100; technical 50)" in verdict
     assert verdict.replace("'", "&#39;") in summary and "27%</strong>" in summary and "likely poor" in summary
 
 
@@ -76,10 +76,31 @@ def test_summary_says_these_are_estimates_and_where_they_come_from(session):
     assert "session-fidelity.json vtest" in note
 
 
-def test_summary_thresholds_come_from_the_table(session):
+def test_indices_carry_no_miti_band_or_rating(session):
     summary = section(render_session_report(session), "miti-summary")
-    for threshold in GLOBAL_THRESHOLDS:
-        assert f"fair ≥ {threshold.fair:g}, good ≥ {threshold.good:g}" in summary
+    found = tiles(summary)
+    for metric in ("technical", "relational"):
+        assert "no MITI band" in found[metric] and "0-100" in found[metric]
+        for word in ("fair", "good ≥", "of 5", "below"):
+            assert word not in found[metric], (metric, word)
+        tile_html = summary.split(f'data-metric="{metric}"', 1)[1].split('data-metric="', 1)[0]
+        assert 'class="rating' not in tile_html  # no rating badge on an index
+    assert "fair ≥ 1, good ≥ 2" in found["reflection_to_question"]  # the counted measures keep MITI's levels
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", summary))
+    assert "not MITI's 1-5 global scores" in text and "1 + 4" not in text
+
+
+def test_likely_good_with_a_low_relational_index_explains_itself_in_the_report():
+    scores = GlobalScores(cultivating_change_talk=0.8, softening_sustain_talk=0.7, partnership=0.3, empathy=0.4)
+    good = fidelity_session(probability=0.82)
+    good.fidelity = FidelityEstimate(scores, 0.82, "session-fidelity.json vtest")
+    summary = re.sub(r"\s+", " ", section(render_session_report(good), "miti-summary"))
+    verdict = re.search(r'<p class="verdict" id="verdict">(.*?)</p>', summary).group(1).replace("&#39;", "'")
+    assert verdict.startswith("An MI expert would most likely rate this session as good MI (estimated probability of good "
+                              "MI 82%), although the relational index is low (35 of 100; technical 75): the estimate "
+                              "weighs all aspects and the coach's words together.")
+    assert "below fair" not in verdict.split("Counted on their own")[0]  # no MITI rating beside the estimated verdict
+    assert "Counted on their own" in verdict  # R:Q 0.5 is below fair: said to be the counts alone
 
 
 def test_session_without_estimate_or_adherence_codes_renders(session):
@@ -184,8 +205,9 @@ def test_overview_lists_lowest_quality_first_with_the_new_columns(tmp_path):
     assert [row["session_id"] for row in table] == ["poor", "middle", "good", "unknown"]
     poor = table[0]
     assert float(poor["mi_quality_probability"]) == 0.12 and poor["estimated_quality"] == "likely poor"
-    assert float(poor["relational"]) == 3.4 and poor["relational_rating"] == "below fair"
-    assert float(poor["technical"]) == 3.0 and float(poor["empathy"]) == 3.6
+    assert poor["relational"] == "60" and poor["technical"] == "50" and poor["empathy"] == "65"  # indices 0-100
+    assert not any(column.endswith("_rating") and column != "rating" for column in poor)
+    assert table[3]["relational"] == ""
     assert poor["mi_adherent"] == "3" and poor["mi_non_adherent"] == "2" and poor["confront"] == "1"
     assert table[3]["mi_quality_probability"] == "" and table[3]["mi_non_adherent"] == ""
     assert table[1]["coach"].startswith("'=")  # still no formula injection
@@ -194,13 +216,43 @@ def test_overview_lists_lowest_quality_first_with_the_new_columns(tmp_path):
     assert order == [("likely poor", "poor"), ("either way", "middle"), ("likely good", "good"), ("not estimated", "unknown")]
     head = html[html.index('<table id="sessions">'):html.index("</thead>")]
     assert 'aria-sort="ascending" data-column="mi_quality_probability"' in head  # the default order, marked
-    for column in ("Good MI (estimated probability)", "Technical (estimated)", "Relational (estimated)",
+    for column in ("Good MI (estimated probability)", "Technical index (estimated)", "Relational index (estimated)",
                    "MI-adherent", "MI-non-adherent"):
         assert f">{column}</button>" in head, column
     assert head.count("<button") == len(re.findall(r"<th[ >]", head))  # every column sortable
-    assert "12% <span" in html and "3.40" in html
+    assert "12% <span" in html
+    cells = re.findall(r'<td class="num" data-sort="([\d.]*)">([^<]*)</td>', html)
+    assert ("60", "60") in cells and ("50", "50") in cells  # the index cells: a number, no rating beside it
+    assert ">Relational index (estimated)</button>" in head and "Mean relational index" in html
     boxes = dict(re.findall(r'data-band="([^"]+)"><strong>(\d+)</strong>', html))
     assert boxes == {"likely poor": "1", "either way": "1", "likely good": "1", "not estimated": "1"}
+
+
+def test_overview_reads_session_json_written_before_the_indices(tmp_path):
+    """Old session.json: MITI-style 1-5 globals (1 + 4 p) with ratings and no "scale": shown as the same indices."""
+    write_session(fidelity_session("old", 0.27), tmp_path)
+    write_session(fidelity_session("broken", 0.5), tmp_path)
+    old = tmp_path / "old" / "session.json"
+    summary = json.loads(old.read_text())
+    summary["globals"] = {"cultivating_change_talk": 3.4, "softening_sustain_talk": 2.6, "partnership": 3.2,
+                          "empathy": 3.6, "technical": 3.0, "technical_rating": "fair", "relational": 3.4,
+                          "relational_rating": "below fair"}
+    old.write_text(json.dumps(summary))
+    broken = tmp_path / "broken" / "session.json"
+    summary = json.loads(broken.read_text())
+    summary["globals"] = {"technical": "n/a", "relational": 7.5, "empathy": None}  # nothing a 1-5 value can be
+    broken.write_text(json.dumps(summary))
+    html = write_overview(tmp_path).read_text()
+    table = {row["session_id"]: row for row in csv.DictReader(io.StringIO((tmp_path / "sessions.csv").read_text()))}
+    assert (table["old"]["technical"], table["old"]["relational"], table["old"]["empathy"]) == ("50", "60", "65")
+    assert table["old"]["partnership"] == "55"  # 25 * (3.2 - 1)
+    assert all(table["broken"][k] == "" for k in ("technical", "relational", "empathy"))
+    assert "technical_rating" not in table["old"]
+    row = html.split('<a href="./old/report.html">', 1)[1].split("</tr>", 1)[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[4:6] == ["50", "60"]  # technical, relational index: the number alone, no MITI rating
+    row = html.split('<a href="./broken/report.html">', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[4:6] == ["–", "–"]
 
 
 def test_overview_trend_lines_still_run_through_time(tmp_path):
@@ -223,12 +275,16 @@ def test_overview_trend_lines_still_run_through_time(tmp_path):
 def test_artifacts_carry_the_estimates_without_transcript_text(session):
     markdown = session_markdown(session)
     assert "Probability of good MI (estimated) | 27% | likely poor" in markdown
-    assert "Relational (estimated) | 3.40 of 5" in markdown and "MI\\-non\\-adherent | 2 |" in markdown
+    assert "Relational index (estimated) | 60 of 100" in markdown and "MI\\-non\\-adherent | 2 |" in markdown
+    assert "of 5" not in markdown and "not MITI's 1\\-5 global score" in markdown
     assert "not an expert's rating" in markdown
     assert "beer" not in markdown and "excuse" not in markdown and "<script" not in markdown
     rows = {row["metric"]: row for row in session_table(session)}
     assert rows["probability of good MI (estimated)"]["value"] == 0.27
-    assert rows["relational (estimated)"]["rating"] == "below fair" and rows["mi non adherent"]["value"] == 2
+    assert rows["relational index 0-100 (estimated)"] == {"metric": "relational index 0-100 (estimated)", "value": 60,
+                                                          "low": None, "high": None, "rating": "index, no MITI band",
+                                                          "source": "session-fidelity.json vtest"}
+    assert rows["mi non adherent"]["value"] == 2
     unestimated = session_markdown(fidelity_session(probability=None, adherence=False))
     assert "not estimated" in unestimated and "mi adherent" not in {r["metric"] for r in session_table(
         fidelity_session(probability=None, adherence=False))}

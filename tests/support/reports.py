@@ -85,7 +85,8 @@ ROWS = [
     ("coach", "It is your decision what happens next.", None, "emphasizing_autonomy"),
     ("coach", "You want to be around for your kids.", "complex", "none"),
 ]
-SCORES = GlobalScores(cultivating_change_talk=3.4, softening_sustain_talk=2.6, partnership=3.2, empathy=3.6)
+# Probabilities of good MI from each construct: indices 60, 40, 55, 65; technical 50, relational 60.
+SCORES = GlobalScores(cultivating_change_talk=0.6, softening_sustain_talk=0.4, partnership=0.55, empathy=0.65)
 
 
 def fidelity_session(session_id="f1", probability: float | None = 0.27, coach="Coach B", rows=ROWS,

@@ -1,7 +1,7 @@
 """Prefect artifacts of a session, so the Prefect UI shows results.
 
 A markdown artifact (summary: verdict, the MITI 4.2.1 summary with the
-estimated globals and probability of good MI, scorecard, suggestions) and a
+estimated probability of good MI and indices 0-100, scorecard, suggestions) and a
 table artifact (one row per metric, estimate and count). They hold numbers and fixed sentences only,
 never transcript text: the Prefect database is not where counselling
 transcripts should end up. Outside a flow or task run this does nothing.
@@ -81,18 +81,20 @@ def _summary_lines(miti: dict) -> list[str]:
     if miti["estimated"]:
         lines.append(f"| Probability of good MI (estimated) | {miti['probability_shown']} | {miti['band']} |")
     for summary in miti["summaries"]:
-        value = f"{summary['shown']} of 5" if miti["estimated"] else "not estimated"
+        value = f"{summary['shown']} of 100" if miti["estimated"] else "not estimated"
         parts = ", ".join(f"{part['label'].lower()} {part['shown']}" for part in summary["parts"])
         lines.append(f"| {summary['label']} (estimated) | {value}" + (f" ({parts})" if miti["estimated"] else "")
-                     + f" | {summary['rating'] if miti['estimated'] else '–'} |")
+                     + f" | {'index, no MITI band' if miti['estimated'] else '–'} |")
     for ratio in miti["ratios"]:
         lines.append(f"| {_md(ratio['label'])} | {ratio['shown']} | {ratio['rating']} |")
     adherence = miti["adherence"]
     for key, label in (("adherent", "MI-adherent"), ("non_adherent", "MI-non-adherent")):
         lines.append(f"| {_md(label)} | {adherence[key] if adherence['coded'] else 'not coded'} | count |")
-    note = ("Technical, relational and the probability of good MI are estimates from a model trained on expert-rated "
-            "sessions (AnnoMI), not an expert's rating; see docs/model-card-fidelity.md." if miti["estimated"] else
-            "Technical, relational and the probability of good MI were not estimated (no adherence codes).")
+    note = ("The probability of good MI and the indices are estimates from a model trained on expert-rated sessions "
+            "(AnnoMI), not an expert's rating. An index (0-100) says how much one aspect resembles sessions experts "
+            "rated good MI; it is not MITI's 1-5 global score and has no MITI band. See docs/model-card-fidelity.md."
+            if miti["estimated"] else
+            "The technical and relational indices and the probability of good MI were not estimated (no adherence codes).")
     lines += ["", _md(note)]
     return lines
 
@@ -114,8 +116,8 @@ def session_table(session: CodedSession) -> list[dict]:
                      "low": None, "high": None, "rating": quality_band(fidelity.mi_quality_probability),
                      "source": fidelity.model})
         for name in ("technical", "relational", *GLOBAL_NAMES):
-            rows.append({"metric": f"{name.replace('_', ' ')} (estimated)", "value": scores[name], "low": None,
-                         "high": None, "rating": scores.get(f"{name}_rating", "estimate"), "source": "MITI 4.2.1"})
+            rows.append({"metric": f"{name.replace('_', ' ')} index 0-100 (estimated)", "value": scores[name],
+                         "low": None, "high": None, "rating": "index, no MITI band", "source": fidelity.model})
     counts = session.metrics.as_dict()
     for name in ("questions", "open_questions", "closed_questions", "reflections", "simple_reflections",
                  "complex_reflections", "giving_information", "change_talk", "sustain_talk", "neutral_talk",

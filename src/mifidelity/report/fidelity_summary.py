@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
-from mifidelity.fidelity import CONSTRUCTS
+from mifidelity.fidelity import CONSTRUCTS, SUMMARY_INDICES
 from mifidelity.fidelity import quality_band as fidelity_quality_band
-from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, SessionMetrics, rate
+from mifidelity.metrics import THRESHOLDS, SessionMetrics, rate
 from mifidelity.report.codes import ADHERENCE_FILTER, CODE_FILTERS, row_value
 from mifidelity.report.formatting import format_value, rating_class, threshold_text
 from mifidelity.report.highlights import previous_client
@@ -98,8 +98,13 @@ GLOBAL_WORDS = {
     "partnership": "Partnership",
     "empathy": "Empathy",
 }
-_SUMMARY_GLOBALS = {"technical": ("cultivating_change_talk", "softening_sustain_talk"),
-                    "relational": ("partnership", "empathy")}
+# The two summary indices (fidelity.SUMMARY_INDICES): label and what they are about, in plain words.
+INDEX_WORDS = {
+    "technical": ("Technical index", "Cultivating change talk and softening sustain talk: how the coach steers towards change."),
+    "relational": ("Relational index", "Partnership and empathy: how the coach works with the client and understands them."),
+}
+# Under each index tile, instead of MITI's fair/good levels (which belong to its 1-5 expert ratings, not to these).
+INDEX_SCALE_TEXT = "0-100: resemblance to sessions rated good MI · estimate, no MITI band"
 _SUMMARY_RATIOS = ("pct_complex_reflections", "reflection_to_question")  # MITI 4.2.1's two count-based summaries
 # What each estimate reads, in plain words (the features of fidelity.CONSTRUCTS).
 FEATURE_WORDS = {
@@ -135,7 +140,7 @@ def built_from(global_name: str) -> str:
 
 
 def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
-    """The report's top block: MITI 4.2.1's summary scores, estimated globals and adherence totals.
+    """The report's top block: MITI 4.2.1's counted summary scores, the estimated indices and adherence totals.
 
     ``fidelity`` is the session's :class:`mifidelity.fidelity.FidelityEstimate` or ``None``
     (not estimated: the coder gave no adherence codes, or the session predates them).
@@ -143,16 +148,15 @@ def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
     """
     scores = None if fidelity is None else fidelity.globals.as_dict()
     summaries = []
-    for threshold in GLOBAL_THRESHOLDS:
-        value = None if scores is None else scores[threshold.metric]
-        rating = "not estimated" if value is None else rate(value, threshold)
+    for metric, parts in SUMMARY_INDICES.items():
+        label, meaning = INDEX_WORDS[metric]
+        value = None if scores is None else scores[metric]
         summaries.append({
-            "metric": threshold.metric, "label": threshold.label.replace(" global", ""), "value": value,
-            "shown": "–" if value is None else f"{value:.2f}", "rating": rating, "rating_cls": rating_class(rating),
-            "thresholds": threshold_text(threshold), "meaning": threshold.meaning,
+            "metric": metric, "label": label, "value": value, "shown": "–" if value is None else f"{value:d}",
+            "scale": INDEX_SCALE_TEXT, "meaning": meaning,
             "parts": [{"name": name, "label": GLOBAL_WORDS[name],
-                       "shown": "–" if scores is None else f"{scores[name]:.2f}", "built_from": built_from(name)}
-                      for name in _SUMMARY_GLOBALS[threshold.metric]],
+                       "shown": "–" if scores is None else f"{scores[name]:d}", "built_from": built_from(name)}
+                      for name in parts],
         })
     ratios = []
     for threshold in (t for name in _SUMMARY_RATIOS for t in THRESHOLDS if t.metric == name):

@@ -20,9 +20,9 @@ from urllib.parse import quote
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.fidelity import GLOBAL_NAMES, QUALITY_BANDS
+from mifidelity.fidelity import GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES
 from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
-from mifidelity.metrics import GLOBAL_THRESHOLDS, THRESHOLDS, rate
+from mifidelity.metrics import THRESHOLDS, rate
 from mifidelity.report.formatting import axis_max, clock, format_value
 from mifidelity.report.fidelity_summary import quality_band
 from mifidelity.report.templating import content_security_policy, environment, static_script
@@ -39,12 +39,13 @@ CSV_COLUMNS = (
     "reflection_to_question_high", "pct_complex_reflections", "pct_complex_reflections_low",
     "pct_complex_reflections_high", "pct_open_questions", "pct_change_talk", "change_talk_per_minute",
     "coach_talk_share",
-    # MITI 4.2.1 estimates (mifidelity.fidelity) and adherence counts; empty when not estimated / not coded.
-    "mi_quality_probability", "estimated_quality", "technical", "technical_rating", "relational", "relational_rating",
-    *GLOBAL_NAMES, "mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:],
+    # Estimates (mifidelity.fidelity: the probability and indices 0-100, no MITI band) and adherence counts;
+    # empty when not estimated / not coded.
+    "mi_quality_probability", "estimated_quality", *SUMMARY_INDICES, *GLOBAL_NAMES, "mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:],
     "rating_reflection_to_question", "rating_pct_complex_reflections", "verdict", "report",
 )
-_GLOBAL_COLUMNS = ("technical", "technical_rating", "relational", "relational_rating", *GLOBAL_NAMES)
+_GLOBAL_COLUMNS = (*SUMMARY_INDICES, *GLOBAL_NAMES)
+INDEX_LABELS = {"technical": "Technical index", "relational": "Relational index"}
 
 
 def _date(summary: dict, path: Path) -> datetime:
@@ -87,8 +88,7 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
             "verdict": summary.get("verdict") or "",
             "report": f"./{quote(path.parent.name, safe='')}/report.html",
         }
-        scores = summary.get("globals") or {}
-        record.update({key: scores.get(key) for key in _GLOBAL_COLUMNS})
+        record.update(_indices(summary.get("globals")))
         record["mi_quality_probability"] = _number(summary.get("mi_quality_probability"))
         record["estimated_quality"] = quality_band(record["mi_quality_probability"])
         for metric in ("reflection_to_question", "pct_complex_reflections"):
@@ -101,10 +101,28 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
     if len(frame):
         frame = _by_date(frame)
         frame["mi_quality_probability"] = pd.to_numeric(frame["mi_quality_probability"], errors="coerce")
-        for column in ("mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:]):  # counts stay whole numbers beside blanks
+        for column in ("mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:], *_GLOBAL_COLUMNS):  # whole numbers beside blanks
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
         frame = frame.sort_values("mi_quality_probability", kind="stable", na_position="last").reset_index(drop=True)
     return frame
+
+
+def _indices(scores) -> dict:
+    """session.json's ``globals`` as indices 0-100 (``None`` where missing).
+
+    Sessions written before the indices (no ``scale`` key) hold MITI-style 1-5 values that
+    were ``1 + 4 * p``: they become ``25 * (value - 1)``, the same index; their ratings are dropped.
+    """
+    if not isinstance(scores, dict):
+        return {key: None for key in _GLOBAL_COLUMNS}
+    old = "scale" not in scores
+    out = {}
+    for key in _GLOBAL_COLUMNS:
+        value = _number(scores.get(key))
+        if value is not None and old:
+            value = 25.0 * (value - 1.0) if 1.0 <= value <= 5.0 else None
+        out[key] = None if value is None else int(math.floor(value + 0.5))
+    return out
 
 
 def _by_date(frame: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +150,7 @@ def _safe_cell(value):
 def sessions_csv(frame: pd.DataFrame) -> str:
     table = frame.copy()
     table["date"] = table["date"].map(lambda d: d.isoformat(timespec="seconds") if isinstance(d, datetime) else d)
-    for column in ("session_id", "coach", "verdict", "report", "technical_rating", "relational_rating"):
+    for column in ("session_id", "coach", "verdict", "report"):
         table[column] = table[column].map(_safe_cell)
     return table.to_csv(index=False)
 
@@ -193,10 +211,10 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def _global(row, threshold) -> dict:
-    value = _number(row[threshold.metric])
-    rating = "not estimated" if value is None else rate(value, threshold)
-    return {"value": value, "shown": "–" if value is None else f"{value:.2f}", "rating": rating}
+def _index(row, name: str) -> dict:
+    value = _number(row[name])
+    value = None if value is None else int(value)
+    return {"value": value, "shown": "–" if value is None else str(value)}
 
 
 def render_overview(frame: pd.DataFrame) -> str:
@@ -220,7 +238,7 @@ def render_overview(frame: pd.DataFrame) -> str:
             "overall": _overall(row), "verdict": row["verdict"], "report": row["report"],
             "quality": {"value": _number(row["mi_quality_probability"]), "band": row["estimated_quality"],
                         "shown": _percent(_number(row["mi_quality_probability"]))},
-            "globals": {t.metric: _global(row, t) for t in GLOBAL_THRESHOLDS},
+            "globals": {name: _index(row, name) for name in SUMMARY_INDICES},
             "adherent": _number(row["mi_adherent"]), "non_adherent": _number(row["mi_non_adherent"]),
         })
     per_coach = []
@@ -235,14 +253,14 @@ def render_overview(frame: pd.DataFrame) -> str:
         per_coach.append({"coach": coach, "colour": colours[coach], "sessions": len(mine), "mean": mean,
                           "good": sum(r["overall"] == "good" for r in mine),
                           "quality": _percent(sum(quality) / len(quality)) if quality else "–",
-                          "relational": f"{sum(relational) / len(relational):.2f}" if relational else "–",
+                          "relational": f"{sum(relational) / len(relational):.0f}" if relational else "–",
                           "likely_poor": sum(r["quality"]["band"] == "likely poor" for r in mine),
                           "last": max(r["date"] for r in mine)})
     script = static_script("overview.js")
     return environment().get_template("overview.html.j2").render(
         csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
         per_coach=per_coach, plots=[_trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
-        thresholds=THRESHOLDS, global_thresholds=GLOBAL_THRESHOLDS, bands=QUALITY_BAND_LABELS,
+        thresholds=THRESHOLDS, index_labels=INDEX_LABELS, bands=QUALITY_BAND_LABELS,
         estimated=any(r["quality"]["value"] is not None for r in rows), generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
     )
 
