@@ -34,8 +34,18 @@ def _band(threshold: Threshold, value: float | None, low: float | None, high: fl
             "min_label": format_value(threshold.metric, 0.0), "max_label": format_value(threshold.metric, top)}
 
 
+# What a card's rating reads when its 95% interval reaches across a fair or good threshold.
+NOT_YET_CLEAR = "not yet clear"
+
+
 def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dict | None = None) -> list[dict]:
     """One card per headline metric: value, rating, interval, band geometry and plain words.
+
+    The rating is the counted value's band (:func:`mifidelity.metrics.rate`), except where the 95%
+    interval (:func:`mifidelity.report.intervals.bootstrap_intervals`) reaches across a fair or good
+    threshold of :data:`mifidelity.metrics.THRESHOLDS`: then an expert could put the session in another
+    band, and the rating reads :data:`NOT_YET_CLEAR` (``counted_rating`` keeps the counted value's band,
+    ``spans`` the bands the interval reaches, and the uncertainty sentence names them).
 
     ``expected`` (:func:`mifidelity.metrics.expected_metrics`) adds, where it has the metric,
     the estimate from the coder's summed probabilities beside the counted value.
@@ -43,22 +53,25 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dic
     cards = []
     for threshold in THRESHOLDS:
         value = getattr(metrics, threshold.metric)
-        rating = rate(value, threshold)
+        counted_rating = rate(value, threshold)
         interval = intervals.get(threshold.metric, {})
         low, high = interval.get("low"), interval.get("high")
-        uncertainty = ""
+        spans = _spans(threshold, value, low, high)
+        rating = NOT_YET_CLEAR if spans else counted_rating
+        uncertainty, warn = "", False
         if value is not None:
             basis = interval.get("basis", 0)
             what = interval.get("basis_label", "")
             if low is not None:
                 uncertainty = f"Based on {basis} {what}."
-                if threshold.fair is not None:
-                    spans = _between({rate(low, threshold), rate(high, threshold)})
-                    if len(spans) > 1:
-                        uncertainty += (f" The 95% interval spans {' to '.join(spans)}, "
-                                        "so the rating is uncertain.")
+            if spans:
+                uncertainty += (f" The 95% interval reaches from {spans[0]} to {spans[-1]}, so the rating is not yet "
+                                f"clear (the counted value is {counted_rating}).")
+                warn = True
             if basis < MIN_BASIS and threshold.metric != "coach_talk_share":
-                uncertainty = f"Only {basis} {what}: too few to judge the session on."
+                uncertainty = f"Only {basis} {what}: too few to judge the session on." + (
+                    f" The 95% interval reaches from {spans[0]} to {spans[-1]}." if spans else "")
+                warn = True
         cards.append({
             "metric": threshold.metric,
             "label": threshold.label,
@@ -68,15 +81,28 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dic
             "high": high,
             "rating": rating,
             "rating_cls": rating_class(rating),
+            "counted_rating": counted_rating,
+            "spans": spans,
+            "interval_kind": interval.get("kind"),
             "source": threshold.source,
             "meaning": threshold.meaning,
-            "verdict": verdict_sentence(threshold, value, rating),
+            "verdict": verdict_sentence(threshold, value, counted_rating),
             "uncertainty": uncertainty.strip(),
+            "warn": warn,
             "band": _band(threshold, value, low, high),
             "expected": None if not expected or expected.get(threshold.metric) is None
             else format_value(threshold.metric, expected[threshold.metric]),
         })
     return cards
+
+
+def _spans(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> list[str]:
+    """The rating bands from the interval's low end to its high end (and the counted value), in order;
+    empty when they are all one band."""
+    if value is None or low is None or high is None or threshold.fair is None:
+        return []
+    bands = _between({rate(v, threshold) for v in (low, high, value)})
+    return bands if len(bands) > 1 else []
 
 
 def _between(ratings: set[str]) -> list[str]:
