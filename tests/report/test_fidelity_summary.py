@@ -237,6 +237,8 @@ def test_overview_reads_session_json_written_before_the_indices(tmp_path):
     summary["globals"] = {"cultivating_change_talk": 3.4, "softening_sustain_talk": 2.6, "partnership": 3.2,
                           "empathy": 3.6, "technical": 3.0, "technical_rating": "fair", "relational": 3.4,
                           "relational_rating": "below fair"}
+    summary["verdict"] = ("An MI expert would most likely rate this session as poor MI (estimated probability of good MI "
+                          "27%). Technical 3.00 (fair), relational 3.40 (below fair), estimated on MITI 4.2.1's 1-5 scale.")
     old.write_text(json.dumps(summary))
     broken = tmp_path / "broken" / "session.json"
     summary = json.loads(broken.read_text())
@@ -248,6 +250,8 @@ def test_overview_reads_session_json_written_before_the_indices(tmp_path):
     assert table["old"]["partnership"] == "55"  # 25 * (3.2 - 1)
     assert all(table["broken"][k] == "" for k in ("technical", "relational", "empathy"))
     assert "technical_rating" not in table["old"]
+    assert "although the relational index is high (60 of 100; technical 50)" in table["old"]["verdict"]
+    assert "1-5" not in table["old"]["verdict"] and "(below fair)" not in table["old"]["verdict"]  # its verdict, rewritten
     row = html.split('<a href="./old/report.html">', 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
     assert cells[4:6] == ["50", "60"]  # technical, relational index: the number alone, no MITI rating

@@ -20,7 +20,9 @@ from urllib.parse import quote
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.fidelity import GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES
+from mifidelity.fidelity import (
+    GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES, FidelityEstimate, GlobalScores, session_verdict,
+)
 from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
 from mifidelity.metrics import THRESHOLDS, rate
 from mifidelity.report.formatting import axis_max, clock, format_value
@@ -85,7 +87,7 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
             "duration_seconds": summary.get("duration_seconds") or summary.get("report_duration_seconds"),
             "utterances": summary.get("utterance_count"),
             **{key: metrics.get(key) for key in CSV_COLUMNS if key in metrics},
-            "verdict": summary.get("verdict") or "",
+            "verdict": _verdict(summary),
             "report": f"./{quote(path.parent.name, safe='')}/report.html",
         }
         record.update(_indices(summary.get("globals")))
@@ -123,6 +125,25 @@ def _indices(scores) -> dict:
             value = 25.0 * (value - 1.0) if 1.0 <= value <= 5.0 else None
         out[key] = None if value is None else int(math.floor(value + 0.5))
     return out
+
+
+def _verdict(summary: dict) -> str:
+    """session.json's verdict; for one written before the indices, rewritten from its own numbers.
+
+    Such a verdict rated the 1-5 globals against MITI's bands ("relational 2.05 (below fair)")
+    beside an estimated verdict they could contradict; the same sentence is now made the way
+    :func:`mifidelity.fidelity.session_verdict` makes it (indices, and why they may disagree).
+    """
+    verdict = str(summary.get("verdict") or "")
+    scores, probability = summary.get("globals"), _number(summary.get("mi_quality_probability"))
+    if not isinstance(scores, dict) or "scale" in scores or probability is None:
+        return verdict
+    try:
+        values = {name: (float(scores[name]) - 1.0) / 4.0 for name in GLOBAL_NAMES}
+        estimate = FidelityEstimate(GlobalScores(**values), probability, "")
+        return session_verdict(pd.DataFrame(summary["assessment"]), estimate)
+    except (KeyError, TypeError, ValueError):
+        return verdict
 
 
 def _by_date(frame: pd.DataFrame) -> pd.DataFrame:
