@@ -50,8 +50,16 @@ METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questi
 SHORT = {"reflection_to_question": "R:Q", "pct_complex_reflections": "%CR", "pct_open_questions": "%OQ",
          "pct_change_talk": "%CT"}
 ROLE_METRICS = {"coach": METRICS[:3], "client": METRICS[3:]}
-# Calibration settings tried: (temperature, session-wide tilt sd), see intervals.CODER_CALIBRATION.
-GRID = tuple((t, sd) for t in (1.0, 1.5, 2.0) for sd in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5))
+# The calibration key of each metric's session-wide tilt (intervals.CODER_CALIBRATION).
+TILT = {"reflection_to_question": "reflection_question_sd", "pct_complex_reflections": "complex_simple_sd",
+        "pct_open_questions": "open_closed_sd", "pct_change_talk": "change_sustain_sd"}
+TEMPERATURE = {"coach": "coach_temperature", "client": "client_temperature"}
+# Calibration settings tried: (temperature, tilt sd) for every role and pair at once. Each metric depends
+# (almost) only on its own pair's tilt and its role's temperature, so the choice is made per metric and
+# the chosen combination is then scored as a whole on the held-out transcripts.
+TEMPERATURES = (1.0, 1.5, 2.0)
+SDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
+GRID = tuple((t, sd) for t in TEMPERATURES for sd in SDS)
 FOLDS = 5
 SEED = 20261206
 VERSIONS = ("clean", "asr")
@@ -110,17 +118,18 @@ def load_sessions(annomi: str, coder_oof: str) -> tuple[list[dict], pd.DataFrame
     return sessions, data
 
 
-def calibration(setting: tuple[float, float]) -> dict[str, float]:
+def uniform(setting: tuple[float, float]) -> dict[str, float]:
+    """A grid setting as a calibration: one temperature for both roles, one sd for every pair."""
     temperature, sd = setting
-    return {"coach_temperature": temperature, "client_temperature": temperature,
-            "coach_session_sd": sd, "client_session_sd": sd}
+    return {**{key: temperature for key in TEMPERATURE.values()}, **{key: sd for key in TILT.values()}}
 
 
-def label(setting: tuple[float, float]) -> str:
-    return f"T={setting[0]:g} sd={setting[1]:g}"
+def label(calibration: dict[str, float]) -> str:
+    short = {"coach_temperature": "Tcoach", "client_temperature": "Tclient", **{TILT[m]: f"sd{SHORT[m]}" for m in METRICS}}
+    return " ".join(f"{short[k]}={v:g}" for k, v in calibration.items())
 
 
-def interval_rows(sessions: list[dict], method: str, rounds: int, setting: tuple[float, float] | None = None) -> pd.DataFrame:
+def interval_rows(sessions: list[dict], method: str, rounds: int, calibration: dict | None = None) -> pd.DataFrame:
     """One row per session and metric: the interval of ``method`` and whether it holds the experts' value."""
     rows = []
     for s in sessions:
@@ -129,8 +138,7 @@ def interval_rows(sessions: list[dict], method: str, rounds: int, setting: tuple
         elif method == "sampling":
             intervals = bootstrap_intervals(s["table"], rounds, coder=False)
         else:
-            intervals = bootstrap_intervals(s["table"], rounds,
-                                            calibration=None if setting is None else calibration(setting))
+            intervals = bootstrap_intervals(s["table"], rounds, calibration=calibration)
         for metric in METRICS:
             expert, low, high = s["expert"][metric], intervals[metric]["low"], intervals[metric]["high"]
             if expert is None:
@@ -153,40 +161,55 @@ def summary(rows: pd.DataFrame, label: str) -> pd.DataFrame:
                     "covered": int(group["covered"].sum()), "coverage": group["covered"].mean(),
                     "median width": group["width"].median(),
                     f"covered (basis>={MIN_BASIS})": f"{int(judged['covered'].sum())}/{len(judged)}" if len(judged) else "-",
+                    f"median width (basis>={MIN_BASIS})": judged["width"].median() if len(judged) else None,
                     "holds counted": group["holds_counted"].mean()})
     return pd.DataFrame(out)
 
 
 # --------------------------------------------------------------------------- cross-validated calibration
 
-def choose(rows_by_setting: dict, transcripts: set[int], metrics, target: float) -> tuple[float, float]:
-    """Of the settings whose coverage on ``transcripts`` reaches ``target`` on every metric in ``metrics``,
-    the one with the narrowest intervals (median width relative to the uncalibrated one, summed over
-    the metrics); if none reaches it, the one with the best worst-metric coverage."""
-    def scores(setting):
-        rows = rows_by_setting[setting]
-        rows = rows[rows["transcript_id"].isin(transcripts) & rows["metric"].isin(metrics)]
-        return rows.groupby("metric").agg(coverage=("covered", "mean"), width=("width", "median"))
-    base = scores(GRID[0])["width"]
-    table = {setting: scores(setting) for setting in GRID}
-    reached = [s for s in GRID if table[s]["coverage"].min() >= target]
-    if reached:
-        return min(reached, key=lambda s: float((table[s]["width"] / base).sum()))
-    return max(GRID, key=lambda s: table[s]["coverage"].min())
+def choose(rows_by_setting: dict, transcripts: set[int], target: float) -> dict[str, float]:
+    """The calibration chosen on ``transcripts``: per role the temperature, per metric the tilt sd.
+
+    For each temperature, each metric takes the sd with the narrowest median interval among those whose
+    coverage reaches ``target`` (else the sd with the best coverage); the role takes the temperature
+    whose metrics all reach the target with the narrowest intervals (widths relative to the uncalibrated
+    ones, summed), else the one with the best worst-metric coverage.
+    """
+    scores = {}
+    for setting, rows in rows_by_setting.items():
+        rows = rows[rows["transcript_id"].isin(transcripts)]
+        scores[setting] = rows.groupby("metric").agg(coverage=("covered", "mean"), width=("width", "median"))
+    base = scores[(1.0, 0.0)]["width"]
+    chosen = {}
+    for role, metrics in ROLE_METRICS.items():
+        options = []
+        for t in TEMPERATURES:
+            picks = {}
+            for metric in metrics:
+                reached = [sd for sd in SDS if scores[(t, sd)].loc[metric, "coverage"] >= target]
+                picks[metric] = (min(reached, key=lambda sd: scores[(t, sd)].loc[metric, "width"]) if reached
+                                 else max(SDS, key=lambda sd: scores[(t, sd)].loc[metric, "coverage"]))
+            coverage = min(scores[(t, picks[m])].loc[m, "coverage"] for m in metrics)
+            width = sum(scores[(t, picks[m])].loc[m, "width"] / base[m] for m in metrics)
+            options.append((coverage >= target, -width if coverage >= target else coverage, t, picks))
+        _, _, t, picks = max(options, key=lambda o: (o[0], o[1]))
+        chosen[TEMPERATURE[role]] = t
+        chosen.update({TILT[m]: sd for m, sd in picks.items()})
+    return {key: chosen[key] for key in (*TEMPERATURE.values(), *(TILT[m] for m in METRICS))}
 
 
-def cross_validated(rows_by_t: dict, transcripts: np.ndarray, target: float) -> tuple[pd.DataFrame, list]:
-    """Held-out rows: each fold's transcripts scored with the settings chosen on the other folds."""
-    order = np.random.default_rng(SEED).permutation(np.unique(transcripts))
+def cross_validated(sessions: list[dict], rows_by_setting: dict, rounds: int, target: float) -> tuple[pd.DataFrame, list]:
+    """Held-out rows: each fold's transcripts scored with the calibration chosen on the other folds."""
+    order = np.random.default_rng(SEED).permutation(sorted({s["transcript_id"] for s in sessions}))
     folds = np.array_split(order, FOLDS)
     held_out, chosen = [], []
     for k, test in enumerate(folds):
         train = set(np.concatenate([f for j, f in enumerate(folds) if j != k]).tolist())
-        settings = {role: choose(rows_by_t, train, metrics, target) for role, metrics in ROLE_METRICS.items()}
-        chosen.append(settings)
-        for role, metrics in ROLE_METRICS.items():
-            rows = rows_by_t[settings[role]]
-            held_out.append(rows[rows["transcript_id"].isin(set(test.tolist())) & rows["metric"].isin(metrics)])
+        calibration = choose(rows_by_setting, train, target)
+        chosen.append(calibration)
+        test = set(test.tolist())
+        held_out.append(interval_rows([s for s in sessions if s["transcript_id"] in test], "coder", rounds, calibration))
     return pd.concat(held_out, ignore_index=True), chosen
 
 
@@ -245,26 +268,25 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.rounds} rounds; coverage target for the calibration {args.target:.0%}\n")
     tables = [summary(interval_rows(sessions, "before", args.rounds), "before (utterances, codes fixed)"),
               summary(interval_rows(sessions, "sampling", args.rounds), "sampling only (volleys)")]
-    rows_by_t = {t: interval_rows(sessions, "coder", args.rounds, t) for t in GRID}
-    tables.append(summary(rows_by_t[GRID[0]], "coder, " + label(GRID[0])))
-    held_out, chosen = cross_validated(rows_by_t, np.array([s["transcript_id"] for s in sessions]), args.target)
+    rows_by_setting = {setting: interval_rows(sessions, "coder", args.rounds, uniform(setting)) for setting in GRID}
+    tables.append(summary(rows_by_setting[(1.0, 0.0)], "coder, uncalibrated"))
+    held_out, chosen = cross_validated(sessions, rows_by_setting, args.rounds, args.target)
     tables.append(summary(held_out, "coder, cross-validated"))
-    now = interval_rows(sessions, "coder", args.rounds)
-    tables.append(summary(now, "coder, CODER_CALIBRATION (in-sample)"))
+    tables.append(summary(interval_rows(sessions, "coder", args.rounds), "coder, CODER_CALIBRATION (in-sample)"))
     table = pd.concat(tables, ignore_index=True)
     table["order"] = table["metric"].map({SHORT[m]: i for i, m in enumerate(METRICS)})
     table = table.sort_values(["order", "version"], kind="stable").drop(columns="order")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
-    print("\nSettings chosen per fold: " + "; ".join(
-        f"coach {label(c['coach'])}, client {label(c['client'])}" for c in chosen))
-    everyone = set(s["transcript_id"] for s in sessions)
-    print("Chosen on all transcripts (for CODER_CALIBRATION): " + ", ".join(
-        f"{role} {label(choose(rows_by_t, everyone, metrics, args.target))}" for role, metrics in ROLE_METRICS.items()))
-    print("\nCoverage / median width by setting, all transcripts (in-sample; what the choice sees):")
-    grid = pd.DataFrame({label(t): r.groupby("metric").apply(
+    print("\nCalibration chosen per fold (on the other folds' transcripts):")
+    for k, calibration in enumerate(chosen):
+        print(f"  fold {k + 1}: {label(calibration)}")
+    everyone = {s["transcript_id"] for s in sessions}
+    print("Chosen on all transcripts (what CODER_CALIBRATION should hold):", choose(rows_by_setting, everyone, args.target))
+    print("\nCoverage / median width by setting (one temperature and one sd for all), all transcripts, in-sample:")
+    grid = pd.DataFrame({f"T={t:g} sd={sd:g}": r.groupby("metric").apply(
         lambda g: f"{g['covered'].mean():.2f}/{g['width'].median():.3g}", include_groups=False)
-        for t, r in rows_by_t.items()}).T
+        for (t, sd), r in rows_by_setting.items()}).T
     print(grid[list(METRICS)].rename(columns=SHORT).to_string())
 
     print("\nWhich single value is closer to the experts (mean absolute error; R:Q in ratio units, others in points):")

@@ -9,7 +9,7 @@ import pytest
 
 from mifidelity.metrics import THRESHOLDS, compute_metrics
 from mifidelity.report import render_session_report
-from mifidelity.report.intervals import KINDS, bootstrap_intervals
+from mifidelity.report.intervals import CODER_CALIBRATION, KINDS, bootstrap_intervals
 from mifidelity.report.scorecard import NOT_YET_CLEAR, scorecard
 from support.reports import coded_session
 
@@ -117,9 +117,11 @@ def test_client_talk_doubt_widens_change_talk():
 
 def test_a_session_wide_tilt_widens_even_many_independent_utterances():
     frame = pd.concat([session({"complex": 0.6, "simple": 0.4})] * 10, ignore_index=True)
-    independent = bootstrap_intervals(frame, calibration={"coach_session_sd": 0.0})["pct_complex_reflections"]
-    tilted = bootstrap_intervals(frame, calibration={"coach_session_sd": 1.0})["pct_complex_reflections"]
+    independent = bootstrap_intervals(frame, calibration={"complex_simple_sd": 0.0})["pct_complex_reflections"]
+    tilted = bootstrap_intervals(frame, calibration={"complex_simple_sd": 1.0})["pct_complex_reflections"]
     assert width(tilted) > width(independent) + 5
+    with pytest.raises(ValueError):
+        bootstrap_intervals(frame, calibration={"complex_simpel_sd": 1.0})
 
 
 def test_codes_are_counted_per_coach_volley():
@@ -242,3 +244,31 @@ def test_report_shows_not_yet_clear_and_the_kind_of_interval():
         assert NOT_YET_CLEAR not in head
     assert "codes taken as given" in html  # hand codes: no probabilities, sampling only
     assert THRESHOLDS  # the bands come from the one threshold table
+
+
+# ------------------------------------------------------------------------------------ coverage benchmark
+
+def test_benchmark_chooses_the_narrowest_calibration_that_reaches_the_target():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import interval_coverage as bench
+
+    rows_by_setting = {}
+    for t, sd in bench.GRID:
+        rows = []
+        for transcript in range(20):
+            for metric in bench.METRICS:
+                # coverage grows with sd (and does not depend on the temperature); width too
+                covered = transcript < {0.0: 12, 0.25: 16, 0.5: 19}.get(sd, 20)
+                rows.append({"transcript_id": transcript, "version": "clean", "metric": metric, "covered": covered,
+                             "width": 1.0 + sd + (t - 1.0), "holds_counted": True, "judged": True})
+        rows_by_setting[(t, sd)] = pd.DataFrame(rows)
+    chosen = bench.choose(rows_by_setting, set(range(20)), target=0.95)
+    assert chosen["coach_temperature"] == 1.0 and chosen["client_temperature"] == 1.0
+    assert {chosen[bench.TILT[m]] for m in bench.METRICS} == {0.5}  # 19/20 covered: the first sd reaching 95%
+    assert set(chosen) == set(CODER_CALIBRATION)
+    # the old interval, kept for comparison: utterances resampled, codes fixed
+    old = bench.legacy_intervals(session(), rounds=200)
+    assert old["pct_complex_reflections"]["low"] <= 50.0 <= old["pct_complex_reflections"]["high"]

@@ -37,20 +37,23 @@ BOOTSTRAP_SEED = 20240421
 #   renormalised (coach: open question, closed question, complex reflection, simple reflection, neither;
 #   client: change, sustain, neutral). 1 leaves them as they are; above 1 an over-confident coder is made
 #   less sure of every single utterance.
-# - ``*_session_sd``: the coder's errors are not independent: on one session it may call too many
-#   reflections complex, on another too few. Each round therefore also draws one session-wide tilt per
-#   pair the metrics compare (open against closed, complex against simple, reflection against question;
-#   change against sustain), a normal log-odds shift with this standard deviation applied to every
-#   utterance of the session. 0 means independent errors only.
+# - ``*_sd`` (one per pair a metric compares): the coder's errors are not independent: on one session it
+#   may call too many reflections complex, on another too few. Each round therefore also draws one
+#   session-wide tilt per pair, a normal log-odds shift with this standard deviation applied to every
+#   utterance of the session (open against closed questions for % open questions, complex against simple
+#   reflections for % complex, reflections against questions for R:Q, change against sustain talk for
+#   % change talk). 0 means independent errors only.
 # Chosen by benchmarks/interval_coverage.py, cross-validated by transcript on AnnoMI with out-of-fold
-# coder probabilities (both text versions): of the grid's settings whose coverage of the experts' values
-# reaches 95% on every metric of the role on the training transcripts, the one with the narrowest
-# intervals. Measured coverage on held-out transcripts: docs/report.md.
+# coder probabilities (both text versions): per role the temperature, and per metric the tilt, with the
+# narrowest intervals among those whose coverage of the experts' values reaches 95% on the training
+# transcripts. Coverage measured on held-out transcripts: docs/report.md.
 CODER_CALIBRATION = {
     "coach_temperature": 1.0,
-    "coach_session_sd": 0.0,
     "client_temperature": 1.0,
-    "client_session_sd": 0.0,
+    "open_closed_sd": 0.0,
+    "complex_simple_sd": 0.0,
+    "reflection_question_sd": 0.0,
+    "change_sustain_sd": 0.0,
 }
 
 # The two kinds of interval, in words for the report.
@@ -79,13 +82,14 @@ _COACH_OUTCOMES = ("open", "closed", "complex", "simple")  # the fifth is "neith
 _COACH_COLUMNS = ("probability_open_question", "probability_closed_question",
                   "probability_complex_reflection", "probability_simple_reflection")
 _CLIENT_COLUMNS = ("probability_change_talk", "probability_sustain_talk")  # the third is neutral
-# The pairs a session-wide tilt shifts against each other, as +-1/2 weights on the outcomes' log-probabilities.
-_COACH_PAIRS = np.array([
-    [0.5, -0.5, 0.0, 0.0, 0.0],  # open against closed questions
-    [0.0, 0.0, 0.5, -0.5, 0.0],  # complex against simple reflections
-    [-0.5, -0.5, 0.5, 0.5, 0.0],  # reflections against questions
-])
-_CLIENT_PAIRS = np.array([[0.5, -0.5, 0.0]])  # change against sustain talk
+# The pairs a session-wide tilt shifts against each other: calibration key -> +-1/2 weights on the
+# outcomes' log-probabilities (coach: open, closed, complex, simple, neither; client: change, sustain, neutral).
+_COACH_PAIRS = {
+    "open_closed_sd": (0.5, -0.5, 0.0, 0.0, 0.0),
+    "complex_simple_sd": (0.0, 0.0, 0.5, -0.5, 0.0),
+    "reflection_question_sd": (-0.5, -0.5, 0.5, 0.5, 0.0),
+}
+_CLIENT_PAIRS = {"change_sustain_sd": (0.5, -0.5, 0.0)}
 
 
 def has_probabilities(utterances: pd.DataFrame) -> bool:
@@ -108,6 +112,9 @@ def bootstrap_intervals(utterances: pd.DataFrame, rounds: int = BOOTSTRAP_ROUNDS
     """
     use_coder = has_probabilities(utterances) if coder is None else (coder and has_probabilities(utterances))
     kind = "coder" if use_coder else "sampling"
+    unknown = set(calibration or {}) - set(CODER_CALIBRATION)
+    if unknown:
+        raise ValueError(f"unknown calibration settings: {sorted(unknown)} (known: {sorted(CODER_CALIBRATION)})")
     settings = {**CODER_CALIBRATION, **(calibration or {})}
     rng = np.random.default_rng(seed)
     counts, basis = _round_counts(utterances, rounds, rng, use_coder, settings)
@@ -144,7 +151,7 @@ def _round_counts(utterances: pd.DataFrame, rounds: int, rng: np.random.Generato
     hard_coach = _hard_coach(utterances.iloc[coach_rows])
     if use_coder and len(coach_rows):
         probs = _coach_probabilities(utterances.iloc[coach_rows], hard_coach)
-        tilt = _tilts(rng, rounds, settings["coach_session_sd"], _COACH_PAIRS)
+        tilt = _tilts(rng, rounds, settings, _COACH_PAIRS)
         drawn = _draw(rng, _soften(probs, settings["coach_temperature"]), tilt)  # (rounds, n) outcome index
         indicators = {name: drawn == k for k, name in enumerate(_COACH_OUTCOMES)}
     else:
@@ -162,7 +169,7 @@ def _round_counts(utterances: pd.DataFrame, rounds: int, rng: np.random.Generato
     hard_client = np.column_stack([(talk == "change").to_numpy(), (talk == "sustain").to_numpy()]).astype(float)
     if use_coder and len(client_rows):
         probs = _client_probabilities(utterances.iloc[client_rows], hard_client)
-        tilt = _tilts(rng, rounds, settings["client_session_sd"], _CLIENT_PAIRS)
+        tilt = _tilts(rng, rounds, settings, _CLIENT_PAIRS)
         drawn = _draw(rng, _soften(probs, settings["client_temperature"]), tilt)
         change, sustain = drawn == 0, drawn == 1
     else:
@@ -222,10 +229,11 @@ def _soften(probs: np.ndarray, temperature: float) -> np.ndarray:
     return scaled / np.maximum(scaled.sum(axis=1, keepdims=True), 1e-300)
 
 
-def _tilts(rng: np.random.Generator, rounds: int, sd: float, pairs: np.ndarray) -> np.ndarray:
-    """``(rounds, outcomes)`` log-odds shifts, one normal draw per round and compared pair (``pairs``: pair x outcome, +-1/2)."""
+def _tilts(rng: np.random.Generator, rounds: int, settings: dict[str, float], pairs: dict[str, tuple]) -> np.ndarray:
+    """``(rounds, outcomes)`` log-probability shifts: per round one normal draw per pair, times its sd."""
     shifts = rng.standard_normal((rounds, len(pairs)))  # drawn even for sd 0, so every setting sees the same stream
-    return sd * shifts @ pairs
+    sds = np.array([settings[key] for key in pairs])
+    return (shifts * sds) @ np.array(list(pairs.values()))
 
 
 def _draw(rng: np.random.Generator, probs: np.ndarray, tilt: np.ndarray) -> np.ndarray:
