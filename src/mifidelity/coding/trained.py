@@ -18,6 +18,7 @@ from mifidelity.coding.base import ADHERENCE_COLUMN, LABELS, PROBABILITY_COLUMNS
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
+from mifidelity.coding.plain_speech import PLAIN_SPEECH_VERSION, adjust_adherence, adjust_behaviour, detect_all
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -64,10 +65,14 @@ class TrainedCoder:
     encoder and the fine-tuned layers are then shared by every coder in the process.
     The MITI adherence code (``adherence``) comes from
     :class:`~mifidelity.coding.adherence.AdherenceCoder`, run beside the behaviour codes.
+    :meth:`code` then weighs in what the words say (directives, warnings, lectures,
+    confrontations, minimising, advice, summaries, rulers: :mod:`mifidelity.coding.plain_speech`;
+    ``plain_speech=False`` leaves it out); :meth:`predict_proba` is the network's alone.
     """
 
-    def __init__(self, model_path: str | None = None, adherence_path: str | None = None):
+    def __init__(self, model_path: str | None = None, adherence_path: str | None = None, plain_speech: bool = True):
         self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
+        self.plain_speech = plain_speech  # False: the network's codes without the word cues (for comparison)
         self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version="unloaded")
         self._model: ContextCoder | None = None
         self.adherence = AdherenceCoder(adherence_path)
@@ -81,7 +86,8 @@ class TrainedCoder:
             self.info = StageInfo(engine="trained",
                                   model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}"
                                         f"+{self.adherence.model_path.name}",
-                                  version=f"{meta.get('model_version', '?')}+{self.adherence.info.version}")
+                                  version=f"{meta.get('model_version', '?')}+{self.adherence.info.version}"
+                                          + (f"+plain-speech-{PLAIN_SPEECH_VERSION}" if self.plain_speech else ""))
         get_bottom()
         return self
 
@@ -108,10 +114,15 @@ class TrainedCoder:
                     + list(PROBABILITY_COLUMNS):
                 codes[column] = pd.Series([], dtype=object)
             return codes
-        probs = self.predict_proba(roles, texts)
+        network = self.predict_proba(roles, texts)
         labels = dict(self._model.labels)
+        # What the words say (directives, warnings, summaries, rulers...) weighs in before the
+        # joint decision: mifidelity.coding.plain_speech, docs/model-card.md "Plain speech".
+        cues = detect_all([str(r) for r in roles], ["" if t is None else str(t) for t in texts]) if self.plain_speech \
+            else [frozenset()] * len(roles)
+        probs = adjust_behaviour(network, cues, labels)
         joint = joint_behaviour(probs, labels)
         codes = codes_from_probabilities(list(roles), joint, labels)
-        adherence = adherence_codes(roles, joint_adherence(self.adherence.predict_proba(roles, texts),
+        adherence = adherence_codes(roles, joint_adherence(adjust_adherence(self.adherence.predict_proba(roles, texts), cues),
                                                            probs["main_behaviour"], labels["main_behaviour"]))
         return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)

@@ -1,0 +1,273 @@
+"""What the words say: directive, warning, lecture, confront, minimising, advice, summary and scaling cues.
+
+The trained coder learnt its codes from AnnoMI's written, punctuated demonstrations, where a
+coach who tells a client what to do is rare and a question usually ends in "?". On plain
+speech (lower case, no punctuation, long turns) it codes "you need to stop drinking before it
+kills you" a reflection, "it will pass it's not a big deal" a question, and a lecture as
+adherence ``none``; the other way round, a summary ("let me sum up what I heard ...") becomes
+Persuade and an importance ruler a Seek.
+
+This module reads a few kinds of language from the words alone (:data:`CUES`; never from "?"
+or politeness) and moves probability mass where a cue is found: a directive, warning, lecture
+or advice moves most of P(reflection) and P(question) to input and most of P(none), P(affirm),
+P(seek) and P(autonomy) to Persuade; a confrontation or minimising remark moves them to other
+and Confront; a summary moves the other behaviours to (complex) reflection and Persuade /
+Confront to none; a ruler moves the other behaviours to question and Seek / Persuade /
+Confront to none; a permission phrase turns Persuade into Persuade with Permission. The shares
+are in :data:`MOVES`, the one table of constants. Each row keeps its sum, so the probability
+columns, the hard codes taken from them and the session sums stay consistent, and the joint
+decision (:mod:`mifidelity.coding.model`) runs on the moved probabilities as before.
+
+A cue that reads like the coach's own stance ("you need to ...", "you'll lose ...") is
+ignored when a reflective frame comes before it ("you feel you need to ...", "you're worried
+you'll lose ...", "it sounds like ... you need to ..."), when it sits in a relative clause ("the
+motivation you need to ...") or in a sentence that opens with a question word ("what's the
+first thing you might try"), and when its sentence ends in "?" in punctuated text
+(:data:`FRAME_WORDS`, :data:`REFLECTIVE_FRAME`, :data:`QUESTION_OPENERS`). When in doubt, no
+cue: MITI's rule too (no code rather than Confront).
+
+Used by :class:`mifidelity.coding.trained.TrainedCoder` between the network and the joint
+decision (:func:`mifidelity.coding.model.joint_behaviour`, :func:`~mifidelity.coding.model.joint_adherence`);
+``benchmarks/plain_speech_codes.py`` measures it (docs/model-card.md, "Plain speech").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from mifidelity.coding.base import ADHERENCE_LABELS, LABELS
+from mifidelity.coding.features import strip_asr
+
+PLAIN_SPEECH_VERSION = "1"  # recorded in the coder's version (session.json "models")
+
+# Words that, within FRAME_WINDOW words before a stance cue, make it the client's view reflected
+# or a question about it ("you feel like you have to", "you're afraid you'll lose", "do you think
+# you should").
+FRAME_WORDS = frozenset("""
+feel feels feeling felt think thinks thinking thought said say says saying know knowing knew sounds sound
+seems seem believe wonder wondering wondered realise realize realised realized realises realizes decided sure worried worry
+knows reckon reckons guess suppose understand understands
+worrying afraid scared fear fears frightened concerned hope hoping wish wishing if whether because cause reason reasons
+do does did what how why when where which who would wanted want wants told tell
+""".split())
+FRAME_WINDOW = 4
+# Anywhere earlier in the sentence, these make what follows the client's view given back.
+REFLECTIVE_FRAME = re.compile(
+    r"\b(?:sounds? like|it seems|seems like|you feel|you(?:'re| re| are) feeling|you felt|you(?:'re| re| are) saying|you said"
+    r"|you mentioned|you(?:'re| re| are) telling me|what i hear|what i(?:'m| m| am) hearing|i hear you|you think"
+    r"|you(?:'re| re| are) thinking|part of you|you(?:'re| re| are) (?:worried|afraid|scared|concerned)|you(?:'re| re| are) wondering)\b")
+# A sentence that opens (after fillers) with one of these is a question: a stance cue later in it is
+# asked about, not taken ("what's the first thing you might try", "can i suggest you come back").
+QUESTION_OPENERS = frozenset("""
+what what's whats how how's why when where who which whose do does did is are was were can could would will
+have has should shall may
+""".split())
+FILLERS = frozenset("so okay ok well right now um uh er erm and but yeah yes mm hmm alright then also".split())
+# "the X you need to", "everything you need to": a relative clause, not an instruction.
+DETERMINERS = frozenset("the a an any every some this that these those your my".split())
+RELATIVE_HEADS = frozenset("everything anything something nothing all whatever things stuff".split())
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A kind of language, found by ``pattern`` in lower-cased text without punctuation."""
+
+    pattern: re.Pattern
+    stance: bool  # the coach's own stance: ignored after a reflective or question frame, or in a "?" sentence
+
+
+def _cue(pattern: str, stance: bool = True) -> Cue:
+    return Cue(re.compile(pattern), stance)
+
+
+_MARKERS = r"(?:(?:okay|ok|well|right|now|look|listen|honestly|seriously|really|please|um|uh|er|and|but|then|just)\s+)*"
+# "you need to / must / should ..." anywhere; "you have to / you've got to" only to open a sentence ("so you have to
+# provide for your kids" reflects the client's situation); "you must be / like" guesses, it does not direct.
+_OBLIGE = (r"(?:\byou(?: really| just| seriously| honestly| definitely| absolutely)?(?: need to| must(?! be| have been| like| feel| think)"
+           r"| should| ought to| had better|'d better| d better| better) "
+           r"|^" + _MARKERS + r"you(?: really| just)?(?: have to| have got to|'ve got to| ve got to| got to| gotta) )")
+
+CUES: dict[str, Cue] = {
+    # telling the client what to do
+    "directive": _cue(
+        _OBLIGE + r"(?!be proud|feel|decide|choose|figure|work out|ask yourself)\w+"
+        r"|\bi (?:want|need) you to\b|\bwhat you (?:need|have|ought|should|must) (?:to )?do is\b"
+        r"|^(?:(?:so|okay|ok|well|right|now|look|listen|um|uh|er|and|then|honestly|seriously|please)\s+)*(?:just\s+)?"
+        r"(?:stop|quit|cut (?:down|back|out)|throw|get rid of|give up|make sure|avoid|stay away|"
+        r"don't (?!you\b|worry|know|get me|mind|think)|do not (?!worry|know)|put (?:down|away)|swap|switch to)\b"),
+    # a consequence held over the client
+    "warning": _cue(
+        r"\bif you (?:keep|carry on|continue|go on|don't|do not|won't|never)\b.* you(?:'ll| ll| will| are going to|'re going to| re going to| could| might| may)\b"
+        r"|\b(?:keep|carry on|go on)(?: \w+){0,4} and you(?:'ll| ll| will| could| might| are going to|'re going to)\b"
+        r"|\b(?:is|are|it's|that's|its|thats) going to (?:kill|ruin|destroy|wreck|cost) you"
+        r"|\bgoing to (?:kill|ruin|destroy|wreck) your\b|\bbefore it (?:kills|ruins|destroys) you"
+        r"|\byou(?:'ll| ll| will| are going to|'re going to| re going to| could) (?:lose|end up|die|kill|ruin|"
+        r"have a (?:heart attack|stroke)|get (?:sick|ill|cancer|diabetes))\b"),
+    # arguing the point
+    "lecture": _cue(
+        r"\byou (?:have|need|ve got|'ve got|got) to (?:understand|realise|realize|accept|face|take (?:this|it|that) seriously|wake up)"
+        r"|\blet me tell you\b|\bthe (?:thing|fact|truth|reality|problem) is\b|\bthat's the (?:reality|truth|fact)\b"
+        r"|\bthe only (?:way|thing|answer)\b|\byou can't (?:keep|go on|carry on|continue|just)\b|\byou ought to\b"),
+    # advice the coach puts forward
+    "advice": _cue(
+        r"\b(?:i think|i'd say|i reckon|i really think)? ?you should (?!be proud)\w+|\byou (?:could|might) (?:try|want to try|think about|consider|want to consider)\b"
+        r"|\bwhat i(?:'d| would) do is\b|\bif i were you\b|\bmy advice\b|\bi(?:'d| would)? (?:suggest|recommend|advise)\b"
+        r"|\bthe best thing (?:to do |you can do |for you )?(?:would be|is)\b|\bwhy don't you just\b"
+
+        r"|^(?:(?:so|okay|ok|well|right|now|um|uh|and|then|maybe)\s+)*try (?!to (?:imagine|remember|think|picture))\w+"),
+    # options and what works for others
+    "suggestion": _cue(
+        r"\bone (?:thing|option|idea) (?:you could|you might|to try|that might help|that could help|that helps (?:a lot of |many |some )?people)"
+        r"|\b(?:one|another) option is\b|\b(?:some|many|lots of|a lot of|other) people (?:find|found|have found) (?:it )?(?:helps|helpful|useful|that)\b"),
+    # the coach offers it for the client to take or leave
+    "permission": _cue(
+        r"\bif you(?:'d| would)? (?:like|want)\b|\bif (?:it's|that's|its|thats) (?:okay|ok|alright|all right)\b"
+        r"|\bwould it be (?:okay|ok|alright|all right)\b|\bsince you asked\b|\byou asked (?:me |about )"
+        r"|\bsee what you think\b|\b(?:entirely |totally |completely |really )?(?:up to you|your (?:call|choice|decision))\b"
+        r"|\byou know (?:best|yourself best)\b|\bonly if you\b|\btake it or leave it\b"
+        r"|\byou(?:'ve| ve)? (?:said|mentioned|asked) (?:that )?you (?:wanted|want|would like) (?:some )?(?:ideas|suggestions|advice|tips)",
+        stance=False),
+    # disagreeing, labelling, blaming, doubting
+    "confront": _cue(
+        r"\byou(?:'re| re| are) (?:just )?(?:making excuses|in denial|lying|kidding yourself|fooling yourself|not even trying|"
+        r"being (?:selfish|silly|ridiculous|stupid|lazy|childish|dramatic))"
+        r"|\bcome on\b(?! (?:board|in|over|up|back|down|along|through|to|by|out|home))|\bthat's not true\b|\bthats not true\b|\bi don't believe (?:you|that|it)\b|\bshould be ashamed\b"
+        r"|\b(?:that's|it's|you're|that is|this is) (?:just )?(?:selfish|irresponsible|ridiculous|pathetic|lazy|stupid)\b"
+        r"|\byou never (?:actually |even |really )?(?:do|try|listen|follow|stick)\b|\bno excuses\b"),
+    # making light of what the client brings
+    "minimising": _cue(
+        r"\b(?:not|isn't|it's not|that's not|its not) (?:a |such a |that )?big (?:a )?deal\b|\bno big deal\b"
+        r"|\bit(?:'s| s| is) (?:nothing|not that bad|not so bad)\b|\bit(?:'s| s| is) (?:only|just) (?:a couple|a few|a little|a bit|one|two)\b|\bit(?:'ll| ll| will) (?:pass|sort itself out|be fine)\b"
+        r"|\boverreacting\b|\bmak(?:e|ing) (?:such )?a (?:fuss|big thing)\b|\bevery(?:body|one) (?:feels|does|goes through) (?:that|this|it|like that)\b"),
+    # gathering what the client said
+    "summary": _cue(
+        r"\b(?:sum|summarise|summarize|recap) (?:up|this|that|it|things|what)|\bsumming up\b|\bin summary\b"
+        r"|\bpull (?:this |that |it |a few things |some things |things )?(?:all )?together\b|\bputting (?:it|this|that) (?:all )?together\b"
+        r"|\bsee if i(?:'ve| ve| have)? (?:got|understood|heard)\b|\bmake sure i(?:'ve| ve| have)? (?:got|understood|heard|have)\b"
+        r"|\bso far you(?:'ve| ve| have) (?:told|said)\b|\bwhat i(?:'m| am) hearing is\b",
+        stance=False),
+    # importance, confidence and readiness rulers
+    "scaling": _cue(
+        r"\bon a scale\b|\b(?:zero|0|one|1) (?:to|and) (?:ten|10)\b"
+        r"|\bhow (?:important|confident|ready|sure|committed|motivated|willing) (?:is it|are you|would you|do you)\b"
+        r"|\bwhy (?:a|an) \w+ and not\b|\bfrom (?:a|an) (?:zero|one|two|three|four|five|six|seven|eight|nine|ten|\d+) to (?:a|an)\b",
+        stance=False),
+}
+
+# The one table of constants: per cue, task -> (from label, to label, share of the from-label's
+# probability that moves). Cues apply in this order; rows still sum to one.
+_PUT_FORWARD = (("reflection", "input", 0.9), ("question", "input", 0.8))   # an input, not a reflection or question
+_AS_STATEMENT = (("reflection", "other", 0.9), ("question", "other", 0.8))   # a remark, not a reflection or question
+_NOT_ADHERENT = ("none", "affirm", "seeking_collaboration", "emphasizing_autonomy")
+MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
+    "directive": {"main_behaviour": _PUT_FORWARD,
+                  "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
+    "warning": {"main_behaviour": _PUT_FORWARD,
+                "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
+    "lecture": {"main_behaviour": _PUT_FORWARD,
+                "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
+    "advice": {"main_behaviour": _PUT_FORWARD,
+               "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
+    # options and what works for others: put forward, but often offered to take or leave (the network reads that)
+    "suggestion": {"main_behaviour": _PUT_FORWARD},
+    "confront": {"main_behaviour": _AS_STATEMENT,
+                 "adherence": tuple((label, "confront", 0.8) for label in _NOT_ADHERENT)},
+    "minimising": {"main_behaviour": _AS_STATEMENT,
+                   "adherence": tuple((label, "confront", 0.8) for label in _NOT_ADHERENT)},
+    # after the stance cues: advice offered to take or leave is Persuade with Permission
+    "permission": {"adherence": (("persuade", "persuade_with_permission", 0.8),)},
+    "summary": {"main_behaviour": (("question", "reflection", 0.8), ("input", "reflection", 0.8), ("other", "reflection", 0.8)),
+                "reflection": (("simple", "complex", 0.5),),
+                "adherence": (("persuade", "none", 0.9), ("persuade_with_permission", "none", 0.9), ("confront", "none", 0.9))},
+    "scaling": {"main_behaviour": (("reflection", "question", 0.9), ("input", "question", 0.9), ("other", "question", 0.9)),
+                "adherence": (("seeking_collaboration", "none", 0.9), ("persuade", "none", 0.9),
+                              ("persuade_with_permission", "none", 0.9), ("confront", "none", 0.9))},
+}
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _framed(before: str, cue_text: str) -> bool:
+    """Whether a reflective or question frame comes within FRAME_WINDOW words before a cue, or a cue that
+    starts with "you" sits in a relative clause ("the motivation you need to ...", "everything you need to ...")."""
+    words = before.split()
+    if any(word in FRAME_WORDS for word in words[-FRAME_WINDOW:]):
+        return True
+    return cue_text.startswith("you") and ((len(words) >= 1 and words[-1] in RELATIVE_HEADS)
+                                          or (len(words) >= 2 and words[-2] in DETERMINERS))
+
+
+def _question_from(plain: str) -> int | None:
+    """Where a sentence that opens (after fillers) with a question word starts; ``None`` for other sentences."""
+    position = 0
+    for word in plain.split():
+        if word not in FILLERS:
+            return position if word in QUESTION_OPENERS else None
+        position += len(word) + 1
+    return None
+
+
+def _not_the_coach_s(plain: str, start: int) -> bool:
+    """Whether a stance cue found at ``start`` reflects the client's view, sits in a relative clause or is asked about."""
+    before = plain[:start]
+    question = _question_from(plain)
+    return _framed(before, plain[start:]) or bool(REFLECTIVE_FRAME.search(before)) or (question is not None and start > question)
+
+
+def detect(text: str) -> frozenset[str]:
+    """The cues found in one utterance (names from :data:`CUES`)."""
+    found = set()
+    for sentence in _SENTENCE_END.split(str(text or "").strip()):
+        asks = sentence.rstrip().endswith("?")
+        plain = strip_asr(sentence)
+        if not plain:
+            continue
+        for name, cue in CUES.items():
+            if name in found:
+                continue
+            for match in cue.pattern.finditer(plain):
+                if cue.stance and (asks or _not_the_coach_s(plain, match.start())):
+                    continue
+                found.add(name)
+                break
+    return frozenset(found)
+
+
+def detect_all(roles: Sequence[str], texts: Sequence[str]) -> list[frozenset[str]]:
+    """Cues per utterance; client utterances get none (the cues describe what a coach does)."""
+    return [detect(text) if role == "coach" else frozenset() for role, text in zip(roles, texts)]
+
+
+def move(probabilities: np.ndarray, cues: Sequence[frozenset[str]], task: str, labels: Sequence) -> np.ndarray:
+    """``probabilities`` (n, k) of ``task`` with each row's cues' :data:`MOVES` applied (rows keep their sum)."""
+    out = np.array(probabilities, dtype=float, copy=True)
+    labels = list(labels)
+    for row, names in enumerate(cues):
+        for name in MOVES:
+            if name not in names:
+                continue
+            for source, target, share in MOVES[name].get(task, ()):
+                moved = out[row, labels.index(source)] * share
+                out[row, labels.index(source)] -= moved
+                out[row, labels.index(target)] += moved
+    return out
+
+
+def adjust_behaviour(probs: dict[str, np.ndarray], cues: Sequence[frozenset[str]],
+                     labels: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
+    """Behaviour probabilities (task -> (n, k), before :func:`~mifidelity.coding.model.joint_behaviour`) after the cues."""
+    labels = labels or LABELS
+    out = dict(probs)
+    for task in ("main_behaviour", "question", "reflection"):
+        if task in probs:
+            out[task] = move(probs[task], cues, task, labels[task])
+    return out
+
+
+def adjust_adherence(adherence: np.ndarray, cues: Sequence[frozenset[str]]) -> np.ndarray:
+    """Adherence probabilities (n, 7) in :data:`~mifidelity.coding.base.ADHERENCE_LABELS` order after the cues."""
+    return move(adherence, cues, "adherence", ADHERENCE_LABELS)
