@@ -40,9 +40,8 @@ from mifidelity.coding import get_coder  # noqa: E402
 from mifidelity.config import CodingConfig  # noqa: E402
 from mifidelity.coding.training.data import load_annomi  # noqa: E402
 from mifidelity.fidelity import FidelityModel  # noqa: E402
-from mifidelity.coding.training.fidelity import (  # noqa: E402
-    SEED, choose_c, fit_all, load_sessions, with_text_feature,
-)
+from mifidelity.coding.training.fidelity import SEED, fit_artifact, load_rows  # noqa: E402
+from mifidelity.coding.training.hlqc import DEFAULT_HLQC_DIR  # noqa: E402
 from mifidelity.metrics import compute_metrics  # noqa: E402
 from mifidelity.session import code_utterances  # noqa: E402
 
@@ -56,14 +55,12 @@ def held_out_ids(data: pd.DataFrame, n_low: int, n_high: int, seed: int = SEED) 
 
 
 def fit_without(annomi: str, coder_oof: str, held_out: list[int], path: Path,
-                adherence_oof: str | None = None) -> FidelityModel:
-    """The session models fitted on every transcript except ``held_out``, written to ``path``."""
-    sessions, _ = load_sessions(annomi, coder_oof, adherence_oof=adherence_oof)
-    stacked = pd.concat(sessions.values(), ignore_index=True)
-    stacked = stacked[~stacked["transcript_id"].isin(held_out)]
-    stacked, _, text = with_text_feature(stacked, None, SEED)
-    models = fit_all(stacked, choose_c(stacked, SEED))
-    path.write_text(json.dumps({"version": 1, "models": models, "text": text}))
+                adherence_oof: str | None = None, hlqc: str = DEFAULT_HLQC_DIR) -> FidelityModel:
+    """The session models fitted on every session except ``held_out`` (and their HLQC twins), written to ``path``."""
+    rows = load_rows(annomi, coder_oof, hlqc, adherence_oof)
+    rows = rows[~rows["group"].isin(held_out)].reset_index(drop=True)
+    spec = fit_artifact(rows, "stacked", "collection", FidelityModel().evidence_k)
+    path.write_text(json.dumps(spec))
     return FidelityModel(path)
 
 

@@ -68,11 +68,26 @@ def quality_band(probability: float | None) -> str:
 
 # The quality model's text feature: log-odds of a TF-IDF model over the coach's words and word pairs.
 TEXT_FEATURE = "coach_text_log_odds"
+# How much evidence a session gives: its number of coach volleys (MITI's parsing unit).
+EVIDENCE_FEATURE = "coach_volleys"
 TEXT_NGRAMS = (1, 2)
 # Hesitations that human transcripts keep and speech recognisers drop: the text model must not
 # learn from them, or a recording would read differently from its transcript.
 FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "mm", "mmm", "hmm", "hm", "mhm", "mm-hmm",
                      "uh-huh", "huh"})
+
+
+def predictive_probability(log_odds, parameter_variance, coach_volleys, evidence_k: float):
+    """P(good MI) that knows how much evidence it has: the log-odds shrunk by their uncertainty.
+
+    ``sigmoid(log_odds / sqrt(1 + pi/8 * v))`` (the probit approximation of a logistic model
+    with uncertain log-odds), where ``v`` = ``parameter_variance`` (how uncertain the fitted
+    weights are at this session: large for a session unlike the training data) +
+    ``evidence_k / coach_volleys`` (a session's rates from few volleys are noisy: a 6-volley
+    session is told "either way" rather than 0.99). Works on scalars and numpy arrays.
+    """
+    variance = np.asarray(parameter_variance, float) + evidence_k / np.maximum(np.asarray(coach_volleys, float), 1.0)
+    return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, float) / np.sqrt(1.0 + math.pi / 8.0 * variance)))
 
 
 def coach_document(coded: pd.DataFrame) -> str:
@@ -203,6 +218,8 @@ class FidelityEstimate:
     globals: GlobalScores
     mi_quality_probability: float
     model: str  # artifact name and version, for session.json's models
+    evidence: dict | None = None  # coach_volleys, log-odds before / after the evidence shrink, their sd
+    caveat: str | None = None  # plain words when the evidence, not the session, pulled P(good MI) towards 50%
 
 
 @dataclass(frozen=True)
@@ -213,17 +230,29 @@ class _Logistic:
     coef: np.ndarray
     intercept: float
 
+    covariance: np.ndarray | None = None  # Laplace posterior covariance (standardised features, intercept last)
+
+    def _standardised(self, values: dict[str, float]) -> np.ndarray:
+        return (np.array([values[f] for f in self.features]) - self.mean) / self.scale
+
     def log_odds(self, values: dict[str, float]) -> float:
-        x = (np.array([values[f] for f in self.features]) - self.mean) / self.scale
-        return float(x @ self.coef) + self.intercept
+        return float(self._standardised(values) @ self.coef) + self.intercept
+
+    def parameter_variance(self, values: dict[str, float]) -> float:
+        """Variance of the log-odds from the uncertainty of the fitted weights (0 without a covariance)."""
+        if self.covariance is None:
+            return 0.0
+        x = np.append(self._standardised(values), 1.0)
+        return float(x @ self.covariance @ x)
 
     def probability(self, values: dict[str, float]) -> float:
         return float(1.0 / (1.0 + math.exp(-self.log_odds(values))))
 
     @classmethod
     def from_json(cls, spec: dict) -> "_Logistic":
+        covariance = np.asarray(spec["covariance"], float) if "covariance" in spec else None
         return cls(tuple(spec["features"]), np.asarray(spec["mean"], float), np.asarray(spec["scale"], float),
-                   np.asarray(spec["coef"], float), float(spec["intercept"]))
+                   np.asarray(spec["coef"], float), float(spec["intercept"]), covariance)
 
 
 @dataclass(frozen=True)
@@ -256,6 +285,7 @@ class FidelityModel:
         self.name = f"{Path(path).name} v{spec.get('version', '?')}"
         self.models = {name: _Logistic.from_json(spec["models"][name]) for name in (*GLOBAL_NAMES, QUALITY)}
         self.text = _TextModel.from_json(spec["text"])
+        self.evidence_k = float(spec.get("evidence", {}).get("k", 0.0))
 
     def estimate(self, coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityEstimate | None:
         """Globals and P(good MI) for one session; ``None`` when it has no coach utterance or no adherence codes."""
@@ -265,7 +295,33 @@ class FidelityModel:
         values[TEXT_FEATURE] = self.text.log_odds(coach_document(coded))
         values.update({f"log_odds_{name}": self.models[name].log_odds(values) for name in GLOBAL_NAMES})
         scores = {name: self.models[name].probability(values) for name in GLOBAL_NAMES}
-        return FidelityEstimate(GlobalScores(**scores), round(self.models[QUALITY].probability(values), 3), self.name)
+        volleys = max(1, int(coach_volleys(coded).nunique()))
+        quality = self.models[QUALITY]
+        log_odds = quality.log_odds(values)
+        parameter_variance = quality.parameter_variance(values)
+        probability = float(predictive_probability(log_odds, parameter_variance, volleys, self.evidence_k))
+        sampling_variance = self.evidence_k / volleys
+        evidence = {"coach_volleys": volleys, "log_odds": round(log_odds, 3),
+                    "log_odds_sd": round(math.sqrt(parameter_variance + sampling_variance), 3),
+                    "probability_before_evidence": round(1.0 / (1.0 + math.exp(-log_odds)), 3)}
+        return FidelityEstimate(GlobalScores(**scores), round(probability, 3), self.name, evidence,
+                                evidence_caveat(log_odds, probability, volleys, parameter_variance, sampling_variance))
+
+
+def evidence_caveat(log_odds: float, probability: float, volleys: int, parameter_variance: float,
+                    sampling_variance: float) -> str | None:
+    """A note when little evidence, not the session itself, moved P(good MI) into a less decided band."""
+    before = 1.0 / (1.0 + math.exp(-log_odds))
+    if quality_band(before) == quality_band(probability):
+        return None
+    if sampling_variance >= parameter_variance:
+        why = (f"the session has only {volleys} coach turns between client turns, too few for a firmer "
+               "estimate")
+    else:
+        why = ("the session's coded behaviour is unlike the sessions the estimate was trained on, so it is "
+               "less sure how an expert would see it")
+    return (f"The estimated probability of good MI was moved towards 50% ({before:.0%} -> {probability:.0%}) because "
+            f"{why}.")
 
 
 def session_verdict(assessment: pd.DataFrame, estimate: FidelityEstimate | None) -> str:
@@ -323,4 +379,5 @@ def estimate_fidelity(coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityE
 
 
 __all__ = ["FidelityEstimate", "GlobalScores", "estimate_fidelity", "session_features", "FidelityModel",
-           "CONSTRUCTS", "GLOBAL_NAMES", "QUALITY_BANDS", "quality_band", "session_verdict"]
+           "CONSTRUCTS", "GLOBAL_NAMES", "QUALITY_BANDS", "quality_band", "session_verdict", "predictive_probability",
+           "evidence_caveat", "EVIDENCE_FEATURE"]

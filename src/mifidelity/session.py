@@ -154,7 +154,7 @@ def build_session(
                 **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI high/low")} if fidelity else {})},
         timings=timings if timings is not None else {},
         roles=roles,
-        notes=list(notes),
+        notes=list(notes) + ([fidelity.caveat] if fidelity is not None and fidelity.caveat else []),
         coach=coach,
         recorded_at=recorded_at,
         expected_metrics=expected_metrics(coded),

@@ -1,21 +1,31 @@
-"""Train and cross-validate the session estimates of :mod:`mifidelity.fidelity` on AnnoMI.
+"""Train and validate the session estimates of :mod:`mifidelity.fidelity` on two rated collections.
 
-AnnoMI rates each transcript as high- or low-quality MI (expert judgement). The
-estimates must work on codes that the *pipeline* gives, not on the experts' codes,
-so the session features are computed from out-of-fold predictions: the utterance
-coder's (``python -m mifidelity.coding.training.evaluate --save-probabilities OOF.npz``, each
-transcript coded by a model that never saw it) and the adherence coder's
-(:func:`mifidelity.coding.training.adherence.annomi_out_of_fold_adherence`). Both
-text versions are used: as written, and lower-cased without punctuation, the way a
-speech recogniser delivers it.
+The estimates learn from sessions that an expert labelled high or low MI quality, coded by the
+pipeline's own coders (:mod:`mifidelity.coding.training.session_data`): AnnoMI (coded out of fold,
+as written and as ASR-style text) and HLQC (another collection, ASR-style, coded as
+``mifidelity code`` does). A model that holds only on the collection it learnt from says little,
+so it is validated by holding out whole groups:
+
+- ``pooled``: 5-fold cross-validation by group (a video transcribed twice is one group) over both
+  collections, repeated;
+- ``collection``: trained on one collection, scored on the other (both ways);
+- ``topic``: leave-one-topic-out on AnnoMI (the other collection stays in training);
+- ``style``: trained on clean (punctuated) text only, scored on ASR-style text.
+
+Each scheme scores full sessions and their first 4, 8 and 16 coach volleys (the expert's label
+of the whole session kept), so the command shows whether a short session is told "either way"
+rather than 0.99.
+
+The probability knows how much evidence it has (``fidelity.FidelityModel``): its log-odds are
+divided by ``sqrt(1 + pi/8 * v)`` where ``v`` = the quality model's parameter uncertainty at this
+session (a Laplace approximation: large for a session unlike the training data) + ``k / coach
+volleys`` (the sampling noise of a session's rates). ``k`` is chosen by log loss on the pooled
+out-of-fold predictions of full and truncated sessions.
 
 Usage::
 
-    python -m mifidelity.coding.training.fidelity --coder-oof OOF.npz [--annomi ../shared/data/annomi] \
-        [--write] [--plot docs/fidelity_reliability.png]
-
-prints the cross-validated table (repeated stratified 5-fold by transcript), and with
-``--write`` fits on all transcripts and writes ``src/mifidelity/artifacts/session-fidelity.json``.
+    python -m mifidelity.coding.training.fidelity --coder-oof OOF.npz [--annomi DIR] [--hlqc DIR] \
+        [--adherence-oof NPZ] [--repeats 5] [--write] [--plot docs/fidelity_reliability.png]
 """
 
 from __future__ import annotations
@@ -28,121 +38,133 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
-from mifidelity.coding.training.data import DEFAULT_DATA_DIR, load_annomi
-from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
-from mifidelity.fidelity import (
-    ARTIFACT, CONSTRUCTS, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document, session_features,
+from mifidelity.coding.training.data import DEFAULT_DATA_DIR
+from mifidelity.coding.training.hlqc import DEFAULT_HLQC_DIR
+from mifidelity.coding.training.session_data import (
+    VERSIONS, RatedSession, annomi_sessions, coded_table, coder_probabilities, hlqc_sessions, truncated,
 )
-from mifidelity.metrics import compute_metrics
+from mifidelity.fidelity import (
+    ARTIFACT, CONSTRUCTS, EVIDENCE_FEATURE, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document,
+    predictive_probability, session_features,
+)
+from mifidelity.coding.training.fidelity_report import plot_reliability, reliability_table, summary_table
+from mifidelity.metrics import coach_volleys, compute_metrics
 
 logger = logging.getLogger(__name__)
 
-SEED = 20261130
-REPEATS = 20
+__all__ = ["coder_probabilities", "coded_table", "fit_logistic", "predict_logistic", "fit_text", "text_log_odds",
+           "session_rows", "fit_all", "predict_all", "main"]
+
+SEED = 20261206
+REPEATS = 5
 N_SPLITS = 5
 QUALITY_C_GRID = (0.03, 0.1, 0.3, 1.0)
 CONSTRUCT_C = 0.3
 TEXT_C = 3.0
 TEXT_MIN_DF = 5
-VERSIONS = ("clean", "asr")
-TASKS = tuple(LABELS)
-FORMAT_VERSION = 1
+EVIDENCE_GRID = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
+TRUNCATIONS = (4, 8, 16)
+FORMAT_VERSION = 2
+DESIGNS = ("stacked", "features")
 
 
-# --------------------------------------------------------------------------- session tables
+# --------------------------------------------------------------------------- session rows
 
-def coder_probabilities(path: str | Path, data: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
-    """Out-of-fold coder probabilities per text version, checked to be row-aligned with ``data``."""
-    saved = np.load(path, allow_pickle=True)
-    if not (np.array_equal(saved["transcript_id"].astype(int), data["transcript_id"].to_numpy())
-            and np.array_equal(saved["utterance_id"].astype(int), data["utterance_id"].to_numpy())):
-        raise ValueError(f"{path} is not row-aligned with the AnnoMI data in use")
-    return {version: {task: saved[f"model/{version}/{task}"] for task in TASKS} for version in VERSIONS}
-
-
-def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adherence: np.ndarray | None) -> pd.DataFrame:
-    """The pipeline's coded-utterance table for ``data`` rows: from coder probabilities, or the experts' codes."""
-    roles = data["role"].tolist()
-    frame = data[["role", "text"]].reset_index(drop=True).copy()
-    main_labels = LABELS["main_behaviour"]
-    if probs is None:
-        for task in TASKS:
-            frame[task] = data[task].to_numpy()
-        main = np.array([[float(value == label) for label in main_labels] for value in data["main_behaviour"]])
-    else:
-        main = probs["main_behaviour"]
-        joint = joint_behaviour(probs, LABELS)
-        frame = pd.concat([frame, codes_from_probabilities(roles, joint, LABELS),
-                           probability_columns(roles, joint, LABELS)], axis=1)
-    if adherence is not None:
-        joint = joint_adherence(adherence, main, main_labels)
-        labels = np.array(ADHERENCE_LABELS, dtype=object)[joint.argmax(1)]
-        frame[ADHERENCE_COLUMN] = np.where(frame["role"] == "coach", labels, None)
-    return frame
-
-
-def session_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adherence: np.ndarray | None) -> pd.DataFrame:
-    """One row per transcript: ``transcript_id``, ``high`` (expert label), the session features and R:Q."""
-    coded = coded_table(data, probs, adherence)
+def session_rows(sessions: list[RatedSession]) -> pd.DataFrame:
+    """One row per rated session: its identity, label, coach volleys, coach text and session features."""
     rows = []
-    for transcript, index in data.groupby("transcript_id", sort=True).indices.items():
-        table = coded.iloc[index].reset_index(drop=True)
-        metrics = compute_metrics(table)
-        rows.append({"transcript_id": transcript, "high": data["mi_quality"].iloc[index[0]] == "high",
-                     "reflection_to_question": metrics.reflection_to_question, "coach_text": coach_document(table),
-                     **session_features(table, metrics)})
+    for s in sessions:
+        metrics = compute_metrics(s.coded)
+        rows.append({"id": s.id, "session": s.session, "collection": s.collection, "group": s.group,
+                     "topic": s.topic, "version": s.version, "high": s.high,
+                     EVIDENCE_FEATURE: int(coach_volleys(s.coded).nunique()),
+                     "reflection_to_question": metrics.reflection_to_question,
+                     "coach_text": coach_document(s.coded), **session_features(s.coded, metrics)})
     return pd.DataFrame(rows)
+
+
+def session_weights(rows: pd.DataFrame, balance: str) -> np.ndarray:
+    """Training weight per row: each session counts once across its text versions.
+
+    ``balance``: ``"none"`` keeps the collections' base rates; ``"collection"`` gives each
+    collection the same total weight; ``"class"`` also weighs high and low equally within each.
+    """
+    versions = rows.groupby("session")["id"].transform("size").to_numpy(float)
+    weights = 1.0 / versions
+    if balance in ("collection", "class"):
+        keys = ["collection", "high"] if balance == "class" else ["collection"]
+        totals = pd.Series(weights, index=rows.index).groupby([rows[k] for k in keys]).transform("sum").to_numpy()
+        weights = weights / totals
+        weights *= rows["session"].nunique() / weights.sum()
+    return weights
 
 
 # --------------------------------------------------------------------------- models
 
 def fit_logistic(x: pd.DataFrame, y: np.ndarray, c: float, signs: dict[str, int] | None = None,
-                 balanced: bool = False) -> dict:
+                 balanced: bool = False, weights: np.ndarray | None = None, covariance: bool = False) -> dict:
     """Standardised L2 logistic regression; features whose coefficient contradicts ``signs`` are dropped.
 
-    ``balanced`` weights the classes equally, so P = 0.5 sits where high- and low-quality
-    sessions are equally likely whatever their share in the training data (the globals
-    use it: their 1-5 scale is centred on that boundary, MITI's "fair" 3).
+    ``balanced`` weights the classes equally. ``covariance`` adds the Laplace approximation of the
+    weights' posterior covariance (standardised features, intercept last), which the runtime turns
+    into the prediction's parameter uncertainty.
     """
     from sklearn.linear_model import LogisticRegression
 
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    if balanced:
+        for label in (0, 1):
+            weights = np.where(y == label, weights * weights.sum() / (2 * max(weights[y == label].sum(), 1e-9)), weights)
     features = list(x.columns)
     while True:
         values = x[features].to_numpy(float)
-        mean, scale = values.mean(0), values.std(0)
+        mean = np.average(values, axis=0, weights=weights)
+        scale = np.sqrt(np.average((values - mean) ** 2, axis=0, weights=weights))
         scale[scale < 1e-9] = 1.0
-        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None).fit(
-            (values - mean) / scale, y)
+        z = (values - mean) / scale
+        model = LogisticRegression(C=c, max_iter=5000).fit(z, y, sample_weight=weights)
         coef = model.coef_[0]
         wrong = [f for f, w in zip(features, coef) if signs and np.sign(w) * signs[f] < 0]
         if not wrong or len(features) == 1:
-            return {"features": features, "mean": mean.tolist(), "scale": scale.tolist(),
+            spec = {"features": features, "mean": mean.tolist(), "scale": scale.tolist(),
                     "coef": coef.tolist(), "intercept": float(model.intercept_[0])}
+            if covariance:
+                design = np.hstack([z, np.ones((len(z), 1))])
+                p = model.predict_proba(z)[:, 1]
+                hessian = design.T @ (design * (weights * p * (1 - p))[:, None])
+                hessian[np.arange(len(features)), np.arange(len(features))] += 1.0 / c
+                hessian[-1, -1] += 1e-6
+                spec["covariance"] = np.linalg.inv(hessian).tolist()
+            return spec
         features = [f for f in features if f not in wrong]
 
 
 def predict_logistic(spec: dict, x: pd.DataFrame) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds(spec, x)))
+
+
+def log_odds(spec: dict, x: pd.DataFrame) -> np.ndarray:
     values = (x[spec["features"]].to_numpy(float) - np.asarray(spec["mean"])) / np.asarray(spec["scale"])
-    return 1.0 / (1.0 + np.exp(-(values @ np.asarray(spec["coef"]) + spec["intercept"])))
+    return values @ np.asarray(spec["coef"]) + spec["intercept"]
 
 
-def feature_names() -> list[str]:
-    return sorted({f for construct in CONSTRUCTS.values() for f in construct} | {
-        "log_reflection_to_question", "complex_share", TEXT_FEATURE})
+def parameter_variance(spec: dict, x: pd.DataFrame) -> np.ndarray:
+    """Variance of the log-odds from the weights' uncertainty (Laplace), per row."""
+    values = (x[spec["features"]].to_numpy(float) - np.asarray(spec["mean"])) / np.asarray(spec["scale"])
+    design = np.hstack([values, np.ones((len(values), 1))])
+    return np.einsum("ij,jk,ik->i", design, np.asarray(spec["covariance"]), design)
 
 
-def fit_text(documents: list[str], y: np.ndarray) -> dict:
-    """TF-IDF + logistic regression over the coach's words (class-balanced: its log-odds are a feature, not a probability)."""
+def fit_text(documents: list[str], y: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """TF-IDF + logistic regression over the coach's words (class-balanced: its log-odds are a feature)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     vectorizer = TfidfVectorizer(ngram_range=TEXT_NGRAMS, sublinear_tf=True, min_df=TEXT_MIN_DF)
     x = vectorizer.fit_transform(documents)
-    model = LogisticRegression(C=TEXT_C, max_iter=5000, class_weight="balanced").fit(x, y)
-    terms = vectorizer.get_feature_names_out().tolist()
-    return {"terms": terms, "idf": vectorizer.idf_.tolist(), "coef": model.coef_[0].tolist(),
-            "intercept": float(model.intercept_[0])}
+    model = LogisticRegression(C=TEXT_C, max_iter=5000, class_weight="balanced").fit(x, y, sample_weight=weights)
+    return {"terms": vectorizer.get_feature_names_out().tolist(), "idf": vectorizer.idf_.tolist(),
+            "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0])}
 
 
 def text_log_odds(spec: dict, documents: list[str]) -> np.ndarray:
@@ -154,19 +176,26 @@ def text_log_odds(spec: dict, documents: list[str]) -> np.ndarray:
     return vectorizer.transform(documents) @ np.asarray(spec["coef"]) + spec["intercept"]
 
 
+def _group_folds(rows: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds over groups (a group's label: its first session's), as row indices."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    label = rows["collection"] + rows["high"].map({True: "+", False: "-"})
+    return list(splitter.split(rows, label, rows["group"]))
+
+
 def with_text_feature(train: pd.DataFrame, test: pd.DataFrame | None, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     """Add the coach-text log-odds: out of (inner) fold for training rows, from a model on all of them for test rows."""
-    from sklearn.model_selection import StratifiedKFold
-
-    ids = train.drop_duplicates("transcript_id")[["transcript_id", "high", "coach_text"]].reset_index(drop=True)
-    y = ids["high"].to_numpy(int)
-    inner = np.zeros(len(ids))
-    for fit_index, score_index in StratifiedKFold(n_splits=N_SPLITS, shuffle=True, random_state=seed).split(ids, y):
-        spec = fit_text(ids["coach_text"].iloc[fit_index].tolist(), y[fit_index])
-        inner[score_index] = text_log_odds(spec, ids["coach_text"].iloc[score_index].tolist())
-    by_transcript = dict(zip(ids["transcript_id"], inner))
-    train = train.assign(**{TEXT_FEATURE: train["transcript_id"].map(by_transcript).to_numpy(float)})
-    spec = fit_text(ids["coach_text"].tolist(), y)
+    docs = train.drop_duplicates("session").reset_index(drop=True)
+    y = docs["high"].to_numpy(int)
+    inner = np.zeros(len(docs))
+    for fit_index, score_index in _group_folds(docs, N_SPLITS, seed):
+        spec = fit_text(docs["coach_text"].iloc[fit_index].tolist(), y[fit_index])
+        inner[score_index] = text_log_odds(spec, docs["coach_text"].iloc[score_index].tolist())
+    by_session = dict(zip(docs["session"], inner))
+    train = train.assign(**{TEXT_FEATURE: train["session"].map(by_session).to_numpy(float)})
+    spec = fit_text(docs["coach_text"].tolist(), y)
     if test is not None:
         test = test.assign(**{TEXT_FEATURE: text_log_odds(spec, test["coach_text"].tolist())})
     return train, test, spec
@@ -174,237 +203,183 @@ def with_text_feature(train: pd.DataFrame, test: pd.DataFrame | None, seed: int)
 
 def with_global_log_odds(rows: pd.DataFrame, models: dict) -> pd.DataFrame:
     """Add each global's log-odds as ``log_odds_<global>`` (the stacked quality design reads them)."""
-    return rows.assign(**{f"log_odds_{name}": np.log(p / (1 - p))
-                          for name in GLOBAL_NAMES for p in [np.clip(predict_logistic(models[name], rows), 1e-9, 1 - 1e-9)]})
+    return rows.assign(**{f"log_odds_{name}": log_odds(models[name], rows) for name in GLOBAL_NAMES})
 
 
 STACKED_FEATURES = [f"log_odds_{name}" for name in GLOBAL_NAMES] + [TEXT_FEATURE]
 
 
-def fit_all(train: pd.DataFrame, quality_c: float, design: str = "stacked") -> dict:
-    """The four globals and the quality model, fitted on session rows (``high`` = expert's high-quality label).
+def feature_names() -> list[str]:
+    return sorted({f for construct in CONSTRUCTS.values() for f in construct} | {
+        "log_reflection_to_question", "complex_share", TEXT_FEATURE})
 
-    ``design``: ``"features"`` fits the quality model on every session feature;
-    ``"stacked"`` on the four globals' log-odds and the coach-text log-odds (five weights).
-    """
+
+def fit_all(train: pd.DataFrame, quality_c: float, design: str = "stacked", balance: str = "collection") -> dict:
+    """The four globals and the quality model, fitted on session rows (``high`` = expert's label)."""
     y = train["high"].to_numpy(int)
-    models = {name: fit_logistic(train[list(CONSTRUCTS[name])], y, CONSTRUCT_C, CONSTRUCTS[name], balanced=True)
+    weights = session_weights(train, balance)
+    models = {name: fit_logistic(train[list(CONSTRUCTS[name])], y, CONSTRUCT_C, CONSTRUCTS[name], balanced=True,
+                                 weights=weights)
               for name in GLOBAL_NAMES}
-    if design == "stacked":
-        models[QUALITY] = fit_logistic(with_global_log_odds(train, models)[STACKED_FEATURES], y, quality_c)
-    else:
-        models[QUALITY] = fit_logistic(train[feature_names()], y, quality_c)
+    inputs = with_global_log_odds(train, models)[STACKED_FEATURES] if design == "stacked" else train[feature_names()]
+    models[QUALITY] = fit_logistic(inputs, y, quality_c, weights=weights, covariance=True)
     return models
 
 
-def predict_all(models: dict, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+def predict_all(models: dict, rows: pd.DataFrame, evidence_k: float = 0.0) -> pd.DataFrame:
+    """Per row: each global's probability, the quality log-odds, its variances and P(good MI)."""
     rows = with_global_log_odds(rows, models)
-    return {name: predict_logistic(spec, rows) for name, spec in models.items()}
+    out = pd.DataFrame({name: predict_logistic(models[name], rows) for name in GLOBAL_NAMES}, index=rows.index)
+    out["log_odds"] = log_odds(models[QUALITY], rows)
+    out["parameter_variance"] = parameter_variance(models[QUALITY], rows)
+    out[QUALITY] = predictive_probability(out["log_odds"].to_numpy(), out["parameter_variance"].to_numpy(),
+                                          rows[EVIDENCE_FEATURE].to_numpy(float), evidence_k)
+    return out
 
 
-def choose_c(train: pd.DataFrame, seed: int, design: str = "stacked") -> float:
-    """The quality model's regularisation by inner cross-validation (log loss), on training transcripts only."""
-    from sklearn.metrics import log_loss
-    from sklearn.model_selection import StratifiedKFold
-
-    ids = train.drop_duplicates("transcript_id")
+def choose_c(train: pd.DataFrame, seed: int, design: str, balance: str) -> float:
+    """The quality model's regularisation by inner cross-validation by group (weighted log loss)."""
     losses = {c: [] for c in QUALITY_C_GRID}
-    splitter = StratifiedKFold(n_splits=4, shuffle=True, random_state=seed)
-    for inner_train, inner_test in splitter.split(ids, ids["high"]):
-        train_ids = set(ids["transcript_id"].iloc[inner_train])
-        fit_rows = train[train["transcript_id"].isin(train_ids)]
-        test_rows = train[~train["transcript_id"].isin(train_ids)]
+    for fit_index, score_index in _group_folds(train, 4, seed):
+        fit_rows, score_rows = train.iloc[fit_index], train.iloc[score_index]
+        weights = session_weights(score_rows, balance)
+        y = score_rows["high"].to_numpy(int)
         for c in QUALITY_C_GRID:
-            models = fit_all(fit_rows, c, design)
-            losses[c].append(log_loss(test_rows["high"].to_numpy(int), predict_all(models, test_rows)[QUALITY], labels=[0, 1]))
+            p = np.clip(predict_all(fit_all(fit_rows, c, design, balance), score_rows)[QUALITY].to_numpy(), 1e-6, 1 - 1e-6)
+            losses[c].append(-np.sum(weights * (y * np.log(p) + (1 - y) * np.log(1 - p))) / weights.sum())
     return min(QUALITY_C_GRID, key=lambda c: np.mean(losses[c]))
 
 
-def cross_validate(sessions: dict[str, pd.DataFrame], repeats: int = REPEATS, design: str = "stacked") -> pd.DataFrame:
-    """Out-of-fold predictions, repeated stratified 5-fold over transcripts.
+# --------------------------------------------------------------------------- validation schemes
 
-    ``sessions`` maps a text version to its session table (same transcripts in each);
-    training uses every version's rows of the training transcripts, and every version of
-    a held-out transcript is predicted. Returns one row per transcript, version and repeat.
+def _fit_and_predict(train: pd.DataFrame, test: pd.DataFrame, seed: int, design: str, balance: str) -> pd.DataFrame:
+    train, test, _ = with_text_feature(train, test, seed)
+    models = fit_all(train, choose_c(train, seed, design, balance), design, balance)
+    predicted = predict_all(models, test)
+    keep = ["id", "session", "collection", "group", "topic", "version", "high", EVIDENCE_FEATURE, "truncated"]
+    return pd.concat([test[keep].reset_index(drop=True), predicted.reset_index(drop=True)], axis=1)
+
+
+def splits(rows: pd.DataFrame, scheme: str, repeat: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(held-out name, training mask, test mask) over ``rows`` for one validation scheme.
+
+    Truncated rows are never trained on; a test mask covers the held-out sessions' truncations too.
     """
-    from sklearn.model_selection import StratifiedKFold
-
-    base = next(iter(sessions.values()))[["transcript_id", "high"]]
-    stacked = pd.concat([table.assign(version=version) for version, table in sessions.items()], ignore_index=True)
+    full = ~rows["truncated"].to_numpy()
     out = []
-    for repeat in range(repeats):
-        splitter = StratifiedKFold(n_splits=N_SPLITS, shuffle=True, random_state=SEED + repeat)
-        for train_index, test_index in splitter.split(base, base["high"]):
-            train_ids = set(base["transcript_id"].iloc[train_index])
-            train, test, _ = with_text_feature(stacked[stacked["transcript_id"].isin(train_ids)],
-                                               stacked[~stacked["transcript_id"].isin(train_ids)], SEED + repeat)
-            models = fit_all(train, choose_c(train, SEED + repeat, design), design)
-            predicted = test[["transcript_id", "version", "high"]].copy()
-            predicted["repeat"] = repeat
-            for name, values in predict_all(models, test).items():
-                predicted[name] = values
-            out.append(predicted)
-        logger.info("repeat %d of %d done", repeat + 1, repeats)
+    if scheme in ("pooled", "style"):
+        # style: trained on clean (punctuated) text only, scored on the held-out groups' ASR-style text
+        clean = (rows["version"] == "clean").to_numpy() if scheme == "style" else np.ones(len(rows), bool)
+        base = rows[full].reset_index(drop=True)
+        for fold, (_, test_index) in enumerate(_group_folds(base, N_SPLITS, SEED + repeat)):
+            held = rows["group"].isin(set(base["group"].iloc[test_index])).to_numpy()
+            out.append((f"fold{fold}", full & ~held & clean, held & ~clean if scheme == "style" else held))
+    elif scheme == "collection":
+        for collection in sorted(rows["collection"].unique()):
+            held = (rows["collection"] == collection).to_numpy()
+            # the other collection's twins of held-out videos leave training too
+            twins = rows["group"].isin(set(rows.loc[held, "group"])).to_numpy()
+            out.append((collection, full & ~held & ~twins, held))
+    elif scheme == "topic":
+        counts = rows[full & (rows["collection"] == "annomi").to_numpy()].drop_duplicates("session")["topic"].value_counts()
+        for topic in counts.index:
+            held = ((rows["collection"] == "annomi") & (rows["topic"] == topic)).to_numpy()
+            twins = rows["group"].isin(set(rows.loc[held, "group"])).to_numpy()
+            out.append((topic, full & ~twins, held))
+    else:
+        raise ValueError(f"unknown scheme {scheme}")
+    return out
+
+
+def cross_validate(rows: pd.DataFrame, scheme: str, repeats: int = 1, design: str = "stacked",
+                   balance: str = "collection") -> pd.DataFrame:
+    """Out-of-group predictions (one row per test row, held-out group and repeat)."""
+    out = []
+    for repeat in range(repeats if scheme == "pooled" else 1):
+        for held_out, train_mask, test_mask in splits(rows, scheme, repeat):
+            if not test_mask.any() or rows.loc[train_mask, "high"].nunique() < 2:
+                continue
+            predicted = _fit_and_predict(rows[train_mask].reset_index(drop=True), rows[test_mask].reset_index(drop=True),
+                                         SEED + repeat, design, balance)
+            out.append(predicted.assign(scheme=scheme, held_out=held_out, repeat=repeat))
+        logger.info("%s: repeat %d done", scheme, repeat + 1)
     return pd.concat(out, ignore_index=True)
 
 
-# --------------------------------------------------------------------------- evaluation
-
-def auc(high: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(high, score))
-
-
-def calibration(high: np.ndarray, probability: np.ndarray, bins: int = 5) -> pd.DataFrame:
-    """Reliability table: quantile bins of predicted P(high), with the observed share of high-quality sessions."""
-    frame = pd.DataFrame({"p": probability, "high": high.astype(float)})
-    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), bins, labels=False)
-    return frame.groupby("bin").agg(predicted=("p", "mean"), observed=("high", "mean"), n=("p", "size"))
+def choose_evidence_k(predictions: pd.DataFrame) -> float:
+    """The evidence constant with the lowest log loss over out-of-fold full and truncated sessions."""
+    y = predictions["high"].to_numpy(int)
+    losses = {}
+    for k in EVIDENCE_GRID:
+        p = np.clip(predictive_probability(predictions["log_odds"].to_numpy(), predictions["parameter_variance"].to_numpy(),
+                                           predictions[EVIDENCE_FEATURE].to_numpy(float), k), 1e-6, 1 - 1e-6)
+        losses[k] = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    logger.info("evidence constant log loss: %s", {k: round(v, 4) for k, v in losses.items()})
+    return min(losses, key=losses.get)
 
 
-def summary(predictions: pd.DataFrame, sessions: dict[str, pd.DataFrame], expert: pd.DataFrame) -> str:
-    """The cross-validated table printed by the command (and copied into the model card)."""
-    from scipy.stats import spearmanr
-    from sklearn.metrics import brier_score_loss
-
-    lines = [f"AnnoMI dev: {len(expert)} transcripts ({int(expert['high'].sum())} high, {int((~expert['high']).sum())} low); "
-             f"{N_SPLITS}-fold stratified by transcript x {predictions['repeat'].nunique()} repeats; AUC = mean over repeats.",
-             "", "| estimate | " + " | ".join(f"AUC {v}" for v in sessions) + " |", "| --- |" + " --- |" * len(sessions)]
-    for name in (QUALITY, *GLOBAL_NAMES):
-        cells = []
-        for version in sessions:
-            part = predictions[predictions["version"] == version]
-            scores = [auc(g["high"].to_numpy(int), g[name].to_numpy()) for _, g in part.groupby("repeat")]
-            cells.append(f"{np.mean(scores):.3f} (sd {np.std(scores):.3f})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Single session numbers (no model) against the expert label:", "",
-              "| number | " + " | ".join(f"AUC {v}" for v in sessions) + " | AUC experts' codes |",
-              "| --- |" + " --- |" * (len(sessions) + 1)]
-    for feature in ("log_reflection_to_question", "reflections_per_volley", "non_adherent_per_volley",
-                    "adherent_per_volley", "coach_word_share"):
-        cells = [f"{auc(t['high'].to_numpy(int), t[feature].to_numpy()):.3f}" for t in sessions.values()]
-        cells.append(f"{auc(expert['high'].to_numpy(int), expert[feature].to_numpy()):.3f}")
-        lines.append(f"| {feature} | " + " | ".join(cells) + " |")
-    lines += ["", "R:Q against the experts' R:Q (Spearman, over transcripts with both defined):"]
-    for version, table in sessions.items():
-        both = table[["transcript_id", "reflection_to_question"]].merge(
-            expert[["transcript_id", "reflection_to_question"]], on="transcript_id", suffixes=("", "_expert")).dropna()
-        rho = spearmanr(both["reflection_to_question"], both["reflection_to_question_expert"]).statistic
-        lines.append(f"- {version}: rho {rho:.3f} over {len(both)} transcripts")
-    lines += ["", "Calibration of mi_quality_probability (all versions and repeats pooled):", ""]
-    pooled = predictions
-    lines.append(f"Brier score {brier_score_loss(pooled['high'].astype(int), pooled[QUALITY]):.3f} "
-                 f"(always predicting the base rate: {brier_score_loss(pooled['high'].astype(int), np.full(len(pooled), pooled['high'].mean())):.3f})")
-    table = calibration(pooled["high"].to_numpy(), pooled[QUALITY].to_numpy())
-    lines += ["", "| bin | mean predicted | observed high | n |", "| --- | --- | --- | --- |"]
-    lines += [f"| {i + 1} | {r.predicted:.3f} | {r.observed:.3f} | {int(r.n)} |" for i, r in enumerate(table.itertuples())]
-    return "\n".join(lines)
-
-
-def plot_reliability(predictions: pd.DataFrame, path: str | Path) -> None:
-    """The reliability curve (predicted against observed share of high-quality sessions), per text version."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=110)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="#888", label="perfectly calibrated")
-    for version, part in predictions.groupby("version"):
-        table = calibration(part["high"].to_numpy(), part[QUALITY].to_numpy(), bins=8)
-        ax.plot(table["predicted"], table["observed"], marker="o", label=f"{version} text")
-    ax.set_xlabel("predicted probability of good MI (out of fold)")
-    ax.set_ylabel("share rated high quality by the experts")
-    ax.set_title("mi_quality_probability on AnnoMI (cross-validated)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def with_evidence(predictions: pd.DataFrame, k: float) -> pd.DataFrame:
+    return predictions.assign(**{QUALITY: predictive_probability(
+        predictions["log_odds"].to_numpy(), predictions["parameter_variance"].to_numpy(),
+        predictions[EVIDENCE_FEATURE].to_numpy(float), k)})
 
 
 # --------------------------------------------------------------------------- command
 
-def load_sessions(annomi: str | Path, coder_oof: str | Path, adherence: bool = True,
-                  adherence_oof: str | Path | None = None) -> tuple[dict, pd.DataFrame]:
-    """Session tables per text version from out-of-fold codes, and one from the experts' own codes.
-
-    ``adherence_oof``: an ``.npz`` of out-of-fold adherence probabilities, read if it exists,
-    else computed (several fine-tunings) and written there.
-    """
-    data = load_annomi(annomi)
-    probs = coder_probabilities(coder_oof, data)
-    adherence_probs = {version: None for version in VERSIONS}
-    if adherence:
-        adherence_probs = adherence_out_of_fold(annomi, data, adherence_oof)
-    sessions = {version: session_table(data, probs[version], adherence_probs[version]) for version in VERSIONS}
-    expert = session_table(data, None, adherence_probs["clean"])
-    return sessions, expert
+def load_rows(annomi: str, coder_oof: str, hlqc: str, adherence_oof: str | None = None) -> pd.DataFrame:
+    """Session rows of both collections, full and truncated (``truncated`` column)."""
+    adherence = None
+    if adherence_oof:
+        with np.load(adherence_oof, allow_pickle=False) as saved:
+            adherence = {v: saved[v] for v in VERSIONS}
+    sessions = annomi_sessions(annomi, coder_oof, adherence) + hlqc_sessions(hlqc)
+    short = [t for s in sessions for k in TRUNCATIONS if (t := truncated(s, k)) is not None]
+    return pd.concat([session_rows(sessions).assign(truncated=False), session_rows(short).assign(truncated=True)],
+                     ignore_index=True)
 
 
-def adherence_out_of_fold(annomi: str | Path, data: pd.DataFrame,
-                          cache: str | Path | None = None) -> dict[str, np.ndarray]:
-    """Per version, adherence probabilities for every row of ``data``, out of fold by transcript.
-
-    Client rows and rows without a prediction get ``none``. ``cache``: see :func:`load_sessions`.
-    """
-    if cache and Path(cache).exists():
-        with np.load(cache, allow_pickle=False) as saved:
-            if all(saved[v].shape == (len(data), len(ADHERENCE_LABELS)) for v in VERSIONS):
-                return {v: saved[v] for v in VERSIONS}
-            raise ValueError(f"{cache} does not match these transcripts; delete it to recompute")
-    from mifidelity.coding.training.adherence import annomi_out_of_fold_adherence
-    from mifidelity.coding.training.evaluate import folds
-
-    fold_of = {}
-    for fold, (_, test_index) in enumerate(folds(data)):
-        for transcript in data["transcript_id"].iloc[test_index].unique():
-            fold_of[int(transcript)] = fold
-    tables = annomi_out_of_fold_adherence(annomi, fold_of)
-    columns = [f"probability_{label}" for label in ADHERENCE_LABELS]
-    out = {}
-    for version, table in tables.items():
-        merged = data[["transcript_id", "utterance_id"]].merge(table, on=["transcript_id", "utterance_id"], how="left")
-        values = merged[columns].to_numpy(float)
-        values[np.isnan(values)] = 0.0
-        values[:, 0] += values.sum(1) == 0  # rows without a prediction: "none"
-        out[version] = values
-    if cache:
-        np.savez_compressed(cache, **out)
-    return out
+def fit_artifact(rows: pd.DataFrame, design: str, balance: str, evidence_k: float) -> dict:
+    full = rows[~rows["truncated"]].reset_index(drop=True)
+    train, _, text = with_text_feature(full, None, SEED)
+    models = fit_all(train, choose_c(train, SEED, design, balance), design, balance)
+    collections = ", ".join(f"{c} ({n} sessions)" for c, n in full.drop_duplicates("session")["collection"].value_counts().items())
+    return {"version": FORMAT_VERSION, "trained_on": f"{collections}; pipeline codes; design {design}, balance {balance}",
+            "models": models, "text": text, "evidence": {"k": evidence_k, "feature": EVIDENCE_FEATURE}}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default=DEFAULT_DATA_DIR, help="AnnoMI folder (default %(default)s)")
+    parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, help="HLQC folder (default %(default)s)")
     parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (coding.training.evaluate --save-probabilities)")
-    parser.add_argument("--repeats", type=int, default=REPEATS)
-    parser.add_argument("--design", choices=("stacked", "features"), default="stacked",
-                        help="the quality model's inputs: the globals' and the text's log-odds, or every feature")
-    parser.add_argument("--no-adherence", action="store_true", help="leave the adherence codes out (for comparison)")
-    parser.add_argument("--adherence-oof", default=None,
-                        help="out-of-fold adherence probabilities (.npz): read if present, else computed and written")
-    parser.add_argument("--write", action="store_true", help=f"fit on all transcripts and write {ARTIFACT}")
-    parser.add_argument("--plot", default=None, help="write the reliability curve here (PNG)")
-    parser.add_argument("--save-predictions", default=None, help="write the out-of-fold predictions here (CSV, no text)")
+    parser.add_argument("--adherence-oof", default=None, help="out-of-fold AnnoMI adherence probabilities (.npz); default: the shipped coder's")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="repeats of the pooled 5-fold validation")
+    parser.add_argument("--design", choices=DESIGNS, default="stacked")
+    parser.add_argument("--balance", choices=("none", "collection", "class"), default="collection")
+    parser.add_argument("--schemes", default="pooled,collection,topic,style")
+    parser.add_argument("--write", action="store_true", help=f"fit on every session and write {ARTIFACT}")
+    parser.add_argument("--plot", default=None, help="write the reliability curves here (PNG)")
+    parser.add_argument("--save-predictions", default=None, help="write the held-out predictions here (CSV, no text)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    sessions, expert = load_sessions(args.annomi, args.coder_oof, adherence=not args.no_adherence,
-                                     adherence_oof=args.adherence_oof)
-    predictions = cross_validate(sessions, args.repeats, args.design)
-    print(summary(predictions, sessions, expert))
+    rows = load_rows(args.annomi, args.coder_oof, args.hlqc, args.adherence_oof)
+    predictions = pd.concat([cross_validate(rows, scheme, args.repeats, args.design, args.balance)
+                             for scheme in args.schemes.split(",")], ignore_index=True)
+    pooled = predictions[predictions["scheme"] == "pooled"]
+    k = choose_evidence_k(pooled if len(pooled) else predictions)
+    predictions = with_evidence(predictions, k)
+    print(f"design {args.design}, balance {args.balance}, evidence constant k = {k:g} "
+          "(chosen by log loss on pooled held-out full and truncated sessions)\n")
+    print(summary_table(predictions))
+    print()
+    print(reliability_table(predictions))
     if args.save_predictions:
         predictions.to_csv(args.save_predictions, index=False)
     if args.plot:
         plot_reliability(predictions, args.plot)
     if args.write:
-        stacked, _, text = with_text_feature(pd.concat(sessions.values(), ignore_index=True), None, SEED)
-        models = fit_all(stacked, choose_c(stacked, SEED, args.design), args.design)
-        spec = {"version": FORMAT_VERSION, "trained_on": "AnnoMI dev (103 transcripts), out-of-fold codes, clean + asr text",
-                "models": models, "text": text}
+        spec = fit_artifact(rows, args.design, args.balance, k)
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         ARTIFACT.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
         logger.info("wrote %s", ARTIFACT)

@@ -1,0 +1,99 @@
+"""Training the session model on several collections: data, weights, held-out group splits, uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mifidelity.coding.training.fidelity import (
+    fit_logistic, parameter_variance, session_rows, session_weights, splits,
+)
+from mifidelity.coding.training.hlqc import GROUP_OFFSET, load_hlqc
+from mifidelity.coding.training.session_data import RatedSession, truncated
+from mifidelity.metrics import coach_volleys
+
+COLUMNS = ["role", "text", "main_behaviour", "question", "reflection", "giving_information", "adherence", "client_talk"]
+
+
+def _coded(volleys: int) -> pd.DataFrame:
+    rows = []
+    for i in range(volleys):
+        rows.append(["coach", f"so you want to cut down {i}", "reflection", "none", "simple", False, "none", None])
+        rows.append(["coach", "what would help", "question", "open", "none", False, "none", None])
+        rows.append(["client", "i want to stop", None, None, None, None, None, "change"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _session(name, collection, group, version="asr", high=True, topic="unknown", volleys=10):
+    return RatedSession(id=f"{name}/{version}", session=name, collection=collection, group=group, topic=topic,
+                        version=version, high=high, coded=_coded(volleys))
+
+
+def test_truncated_keeps_the_first_coach_volleys_and_the_label():
+    session = _session("a", "hlqc", 1, high=False, volleys=10)
+    short = truncated(session, 4)
+    assert coach_volleys(short.coded).nunique() == 4
+    assert len(short.coded) == 4 * 3 - 1  # the client turn after the 4th volley starts the 5th
+    assert short.high is False and short.session == "a" and short.id.endswith("/first4")
+    assert truncated(session, 10) is None  # nothing to cut
+
+
+def test_each_session_counts_once_and_collections_weigh_the_same():
+    sessions = [_session(f"annomi-{i}", "annomi", i, version=v) for i in range(6) for v in ("clean", "asr")]
+    sessions += [_session(f"hlqc-{i}", "hlqc", GROUP_OFFSET + i) for i in range(3)]
+    rows = session_rows(sessions)
+    plain = session_weights(rows, "none")
+    assert plain[rows["collection"] == "annomi"].sum() == pytest.approx(6)  # two versions, one session
+    balanced = session_weights(rows, "collection")
+    assert balanced[rows["collection"] == "annomi"].sum() == pytest.approx(balanced[rows["collection"] == "hlqc"].sum())
+    assert balanced.sum() == pytest.approx(9)
+
+
+def test_held_out_groups_never_leak_into_training():
+    sessions = []
+    for i in range(10):
+        for version in ("clean", "asr"):
+            sessions.append(_session(f"annomi-{i}", "annomi", i, version=version, high=i % 3 != 0,
+                                     topic="alcohol" if i < 5 else "smoking"))
+    sessions += [_session(f"hlqc-{i}", "hlqc", i if i < 3 else GROUP_OFFSET + i, high=i % 2 == 0) for i in range(8)]
+    rows = session_rows(sessions)
+    rows["truncated"] = False
+    for scheme in ("pooled", "collection", "topic", "style"):
+        folds = splits(rows, scheme, 0)
+        assert folds, scheme
+        for name, train, test in folds:
+            assert not set(rows.loc[train, "group"]) & set(rows.loc[test, "group"]), (scheme, name)
+    by_name = {name: (train, test) for name, train, test in splits(rows, "collection", 0)}
+    train, test = by_name["hlqc"]
+    # HLQC's three twins of AnnoMI videos 0-2 take those AnnoMI transcripts out of training too
+    assert set(rows.loc[train, "session"]) == {f"annomi-{i}" for i in range(3, 10)}
+    assert set(rows.loc[test, "collection"]) == {"hlqc"}
+    for _, train, test in splits(rows, "style", 0):
+        assert set(rows.loc[train, "version"]) == {"clean"} and set(rows.loc[test, "version"]) == {"asr"}
+
+
+def test_parameter_variance_grows_away_from_the_training_data():
+    rng = np.random.default_rng(1)
+    y = np.array([0] * 60 + [1] * 60)
+    x = pd.DataFrame({"a": y + rng.normal(0, 0.8, 120), "b": rng.normal(0, 1, 120)})
+    spec = fit_logistic(x, y, 1.0, covariance=True)
+    near = parameter_variance(spec, pd.DataFrame({"a": [0.5], "b": [0.0]}))[0]
+    far = parameter_variance(spec, pd.DataFrame({"a": [0.5], "b": [12.0]}))[0]
+    assert 0 < near < far / 10
+    more = fit_logistic(pd.concat([x] * 4, ignore_index=True), np.tile(y, 4), 1.0, covariance=True)
+    assert parameter_variance(more, pd.DataFrame({"a": [0.5], "b": [0.0]}))[0] < near  # more data, surer weights
+
+
+def test_load_hlqc_groups_twins_with_their_annomi_transcript(tmp_path):
+    (tmp_path / "transcripts").mkdir()
+    for name in ("hlqc-high_001", "hlqc-low_002"):
+        (tmp_path / "transcripts" / f"{name}.csv").write_text("role,text\ncoach,hi\nclient,hello\n")
+    (tmp_path / "labels.csv").write_text(
+        "session,quality,same_video_as_annomi_transcript\nhlqc-high_001,high,68.0\nhlqc-low_002,low,\n")
+    sessions = load_hlqc(tmp_path)
+    assert sessions["group"].tolist() == [68, GROUP_OFFSET + 1]
+    assert sessions["high"].tolist() == [True, False]
+    (tmp_path / "labels.csv").write_text("session,quality,same_video_as_annomi_transcript\nhlqc-high_001,great,\n")
+    with pytest.raises(ValueError, match="unknown quality"):
+        load_hlqc(tmp_path)
