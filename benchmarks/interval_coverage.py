@@ -61,6 +61,9 @@ TEMPERATURES = (1.0, 1.5, 2.0)
 SDS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
 GRID = tuple((t, sd) for t in TEMPERATURES for sd in SDS)
 FOLDS = 5
+# Sessions whose denominator (questions, reflections, change + sustain statements) is at least this
+# are summarised apart: nearer a 60-minute session than most AnnoMI demonstrations.
+LONG_BASIS = 20
 SEED = 20261206
 VERSIONS = ("clean", "asr")
 
@@ -149,19 +152,22 @@ def interval_rows(sessions: list[dict], method: str, rounds: int, calibration: d
                          "covered": low is not None and low - 1e-9 <= expert <= high + 1e-9,
                          "width": None if low is None else high - low,
                          "holds_counted": counted is not None and low is not None and low - 1e-9 <= counted <= high + 1e-9,
-                         "judged": basis is not None and basis >= MIN_BASIS})
+                         "judged": basis is not None and basis >= MIN_BASIS,
+                         "long": basis is not None and basis >= LONG_BASIS})
     return pd.DataFrame(rows)
 
 
 def summary(rows: pd.DataFrame, label: str) -> pd.DataFrame:
     out = []
     for (metric, version), group in rows.groupby(["metric", "version"], sort=False):
-        judged = group[group["judged"]] if "judged" in group else group.iloc[:0]
+        judged, long = group[group["judged"]], group[group["long"]]
         out.append({"metric": SHORT[metric], "version": version, "interval": label, "sessions": len(group),
                     "covered": int(group["covered"].sum()), "coverage": group["covered"].mean(),
                     "median width": group["width"].median(),
                     f"covered (basis>={MIN_BASIS})": f"{int(judged['covered'].sum())}/{len(judged)}" if len(judged) else "-",
                     f"median width (basis>={MIN_BASIS})": judged["width"].median() if len(judged) else None,
+                    f"covered (basis>={LONG_BASIS})": f"{int(long['covered'].sum())}/{len(long)}" if len(long) else "-",
+                    f"median width (basis>={LONG_BASIS})": long["width"].median() if len(long) else None,
                     "holds counted": group["holds_counted"].mean()})
     return pd.DataFrame(out)
 

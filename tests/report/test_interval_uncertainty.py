@@ -263,7 +263,8 @@ def test_benchmark_chooses_the_narrowest_calibration_that_reaches_the_target():
                 # coverage grows with sd (and does not depend on the temperature); width too
                 covered = transcript < {0.0: 12, 0.25: 16, 0.5: 19}.get(sd, 20)
                 rows.append({"transcript_id": transcript, "version": "clean", "metric": metric, "covered": covered,
-                             "width": 1.0 + sd + (t - 1.0), "holds_counted": True, "judged": True})
+                             "width": 1.0 + sd + (t - 1.0), "holds_counted": True, "judged": True,
+                             "long": False})
         rows_by_setting[(t, sd)] = pd.DataFrame(rows)
     chosen = bench.choose(rows_by_setting, set(range(20)), target=0.95)
     assert chosen["coach_temperature"] == 1.0 and chosen["client_temperature"] == 1.0
