@@ -1,19 +1,25 @@
 """Stage 8: what an MI expert would say about the whole session.
 
 MITI 4.2.1 rates a session on four global scores (1-5) besides the behaviour
-counts: Cultivating Change Talk, Softening Sustain Talk, Partnership and Empathy;
-Technical is the mean of the first two, Relational of the last two. No public
-corpus has expert global ratings, so the globals here are *estimates*: each is a
-small logistic model on the session features that belong to its construct in
-MITI's description (e.g. Empathy: reflections and complex reflections per coach
-volley), trained on AnnoMI's expert high / low MI-quality labels with the two
-classes weighted equally, and mapped to the 1-5 scale as ``1 + 4 * P(high quality |
-those features)``: a session as likely to be rated high as low gets 3, MITI's "fair".
-``mi_quality_probability`` is one more such model on all the features plus what
-the coach said (a TF-IDF logistic model of the coach's words, lower-cased without
-punctuation as a recogniser gives them, whose log-odds enter as one feature): the
-probability that an expert would rate the session as good MI. Data, validation
-and the reliability curve: ``docs/model-card-fidelity.md``; training:
+counts: Cultivating Change Talk, Softening Sustain Talk, Partnership and Empathy.
+No public corpus has expert global ratings, so nothing here claims MITI's 1-5
+scale. What exists is an expert's high / low MI-quality label per session, in two
+collections (AnnoMI and HLQC); everything here is learnt from that label:
+
+- each of the four aspects is a small logistic model on the session features that
+  belong to its construct in MITI's description (e.g. Empathy: reflections and
+  complex reflections per coach volley), shown as an **index 0-100**
+  (:class:`GlobalScores`): how much that aspect resembles sessions rated good MI;
+- ``mi_quality_probability`` stacks the four aspects' log-odds with the log-odds of a
+  TF-IDF model of the coach's words (lower-cased without punctuation, as a recogniser
+  gives them): the probability that an expert would rate the session as good MI. It
+  **knows how much evidence it has** (:func:`predictive_probability`): few coach volleys,
+  codes the coder was unsure of (:func:`evidence_volleys`) and a session unlike the
+  training data (the weights' Laplace covariance) pull it towards 50%, and the estimate
+  says so (``FidelityEstimate.caveat``).
+
+Data, validation by held-out collection, topic and transcript style, and the
+reliability curves: ``docs/model-card-fidelity.md``; training:
 ``python -m mifidelity.coding.training.fidelity``.
 
 Everything here reads the coded-utterance table (:mod:`mifidelity.session`) and
@@ -68,8 +74,33 @@ def quality_band(probability: float | None) -> str:
 
 # The quality model's text feature: log-odds of a TF-IDF model over the coach's words and word pairs.
 TEXT_FEATURE = "coach_text_log_odds"
-# How much evidence a session gives: its number of coach volleys (MITI's parsing unit).
-EVIDENCE_FEATURE = "coach_volleys"
+# How much evidence a session gives: its coach volleys (MITI's parsing unit), each counted by how sure the
+# coder was of the codes (see evidence_volleys).
+EVIDENCE_FEATURE = "effective_volleys"
+# The coder's confidence columns that say how sure it was, per role.
+CERTAINTY_COLUMNS = {"coach": "main_behaviour_confidence", "client": "client_talk_confidence"}
+
+
+def evidence_volleys(coded: pd.DataFrame) -> tuple[int, float]:
+    """(coach volleys, code certainty): the session's evidence for the session estimates.
+
+    Code certainty is the mean confidence of the chosen codes (main behaviour on coach rows,
+    client talk on client rows), rescaled so that a coder as sure as a coin toss gives 0 and a
+    certain one 1; codes given without confidences (rules, hand codes) count as certain. The
+    effective number of volleys is their product: a volley whose codes the coder is unsure of
+    counts as part of one.
+    """
+    volleys = max(1, int(coach_volleys(coded).nunique()))
+    confidences = []
+    for role, column in CERTAINTY_COLUMNS.items():
+        if column in coded:
+            values = pd.to_numeric(coded.loc[coded["role"] == role, column], errors="coerce").dropna()
+            confidences.extend(values.tolist())
+    if not confidences:
+        return volleys, 1.0
+    # main behaviour has 4 labels, client talk 3: a confidence of 1/2 is taken as "no better than a guess"
+    certainty = float(np.clip((np.mean(confidences) - 0.5) / 0.5, 0.05, 1.0))
+    return volleys, round(certainty, 3)
 TEXT_NGRAMS = (1, 2)
 # Hesitations that human transcripts keep and speech recognisers drop: the text model must not
 # learn from them, or a recording would read differently from its transcript.
@@ -77,16 +108,17 @@ FILLERS = frozenset({"um", "umm", "uh", "uhh", "uhm", "er", "erm", "ah", "mm", "
                      "uh-huh", "huh"})
 
 
-def predictive_probability(log_odds, parameter_variance, coach_volleys, evidence_k: float):
+def predictive_probability(log_odds, parameter_variance, effective_volleys, evidence_k: float):
     """P(good MI) that knows how much evidence it has: the log-odds shrunk by their uncertainty.
 
     ``sigmoid(log_odds / sqrt(1 + pi/8 * v))`` (the probit approximation of a logistic model
     with uncertain log-odds), where ``v`` = ``parameter_variance`` (how uncertain the fitted
     weights are at this session: large for a session unlike the training data) +
-    ``evidence_k / coach_volleys`` (a session's rates from few volleys are noisy: a 6-volley
-    session is told "either way" rather than 0.99). Works on scalars and numpy arrays.
+    ``evidence_k / effective_volleys`` (a session's rates from few volleys, or from codes the coder
+    was unsure of, are noisy: a 6-volley session is told "either way" rather than 0.99; see
+    :func:`evidence_volleys`). Works on scalars and numpy arrays.
     """
-    variance = np.asarray(parameter_variance, float) + evidence_k / np.maximum(np.asarray(coach_volleys, float), 1.0)
+    variance = np.asarray(parameter_variance, float) + evidence_k / np.maximum(np.asarray(effective_volleys, float), 0.5)
     return 1.0 / (1.0 + np.exp(-np.asarray(log_odds, float) / np.sqrt(1.0 + math.pi / 8.0 * variance)))
 
 
@@ -295,26 +327,29 @@ class FidelityModel:
         values[TEXT_FEATURE] = self.text.log_odds(coach_document(coded))
         values.update({f"log_odds_{name}": self.models[name].log_odds(values) for name in GLOBAL_NAMES})
         scores = {name: self.models[name].probability(values) for name in GLOBAL_NAMES}
-        volleys = max(1, int(coach_volleys(coded).nunique()))
+        volleys, certainty = evidence_volleys(coded)
         quality = self.models[QUALITY]
         log_odds = quality.log_odds(values)
         parameter_variance = quality.parameter_variance(values)
-        probability = float(predictive_probability(log_odds, parameter_variance, volleys, self.evidence_k))
-        sampling_variance = self.evidence_k / volleys
-        evidence = {"coach_volleys": volleys, "log_odds": round(log_odds, 3),
+        probability = float(predictive_probability(log_odds, parameter_variance, volleys * certainty, self.evidence_k))
+        sampling_variance = self.evidence_k / max(volleys * certainty, 0.5)
+        evidence = {"coach_volleys": volleys, "code_certainty": certainty, "log_odds": round(log_odds, 3),
                     "log_odds_sd": round(math.sqrt(parameter_variance + sampling_variance), 3),
                     "probability_before_evidence": round(1.0 / (1.0 + math.exp(-log_odds)), 3)}
         return FidelityEstimate(GlobalScores(**scores), round(probability, 3), self.name, evidence,
-                                evidence_caveat(log_odds, probability, volleys, parameter_variance, sampling_variance))
+                                evidence_caveat(log_odds, probability, volleys, certainty, parameter_variance,
+                                                sampling_variance))
 
 
-def evidence_caveat(log_odds: float, probability: float, volleys: int, parameter_variance: float,
+def evidence_caveat(log_odds: float, probability: float, volleys: int, certainty: float, parameter_variance: float,
                     sampling_variance: float) -> str | None:
     """A note when little evidence, not the session itself, moved P(good MI) into a less decided band."""
     before = 1.0 / (1.0 + math.exp(-log_odds))
     if quality_band(before) == quality_band(probability):
         return None
-    if sampling_variance >= parameter_variance:
+    if sampling_variance >= parameter_variance and certainty < 0.5 and volleys >= 20:
+        why = "the coder was unsure of many of this session's codes"
+    elif sampling_variance >= parameter_variance:
         why = (f"the session has only {volleys} coach turns between client turns, too few for a firmer "
                "estimate")
     else:
@@ -380,4 +415,4 @@ def estimate_fidelity(coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityE
 
 __all__ = ["FidelityEstimate", "GlobalScores", "estimate_fidelity", "session_features", "FidelityModel",
            "CONSTRUCTS", "GLOBAL_NAMES", "QUALITY_BANDS", "quality_band", "session_verdict", "predictive_probability",
-           "evidence_caveat", "EVIDENCE_FEATURE"]
+           "evidence_caveat", "evidence_volleys", "EVIDENCE_FEATURE"]

@@ -29,6 +29,8 @@ def session_summary(session: CodedSession) -> dict:
         "expected_metrics": session.expected_metrics,
         "globals": None if session.fidelity is None else session.fidelity.globals.as_dict(),
         "mi_quality_probability": None if session.fidelity is None else session.fidelity.mi_quality_probability,
+        # how much evidence the probability rests on: coach volleys, log-odds and their sd, P before the shrink
+        "mi_quality_evidence": None if session.fidelity is None else session.fidelity.evidence,
         "assessment": _records(assessment.drop(columns=["meaning"])),
         "verdict": session_verdict(assessment, session.fidelity),
         "models": {stage: asdict(info) for stage, info in session.models.items()},

@@ -45,10 +45,10 @@ from mifidelity.coding.training.session_data import (
 )
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, EVIDENCE_FEATURE, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document,
-    predictive_probability, session_features,
+    evidence_volleys, predictive_probability, session_features,
 )
 from mifidelity.coding.training.fidelity_report import plot_reliability, reliability_table, summary_table
-from mifidelity.metrics import coach_volleys, compute_metrics
+from mifidelity.metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,10 @@ def session_rows(sessions: list[RatedSession]) -> pd.DataFrame:
     rows = []
     for s in sessions:
         metrics = compute_metrics(s.coded)
+        volleys, certainty = evidence_volleys(s.coded)
         rows.append({"id": s.id, "session": s.session, "collection": s.collection, "group": s.group,
                      "topic": s.topic, "version": s.version, "high": s.high,
-                     EVIDENCE_FEATURE: int(coach_volleys(s.coded).nunique()),
+                     "coach_volleys": volleys, "code_certainty": certainty, EVIDENCE_FEATURE: volleys * certainty,
                      "reflection_to_question": metrics.reflection_to_question,
                      "coach_text": coach_document(s.coded), **session_features(s.coded, metrics)})
     return pd.DataFrame(rows)
@@ -256,7 +257,8 @@ def _fit_and_predict(train: pd.DataFrame, test: pd.DataFrame, seed: int, design:
     train, test, _ = with_text_feature(train, test, seed)
     models = fit_all(train, choose_c(train, seed, design, balance), design, balance)
     predicted = predict_all(models, test)
-    keep = ["id", "session", "collection", "group", "topic", "version", "high", EVIDENCE_FEATURE, "truncated"]
+    keep = ["id", "session", "collection", "group", "topic", "version", "high", "coach_volleys", "code_certainty",
+            EVIDENCE_FEATURE, "truncated"]
     return pd.concat([test[keep].reset_index(drop=True), predicted.reset_index(drop=True)], axis=1)
 
 

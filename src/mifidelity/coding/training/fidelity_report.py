@@ -58,9 +58,22 @@ def summary_table(predictions: pd.DataFrame) -> str:
             f"| {_fmt(s['mean_p'], 2)} / {_fmt(s['share_high'], 2)} | {s['low_told_good']} of {s['n_low']} "
             f"| {s['high_told_poor']} of {s['n_high']} | {s['told_good_right']} of {s['told_good']} "
             f"| {s['told_poor_right']} of {s['told_poor']} |")
+    pooled_full = full[full["scheme"] == "pooled"]
+    if len(pooled_full):
+        lines += ["", "Whole sessions by length (pooled validation, all repeats):", "",
+                  "| coach volleys | rows | share rated high | mean P | P >= 0.9 or <= 0.1 "
+                  "| 'likely good' right | 'likely poor' right |", "| --- |" + " --- |" * 6]
+        bins = pd.cut(pooled_full["coach_volleys"], [0, 8, 15, 30, 10_000], labels=["2-8", "9-15", "16-30", "over 30"])
+        for label, part in pooled_full.groupby(bins, observed=True):
+            counts = band_counts(part["high"].to_numpy(bool), part[QUALITY].to_numpy())
+            extreme = float(((part[QUALITY] >= 0.9) | (part[QUALITY] <= 0.1)).mean())
+            lines.append(f"| {label} | {len(part)} | {part['high'].mean():.2f} | {part[QUALITY].mean():.2f} | {extreme:.0%} "
+                         f"| {counts['told_good_right']} of {counts['told_good']} "
+                         f"| {counts['told_poor_right']} of {counts['told_poor']} |")
     short = predictions[predictions["truncated"] & (predictions["scheme"] == "pooled")]
     if len(short):
-        lines += ["", "Truncated sessions (pooled validation; the whole session's label kept):", "",
+        lines += ["", "The first 4 / 8 / 16 coach volleys of each held-out session (pooled validation; the whole "
+                  "session's label kept; a session's opening reads more like poor MI than its whole):", "",
                   "| coach volleys kept | rows | AUC | Brier | mean |P - 0.5| | P >= 0.9 or <= 0.1 "
                   "| 'likely good' right | 'likely poor' right |", "| --- |" + " --- |" * 7]
         for kept, part in short.groupby(short["id"].str.extract(r"first(\d+)$")[0].astype(int)):

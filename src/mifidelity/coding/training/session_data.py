@@ -24,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
+from mifidelity.coding.features import strip_asr
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
+from mifidelity.coding.plain_speech import adjust_adherence, adjust_behaviour, detect_all
 from mifidelity.coding.training.data import FULL_CSV, load_annomi
 from mifidelity.metrics import coach_volleys
 
@@ -55,11 +57,22 @@ def coder_probabilities(path: str | Path, data: pd.DataFrame) -> dict[str, dict[
     return {version: {task: saved[f"model/{version}/{task}"] for task in TASKS} for version in VERSIONS}
 
 
-def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adherence: np.ndarray | None) -> pd.DataFrame:
-    """The pipeline's coded-utterance table for ``data`` rows: from coder probabilities, or the experts' codes."""
+def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adherence: np.ndarray | None,
+                plain_speech: bool = True) -> pd.DataFrame:
+    """The pipeline's coded-utterance table for ``data`` rows: from coder probabilities, or the experts' codes.
+
+    From probabilities the table is made as :meth:`TrainedCoder.code` makes it: the plain-speech
+    cues (:mod:`mifidelity.coding.plain_speech`) weigh in before the joint decision.
+    """
     roles = data["role"].tolist()
     frame = data[["role", "text"]].reset_index(drop=True).copy()
     main_labels = LABELS["main_behaviour"]
+    cues = detect_all([str(r) for r in roles], [str(t) for t in data["text"]]) if plain_speech and probs is not None \
+        else [frozenset()] * len(roles)
+    if probs is not None:
+        probs = adjust_behaviour(probs, cues, LABELS)
+    if adherence is not None:
+        adherence = adjust_adherence(adherence, cues)
     if probs is None:
         for task in TASKS:
             frame[task] = data[task].to_numpy()
@@ -79,7 +92,6 @@ def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adheren
 def shipped_adherence(data: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per version, the shipped adherence coder's probabilities for every row of ``data`` (client rows: none)."""
     from mifidelity.coding.adherence import AdherenceCoder
-    from mifidelity.coding.features import strip_asr
 
     coder = AdherenceCoder().load()
     roles = data["role"].tolist()
@@ -104,7 +116,8 @@ def annomi_sessions(annomi_dir: str | Path, coder_oof: str | Path,
     topics = annomi_topics(annomi_dir)
     out = []
     for version in VERSIONS:
-        coded = coded_table(data, probs[version], adherence[version])
+        as_read = data.assign(text=[strip_asr(t) for t in data["text"]]) if version == "asr" else data
+        coded = coded_table(as_read, probs[version], adherence[version])
         for transcript, index in data.groupby("transcript_id", sort=True).indices.items():
             out.append(RatedSession(
                 id=f"annomi-{transcript}/{version}", session=f"annomi-{transcript}", collection="annomi",
