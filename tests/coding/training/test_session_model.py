@@ -97,3 +97,47 @@ def test_load_hlqc_groups_twins_with_their_annomi_transcript(tmp_path):
     (tmp_path / "labels.csv").write_text("session,quality,same_video_as_annomi_transcript\nhlqc-high_001,great,\n")
     with pytest.raises(ValueError, match="unknown quality"):
         load_hlqc(tmp_path)
+
+
+def _rated(name, collection, group, high, rng, version="asr", topic="unknown"):
+    """A synthetic session: good MI reflects and asks open questions, poor MI lectures."""
+    rows = []
+    for i in range(int(rng.integers(12, 30))):
+        if rng.random() < (0.75 if high else 0.25):
+            rows.append(["coach", "it sounds like you want things to change for your family", "reflection", "none",
+                         "complex", False, "none", None])
+        else:
+            rows.append(["coach", "you need to stop this now because it will damage your health", "input", "none",
+                         "none", True, "persuade", None])
+        rows.append(["client", "i guess so", None, None, None, None, None, "change" if high else "sustain"])
+    return RatedSession(id=f"{name}/{version}", session=name, collection=collection, group=group, topic=topic,
+                        version=version, high=high, coded=pd.DataFrame(rows, columns=COLUMNS))
+
+
+@pytest.mark.slow
+def test_held_out_validation_runs_end_to_end_and_separates_what_is_separable():
+    from mifidelity.coding.training.fidelity import (
+        choose_evidence_k, cross_validate, fit_artifact, with_evidence,
+    )
+    from mifidelity.coding.training.fidelity_report import summary_table
+    from mifidelity.fidelity import FidelityModel
+
+    rng = np.random.default_rng(3)
+    sessions = []
+    for i in range(24):
+        for version in ("clean", "asr"):
+            sessions.append(_rated(f"annomi-{i}", "annomi", i, i % 4 != 0, rng, version,
+                                   topic="alcohol" if i % 2 else "smoking"))
+    sessions += [_rated(f"hlqc-{i}", "hlqc", GROUP_OFFSET + i, i % 2 == 0, rng) for i in range(24)]
+    rows = session_rows(sessions).assign(truncated=False)
+    predictions = pd.concat([cross_validate(rows, scheme) for scheme in ("pooled", "collection", "topic")],
+                            ignore_index=True)
+    predictions = with_evidence(predictions, choose_evidence_k(predictions))
+    assert set(predictions["scheme"]) == {"pooled", "collection", "topic"}
+    table = summary_table(predictions)
+    assert "| pooled | hlqc | asr | 24 |" in table and "| collection | annomi | clean | 24 |" in table
+    full = predictions[predictions["scheme"] == "pooled"]
+    high, low = full.loc[full["high"], "mi_quality"], full.loc[~full["high"], "mi_quality"]
+    assert high.mean() > low.mean() + 0.3
+    spec = fit_artifact(rows, "stacked", "collection", 8.0)
+    assert spec["version"] == 2 and spec["evidence"]["k"] == 8.0 and "covariance" in spec["models"]["mi_quality"]
