@@ -47,7 +47,7 @@ from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, EVIDENCE_FEATURE, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document,
     evidence_volleys, predictive_probability, session_features,
 )
-from mifidelity.coding.training.fidelity_report import plot_reliability, reliability_table, summary_table
+from mifidelity.coding.training.fidelity_report import plot_reliability, reliability_table, rq_agreement, summary_table
 from mifidelity.metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ TEXT_MIN_DF = 5
 EVIDENCE_GRID = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 TRUNCATIONS = (4, 8, 16)
 FORMAT_VERSION = 2
-DESIGNS = ("stacked", "features")
+DESIGNS = ("stacked", "globals", "features")
 
 
 # --------------------------------------------------------------------------- session rows
@@ -222,7 +222,10 @@ def fit_all(train: pd.DataFrame, quality_c: float, design: str = "stacked", bala
     models = {name: fit_logistic(train[list(CONSTRUCTS[name])], y, CONSTRUCT_C, CONSTRUCTS[name], balanced=True,
                                  weights=weights)
               for name in GLOBAL_NAMES}
-    inputs = with_global_log_odds(train, models)[STACKED_FEATURES] if design == "stacked" else train[feature_names()]
+    if design == "features":
+        inputs = train[feature_names()]
+    else:  # "stacked": the globals' and the coach text's log-odds; "globals": without the text
+        inputs = with_global_log_odds(train, models)[STACKED_FEATURES if design == "stacked" else STACKED_FEATURES[:-1]]
     models[QUALITY] = fit_logistic(inputs, y, quality_c, weights=weights, covariance=True)
     return models
 
@@ -362,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help=f"fit on every session and write {ARTIFACT}")
     parser.add_argument("--plot", default=None, help="write the reliability curves here (PNG)")
     parser.add_argument("--save-predictions", default=None, help="write the held-out predictions here (CSV, no text)")
+    parser.add_argument("--report", default=None, help="also write the tables here (markdown)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -371,11 +375,15 @@ def main(argv: list[str] | None = None) -> None:
     pooled = predictions[predictions["scheme"] == "pooled"]
     k = choose_evidence_k(pooled if len(pooled) else predictions)
     predictions = with_evidence(predictions, k)
-    print(f"design {args.design}, balance {args.balance}, evidence constant k = {k:g} "
-          "(chosen by log loss on pooled held-out full and truncated sessions)\n")
-    print(summary_table(predictions))
-    print()
-    print(reliability_table(predictions))
+    text = "\n".join([
+        f"Design {args.design}, balance {args.balance}; evidence constant k = {k:g} (chosen by log loss on the pooled "
+        f"held-out full and truncated sessions); pooled = {args.repeats} x {N_SPLITS}-fold by group.", "",
+        summary_table(predictions), "", "Reliability (held-out whole sessions, quintiles of P):", "",
+        reliability_table(predictions), "", "Session R:Q against the R:Q counted from AnnoMI's expert codes:", "",
+        rq_agreement(rows, args.annomi)])
+    print(text)
+    if args.report:
+        Path(args.report).write_text(text + "\n", encoding="utf-8")
     if args.save_predictions:
         predictions.to_csv(args.save_predictions, index=False)
     if args.plot:

@@ -120,3 +120,23 @@ def plot_reliability(predictions: pd.DataFrame, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def rq_agreement(rows: pd.DataFrame, annomi: str | Path) -> str:
+    """Spearman of the session R:Q (pipeline codes) against the R:Q from AnnoMI's expert codes, per text version."""
+    from scipy.stats import spearmanr
+
+    from mifidelity.coding.training.data import load_annomi
+    from mifidelity.coding.training.session_data import coded_table
+    from mifidelity.metrics import compute_metrics
+
+    data = load_annomi(annomi)
+    expert = {f"annomi-{transcript}": compute_metrics(coded_table(data.iloc[index], None, None)).reflection_to_question
+              for transcript, index in data.groupby("transcript_id", sort=True).indices.items()}
+    lines = []
+    full = rows[~rows["truncated"] & (rows["collection"] == "annomi")]
+    for version, part in full.groupby("version"):
+        both = part.assign(expert=part["session"].map(expert))[["reflection_to_question", "expert"]].dropna()
+        rho = spearmanr(both["reflection_to_question"], both["expert"]).statistic
+        lines.append(f"- {version}: Spearman {rho:.3f} over {len(both)} AnnoMI transcripts")
+    return "\n".join(lines)
