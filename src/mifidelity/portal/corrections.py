@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS
 from mifidelity.errors import MifidelityError
-from mifidelity.files import write_private_atomic
+from mifidelity.files import spreadsheet_safe, write_private_atomic
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
 from mifidelity.portal.pages import PageCache
 from mifidelity.portal.tables import CorrectionRow, CorrectionStatus, PortalStore, aware, utcnow
@@ -262,7 +262,9 @@ def write_training_csv(store: PortalStore, out_dir: str | Path, path: str | Path
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=TRAINING_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    # utterance text and comments can start like a formula: shown as text in a spreadsheet, read back as
+    # written by coding.training.data.load_corrections
+    writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private_atomic(path, buffer.getvalue())

@@ -23,7 +23,7 @@ from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import (
     GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES, FidelityEstimate, GlobalScores, session_verdict,
 )
-from mifidelity.files import PRIVATE_DIR_MODE, write_private_atomic
+from mifidelity.files import PRIVATE_DIR_MODE, spreadsheet_safe, write_private_atomic
 from mifidelity.metrics import THRESHOLDS, rate
 from mifidelity.report.formatting import axis_max, clock, format_value
 from mifidelity.report.fidelity_summary import quality_band
@@ -161,18 +161,11 @@ def _overall(row) -> str:
     return "fair"
 
 
-def _safe_cell(value):
-    """Stop spreadsheets from running a cell as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def sessions_csv(frame: pd.DataFrame) -> str:
     table = frame.copy()
     table["date"] = table["date"].map(lambda d: d.isoformat(timespec="seconds") if isinstance(d, datetime) else d)
     for column in ("session_id", "coach", "verdict", "report"):
-        table[column] = table[column].map(_safe_cell)
+        table[column] = table[column].map(spreadsheet_safe)
     return table.to_csv(index=False)
 
 

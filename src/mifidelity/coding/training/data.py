@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
+from mifidelity.files import from_spreadsheet_safe
 
 DEFAULT_DATA_DIR = "../shared/data/annomi"
 FULL_CSV = "AnnoMI-full.dev.csv"
@@ -142,7 +143,7 @@ def load_corrections(paths) -> pd.DataFrame:
     """
     frames = []
     for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False).map(from_spreadsheet_safe)
         missing = {"transcript_id", "utterance_id", "role", "text", *TASKS} - set(raw.columns)
         if missing:
             raise ValueError(f"{path}: not a corrections export (missing {', '.join(sorted(missing))})")
