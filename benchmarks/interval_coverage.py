@@ -174,18 +174,26 @@ def summary(rows: pd.DataFrame, label: str) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- cross-validated calibration
 
-def choose(rows_by_setting: dict, transcripts: set[int], target: float) -> dict[str, float]:
+def choose(rows_by_setting: dict, transcripts: set[int], target: float, long_target: float | None = None) -> dict[str, float]:
     """The calibration chosen on ``transcripts``: per role the temperature, per metric the tilt sd.
 
     For each temperature, each metric takes the sd with the narrowest median interval among those whose
     coverage reaches ``target`` (else the sd with the best coverage); the role takes the temperature
     whose metrics all reach the target with the narrowest intervals (widths relative to the uncalibrated
-    ones, summed), else the one with the best worst-metric coverage.
+    ones, summed), else the one with the best worst-metric coverage. With ``long_target`` a metric's
+    coverage is the lower of its coverage over all sessions (against ``target``) and over the sessions
+    with at least LONG_BASIS in the denominator (against ``long_target``), in units of its target.
     """
     scores = {}
     for setting, rows in rows_by_setting.items():
         rows = rows[rows["transcript_id"].isin(transcripts)]
-        scores[setting] = rows.groupby("metric").agg(coverage=("covered", "mean"), width=("width", "median"))
+        score = rows.groupby("metric").agg(coverage=("covered", "mean"), width=("width", "median"))
+        score["coverage"] = score["coverage"] / target
+        if long_target is not None:
+            long = rows[rows["long"]].groupby("metric")["covered"].mean() / long_target
+            score["coverage"] = np.minimum(score["coverage"], long.reindex(score.index).fillna(1.0))
+        scores[setting] = score
+    target = 1.0  # coverages are now in units of their targets
     base = scores[(1.0, 0.0)]["width"]
     chosen = {}
     for role, metrics in ROLE_METRICS.items():
@@ -205,14 +213,15 @@ def choose(rows_by_setting: dict, transcripts: set[int], target: float) -> dict[
     return {key: chosen[key] for key in (*TEMPERATURE.values(), *(TILT[m] for m in METRICS))}
 
 
-def cross_validated(sessions: list[dict], rows_by_setting: dict, rounds: int, target: float) -> tuple[pd.DataFrame, list]:
+def cross_validated(sessions: list[dict], rows_by_setting: dict, rounds: int, target: float,
+                    long_target: float | None = None) -> tuple[pd.DataFrame, list]:
     """Held-out rows: each fold's transcripts scored with the calibration chosen on the other folds."""
     order = np.random.default_rng(SEED).permutation(sorted({s["transcript_id"] for s in sessions}))
     folds = np.array_split(order, FOLDS)
     held_out, chosen = [], []
     for k, test in enumerate(folds):
         train = set(np.concatenate([f for j, f in enumerate(folds) if j != k]).tolist())
-        calibration = choose(rows_by_setting, train, target)
+        calibration = choose(rows_by_setting, train, target, long_target)
         chosen.append(calibration)
         test = set(test.tolist())
         held_out.append(interval_rows([s for s in sessions if s["transcript_id"] in test], "coder", rounds, calibration))
@@ -266,17 +275,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=BOOTSTRAP_ROUNDS, help="bootstrap rounds (default %(default)s)")
     parser.add_argument("--target", type=float, default=0.95,
                         help="coverage the calibration must reach on training transcripts (default %(default)s)")
+    parser.add_argument("--long-target", type=float, default=None,
+                        help=f"also require this coverage on the training sessions with at least {LONG_BASIS} in the "
+                             "denominator (default: not required)")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
 
     sessions, _ = load_sessions(args.annomi, args.coder_oof)
     print(f"{len({s['transcript_id'] for s in sessions})} transcripts x {len(VERSIONS)} text versions; "
-          f"{args.rounds} rounds; coverage target for the calibration {args.target:.0%}\n")
+          f"{args.rounds} rounds; coverage target for the calibration {args.target:.0%}"
+          + (f", {args.long_target:.0%} on sessions with >= {LONG_BASIS} in the denominator" if args.long_target else "")
+          + "\n")
     tables = [summary(interval_rows(sessions, "before", args.rounds), "before (utterances, codes fixed)"),
               summary(interval_rows(sessions, "sampling", args.rounds), "sampling only (volleys)")]
     rows_by_setting = {setting: interval_rows(sessions, "coder", args.rounds, uniform(setting)) for setting in GRID}
     tables.append(summary(rows_by_setting[(1.0, 0.0)], "coder, uncalibrated"))
-    held_out, chosen = cross_validated(sessions, rows_by_setting, args.rounds, args.target)
+    held_out, chosen = cross_validated(sessions, rows_by_setting, args.rounds, args.target, args.long_target)
     tables.append(summary(held_out, "coder, cross-validated"))
     tables.append(summary(interval_rows(sessions, "coder", args.rounds), "coder, CODER_CALIBRATION (in-sample)"))
     table = pd.concat(tables, ignore_index=True)
@@ -288,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     for k, calibration in enumerate(chosen):
         print(f"  fold {k + 1}: {label(calibration)}")
     everyone = {s["transcript_id"] for s in sessions}
-    print("Chosen on all transcripts (what CODER_CALIBRATION should hold):", choose(rows_by_setting, everyone, args.target))
+    print("Chosen on all transcripts (what CODER_CALIBRATION should hold):", choose(rows_by_setting, everyone, args.target, args.long_target))
     print("\nCoverage / median width by setting (one temperature and one sd for all), all transcripts, in-sample:")
     grid = pd.DataFrame({f"T={t:g} sd={sd:g}": r.groupby("metric").apply(
         lambda g: f"{g['covered'].mean():.2f}/{g['width'].median():.3g}", include_groups=False)
