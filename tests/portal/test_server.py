@@ -53,8 +53,37 @@ def test_raw_traversal_requests_through_a_real_server(portal_app, caplog):
     assert SECRET_TEXT not in caplog.text
 
 
+def _forwarded_login_page(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"GET /login HTTP/1.1\r\nHost: reports.example\r\nX-Forwarded-Proto: https\r\n"
+                           b"X-Forwarded-For: 203.0.113.9\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer.decode("latin-1")
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(fresh_app):
+    """A local process must not choose the address that the audit log and the login throttle see (issue 27)."""
+    import httpx
+
+    from mifidelity.portal.audit import Action
+
+    with BackgroundServer(fresh_app) as server:
+        answer = _forwarded_login_page(server.port)
+        with httpx.Client(base_url=server.url) as client:
+            page = client.get("/login")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+            client.post("/login", data={"username": "Coach A", "password": "wrong-password!", "csrf_token": token},
+                        headers={"X-Forwarded-For": "203.0.113.9"})
+    cookie = next(line for line in answer.split("\r\n") if line.lower().startswith("set-cookie:"))
+    assert "secure" not in cookie.lower() and "strict-transport-security" not in answer.lower()
+    events = [e for e in fresh_app.portal.audit.events() if e.action == Action.LOGIN_FAILED]
+    assert [e.address for e in events] == ["127.0.0.1"]  # the peer, not what the header claims
+
+
 def test_secure_cookies_when_the_trusted_proxy_says_https(portal_app):
-    with BackgroundServer(portal_app) as server:
+    with BackgroundServer(portal_app, trusted_proxy="127.0.0.1") as server:
         plain = raw_get(server.port, "/login").decode("latin-1")
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
             connection.sendall(b"GET /login HTTP/1.1\r\nHost: reports.example\r\nX-Forwarded-Proto: https\r\n"

@@ -19,8 +19,9 @@ def serve(
     port: int = typer.Option(8470, "--port", help="Port to listen on.", min=1, max=65535),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (its inbox.database_url names the database)."),
     trusted_proxy: str = typer.Option(
-        "127.0.0.1", "--trusted-proxy",
-        help="Addresses whose X-Forwarded-For/-Proto are believed (the reverse proxy's); '' for none."),
+        "", "--trusted-proxy",
+        help="Addresses whose X-Forwarded-For/-Proto are believed: the reverse proxy's (e.g. 127.0.0.1). "
+             "Default: none, so no local process can choose the address the audit log and the login throttle see."),
 ) -> None:
     """Serve the reports to coaches and supervisors (log in with an account from `mifidelity users add`)."""
     import uvicorn

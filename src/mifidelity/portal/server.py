@@ -9,9 +9,12 @@ import time
 import uvicorn
 
 
-def uvicorn_config(app, host: str, port: int, trusted_proxy: str = "127.0.0.1", log_level: str = "info",
+def uvicorn_config(app, host: str, port: int, trusted_proxy: str = "", log_level: str = "info",
                    access_log: bool = True) -> uvicorn.Config:
-    """The one uvicorn setup: proxy headers only from ``trusted_proxy``, no Server header.
+    """The one uvicorn setup: proxy headers only from ``trusted_proxy`` (none unless configured), no Server header.
+
+    By default no ``X-Forwarded-For`` / ``-Proto`` is believed, not even from loopback: any local process
+    could otherwise choose the address that the audit log records and the login throttle counts.
 
     The access log prints methods, paths (session ids, utterance numbers; never transcript text) and statuses.
     """
@@ -23,12 +26,14 @@ def uvicorn_config(app, host: str, port: int, trusted_proxy: str = "127.0.0.1", 
 class BackgroundServer:
     """``with BackgroundServer(app) as server: ... server.url``: the app on a free loopback port in a thread."""
 
-    def __init__(self, app, host: str = "127.0.0.1", log_level: str = "warning", access_log: bool = False):
+    def __init__(self, app, host: str = "127.0.0.1", log_level: str = "warning", access_log: bool = False,
+                 trusted_proxy: str = ""):
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, 0))
         self.host, self.port = self.socket.getsockname()[:2]
-        self.server = uvicorn.Server(uvicorn_config(app, host, self.port, log_level=log_level, access_log=access_log))
+        self.server = uvicorn.Server(uvicorn_config(app, host, self.port, trusted_proxy, log_level=log_level,
+                                                    access_log=access_log))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     @property
