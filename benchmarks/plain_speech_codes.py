@@ -93,7 +93,8 @@ def annomi_section(annomi: str, oof: str) -> None:
     from mifidelity.coding.plain_speech import CUES, adjust_behaviour, detect_all
     from mifidelity.coding.training.data import load_annomi
     from mifidelity.coding.training.fidelity import coder_probabilities
-    from mifidelity.coding.training.scores import confusion, hard_labels, task_scores
+    from mifidelity.coding.training.scores import (confusion, counts_from_labels, hard_labels, session_agreement,
+                                                   session_metric_table, task_scores)
     from mifidelity.coding.training.train import version_texts
 
     data = load_annomi(annomi)
@@ -101,6 +102,13 @@ def annomi_section(annomi: str, oof: str) -> None:
     roles = data["role"].tolist()
     print(f"\n## AnnoMI out of fold ({int((data['role'] == 'coach').sum())} coach utterances; {Path(oof).name})")
     print("macro-F1 against the experts       main   question reflection client_talk giving_info")
+    expert_labels = {t: data[t].to_numpy() for t in LABELS}
+    expert = session_metric_table(data, counts_from_labels(data, expert_labels))
+    counts = pd.DataFrame(counts_from_labels(data, expert_labels)).groupby(data["transcript_id"].to_numpy()).sum()
+    enough = pd.DataFrame({"R:Q": (counts["open"] + counts["closed"]) >= 3,
+                           "%CR": (counts["simple"] + counts["complex"]) >= 3,
+                           "%OQ": (counts["open"] + counts["closed"]) >= 3,
+                           "%CT": (counts["change"] + counts["sustain"]) >= 3})
     changed = {}
     for version, probs in saved.items():
         cues = detect_all(roles, version_texts(data["text"], version))
@@ -111,14 +119,17 @@ def annomi_section(annomi: str, oof: str) -> None:
             print(f"{version + ', ' + name:<33}" + " ".join(f"{scores[t]:>10.3f}" for t in
                                                              ("main_behaviour", "question", "reflection", "client_talk",
                                                               "giving_information")))
+            agreement = session_agreement(expert, session_metric_table(data, counts_from_labels(data, predicted)), enough)
+            print(f"{'':<33}session R:Q from counted codes: r {agreement.loc['R:Q', 'r']:.3f}, "
+                  f"median abs. error {agreement.loc['R:Q', 'MAE']:.3f} ({int(agreement.loc['R:Q', 'n'])} sessions)")
             if name == "before":
                 first = predicted
         coach = np.array([r == "coach" for r in roles])
         fired = {name: int(sum(name in c for c, k in zip(cues, coach) if k)) for name in CUES}
         moved = int(np.sum(first["main_behaviour"][coach] != predicted["main_behaviour"][coach]))
-        expert = data["main_behaviour"].to_numpy()[coach]
-        better = int(np.sum((predicted["main_behaviour"][coach] == expert) & (first["main_behaviour"][coach] != expert)))
-        worse = int(np.sum((predicted["main_behaviour"][coach] != expert) & (first["main_behaviour"][coach] == expert)))
+        wanted = data["main_behaviour"].to_numpy()[coach]
+        better = int(np.sum((predicted["main_behaviour"][coach] == wanted) & (first["main_behaviour"][coach] != wanted)))
+        worse = int(np.sum((predicted["main_behaviour"][coach] != wanted) & (first["main_behaviour"][coach] == wanted)))
         changed[version] = (fired, moved, better, worse)
         print(f"  {version}: coach utterances with a cue: " + ", ".join(f"{k} {v}" for k, v in fired.items()))
         print(f"  {version}: main behaviour changed on {moved} (now agreeing with the experts {better}, "
