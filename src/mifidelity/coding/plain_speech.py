@@ -48,18 +48,18 @@ PLAIN_SPEECH_VERSION = "1"  # recorded in the coder's version (session.json "mod
 # or a question about it ("you feel like you have to", "you're afraid you'll lose", "do you think
 # you should").
 FRAME_WORDS = frozenset("""
-feel feels feeling felt think thinks thinking thought said say says saying know knowing knew sounds sound
-seems seem believe wonder wondering wondered realise realize realised realized realises realizes decided sure worried worry
-knows reckon reckons guess suppose understand understands
-worrying afraid scared fear fears frightened concerned hope hoping wish wishing if whether because cause reason reasons
-do does did what how why when where which who would wanted want wants told tell
+feel feels feeling felt think thinks thinking thought said say says saying know knows knowing knew sounds sound
+seems seem believe wonder wondering wondered realise realize realised realized realises realizes decided sure
+reckon reckons guess suppose understand understands worried worry worrying afraid scared fear fears frightened
+concerned hope hoping wish wishing if whether because cause reason reasons do does did what how why when where
+which who would wanted want wants told tell
 """.split())
 FRAME_WINDOW = 4
 # Anywhere earlier in the sentence, these make what follows the client's view given back.
 REFLECTIVE_FRAME = re.compile(
-    r"\b(?:sounds? like|it seems|seems like|you feel|you(?:'re| re| are) feeling|you felt|you(?:'re| re| are) saying|you said"
-    r"|you mentioned|you(?:'re| re| are) telling me|what i hear|what i(?:'m| m| am) hearing|i hear you|you think"
-    r"|you(?:'re| re| are) thinking|part of you|you(?:'re| re| are) (?:worried|afraid|scared|concerned)|you(?:'re| re| are) wondering)\b")
+    r"\b(?:sounds? like|it seems|seems like|you feel|you felt|you said|you mentioned|you think|part of you"
+    r"|what i hear|what i(?:'m| m| am) hearing|i hear you"
+    r"|you(?:'re| re| are) (?:feeling|saying|telling me|thinking|worried|afraid|scared|concerned|wondering))\b")
 # A sentence that opens (after fillers) with one of these is a question: a stance cue later in it is
 # asked about, not taken ("what's the first thing you might try", "can i suggest you come back").
 QUESTION_OPENERS = frozenset("""
@@ -80,112 +80,154 @@ class Cue:
     stance: bool  # the coach's own stance: ignored after a reflective or question frame, or in a "?" sentence
 
 
-def _cue(pattern: str, stance: bool = True) -> Cue:
-    return Cue(re.compile(pattern), stance)
+def _cue(*alternatives: str, stance: bool = True) -> Cue:
+    """A cue found by any of ``alternatives`` (regular expressions)."""
+    return Cue(re.compile("|".join(f"(?:{a})" for a in alternatives)), stance)
 
 
-_MARKERS = r"(?:(?:okay|ok|well|right|now|look|listen|honestly|seriously|really|please|um|uh|er|and|but|then|just)\s+)*"
-# "you need to / must / should ..." anywhere; "you have to / you've got to" only to open a sentence ("so you have to
-# provide for your kids" reflects the client's situation); "you must be / like" guesses, it does not direct.
-_OBLIGE = (r"(?:\byou(?: really| just| seriously| honestly| definitely| absolutely)?(?: need to| must(?! be| have been| like| feel| think)"
-           r"| should| ought to| had better|'d better| d better| better) "
-           r"|^" + _MARKERS + r"you(?: really| just)?(?: have to| have got to|'ve got to| ve got to| got to| gotta) )")
+_YOU_ARE = r"you(?:'re| re| are)"
+_YOU_WILL = r"you(?:'ll| ll| will| are going to|'re going to| re going to)"
+_OPENING = r"^(?:(?:so|okay|ok|well|right|now|look|listen|honestly|seriously|really|please|um|uh|er|and|but|then|just)\s+)*"
+_OPENING_NOT_SO = _OPENING.replace("so|", "")  # "so you have to ..." gives back the client's situation
+_I_THINK = r"(?:(?:i think|i really think|i'd say|i reckon) )?"  # the coach's view, not a frame around the client's
 
 CUES: dict[str, Cue] = {
-    # telling the client what to do
+    # telling the client what to do. "you need to / must / should ..." anywhere; "you have to / you've
+    # got to" only to open a sentence ("so you have to provide for your kids" gives back the client's
+    # situation); "you must be / like ..." guesses, it does not direct.
     "directive": _cue(
-        _OBLIGE + r"(?!be proud|feel|decide|choose|figure|work out|ask yourself)\w+"
-        r"|\bi (?:want|need) you to\b|\bwhat you (?:need|have|ought|should|must) (?:to )?do is\b"
-        r"|^(?:(?:so|okay|ok|well|right|now|look|listen|um|uh|er|and|then|honestly|seriously|please)\s+)*(?:just\s+)?"
-        r"(?:stop|quit|cut (?:down|back|out)|throw|get rid of|give up|make sure|avoid|stay away|"
-        r"don't (?!you\b|worry|know|get me|mind|think)|do not (?!worry|know)|put (?:down|away)|swap|switch to)\b"),
+        r"\b" + _I_THINK + r"you(?: really| just| seriously| honestly| definitely| absolutely)?"
+        r"(?: (?:need to|must(?! be| have been| like| feel| think)|should|ought to|had better|d better|better)|'d better)"
+        r" (?!be proud|feel|decide|choose|figure|work out|ask yourself)\w+",
+        _OPENING_NOT_SO + r"you(?: really| just)?(?: (?:have to|have got to|ve got to|got to|gotta)|'ve got to) "
+        r"(?!be proud|feel|decide|choose|figure|work out|ask yourself)\w+",
+        r"\bi (?:want|need) you to\b",
+        r"\bwhat you (?:need|have|ought|should|must) (?:to )?do is\b",
+        _OPENING + r"(?:stop|quit|cut (?:down|back|out)|throw|get rid of|give up|make sure|avoid|stay away|put (?:down|away)"
+        r"|swap|switch to|don't (?!you\b|worry|know|get me|mind|think)|do not (?!worry|know))\b"),
     # a consequence held over the client
     "warning": _cue(
-        r"\bif you (?:keep|carry on|continue|go on|don't|do not|won't|never)\b.* you(?:'ll| ll| will| are going to|'re going to| re going to| could| might| may)\b"
-        r"|\b(?:keep|carry on|go on)(?: \w+){0,4} and you(?:'ll| ll| will| could| might| are going to|'re going to)\b"
-        r"|\b(?:is|are|it's|that's|its|thats) going to (?:kill|ruin|destroy|wreck|cost) you"
-        r"|\bgoing to (?:kill|ruin|destroy|wreck) your\b|\bbefore it (?:kills|ruins|destroys) you"
-        r"|\byou(?:'ll| ll| will| are going to|'re going to| re going to| could) (?:lose|end up|die|kill|ruin|"
-        r"have a (?:heart attack|stroke)|get (?:sick|ill|cancer|diabetes))\b"),
+        r"\bif you (?:keep|carry on|continue|go on|don't|do not|won't|never)\b.* (?:" + _YOU_WILL + r"|you could|you might|you may)\b",
+        r"\b(?:keep|carry on|go on)(?: \w+){0,4} and (?:" + _YOU_WILL + r"|you could|you might)\b",
+        r"\b(?:is|are|it's|that's|its|thats) going to (?:kill|ruin|destroy|wreck|cost) you",
+        r"\bgoing to (?:kill|ruin|destroy|wreck) your\b",
+        r"\bbefore it (?:kills|ruins|destroys) you",
+        r"\b(?:" + _YOU_WILL + r"|you could) (?:lose|end up|die|kill|ruin|have a (?:heart attack|stroke)"
+        r"|get (?:sick|ill|cancer|diabetes))\b"),
     # arguing the point
     "lecture": _cue(
-        r"\byou (?:have|need|ve got|'ve got|got) to (?:understand|realise|realize|accept|face|take (?:this|it|that) seriously|wake up)"
-        r"|\blet me tell you\b|\bthe (?:thing|fact|truth|reality|problem) is\b|\bthat's the (?:reality|truth|fact)\b"
-        r"|\bthe only (?:way|thing|answer)\b|\byou can't (?:keep|go on|carry on|continue|just)\b|\byou ought to\b"),
+        r"\byou (?:have|need|ve got|'ve got|got) to (?:understand|realise|realize|accept|face|wake up"
+        r"|take (?:this|it|that) seriously)",
+        r"\blet me tell you\b",
+        r"\bthe (?:thing|fact|truth|reality|problem) is\b",
+        r"\bthat's the (?:reality|truth|fact)\b",
+        r"\bthe only (?:way|thing|answer)\b",
+        r"\byou can't (?:keep|go on|carry on|continue|just)\b",
+        r"\byou ought to\b"),
     # advice the coach puts forward
     "advice": _cue(
-        r"\b(?:i think|i'd say|i reckon|i really think)? ?you should (?!be proud)\w+|\byou (?:could|might) (?:try|want to try|think about|consider|want to consider)\b"
-        r"|\bwhat i(?:'d| would) do is\b|\bif i were you\b|\bmy advice\b|\bi(?:'d| would)? (?:suggest|recommend|advise)\b"
-        r"|\bthe best thing (?:to do |you can do |for you )?(?:would be|is)\b|\bwhy don't you just\b"
-
-        r"|^(?:(?:so|okay|ok|well|right|now|um|uh|and|then|maybe)\s+)*try (?!to (?:imagine|remember|think|picture))\w+"),
+        r"\b" + _I_THINK + r"you should (?!be proud)\w+",
+        r"\byou (?:could|might) (?:try|want to try|think about|consider|want to consider)\b",
+        r"\bwhat i(?:'d| would) do is\b",
+        r"\bif i were you\b",
+        r"\bmy advice\b",
+        r"\bi(?:'d| would)? (?:suggest|recommend|advise)\b",
+        r"\bthe best thing (?:to do |you can do |for you )?(?:would be|is)\b",
+        r"\bwhy don't you just\b",
+        r"^(?:(?:so|okay|ok|well|right|now|um|uh|and|then|maybe)\s+)*try (?!to (?:imagine|remember|think|picture))\w+"),
     # options and what works for others
     "suggestion": _cue(
-        r"\bone (?:thing|option|idea) (?:you could|you might|to try|that might help|that could help|that helps (?:a lot of |many |some )?people)"
-        r"|\b(?:one|another) option is\b|\b(?:some|many|lots of|a lot of|other) people (?:find|found|have found) (?:it )?(?:helps|helpful|useful|that)\b"),
+        r"\bone (?:thing|option|idea) (?:you could|you might|to try|that might help|that could help"
+        r"|that helps (?:a lot of |many |some )?people)",
+        r"\b(?:one|another) option is\b",
+        r"\b(?:some|many|lots of|a lot of|other) people (?:find|found|have found) (?:it )?(?:helps|helpful|useful|that)\b"),
     # the coach offers it for the client to take or leave
     "permission": _cue(
-        r"\bif you(?:'d| would)? (?:like|want)\b|\bif (?:it's|that's|its|thats) (?:okay|ok|alright|all right)\b"
-        r"|\bwould it be (?:okay|ok|alright|all right)\b|\bsince you asked\b|\byou asked (?:me |about )"
-        r"|\bsee what you think\b|\b(?:entirely |totally |completely |really )?(?:up to you|your (?:call|choice|decision))\b"
-        r"|\byou know (?:best|yourself best)\b|\bonly if you\b|\btake it or leave it\b"
-        r"|\byou(?:'ve| ve)? (?:said|mentioned|asked) (?:that )?you (?:wanted|want|would like) (?:some )?(?:ideas|suggestions|advice|tips)",
+        r"\bif you(?:'d| would)? (?:like|want)\b",
+        r"\bif (?:it's|that's|its|thats) (?:okay|ok|alright|all right)\b",
+        r"\bwould it be (?:okay|ok|alright|all right)\b",
+        r"\bsince you asked\b",
+        r"\byou asked (?:me |about )",
+        r"\bsee what you think\b",
+        r"\b(?:up to you|your (?:call|choice|decision))\b",
+        r"\byou know (?:best|yourself best)\b",
+        r"\bonly if you\b",
+        r"\btake it or leave it\b",
+        r"\byou(?:'ve| ve)? (?:said|mentioned|asked) (?:that )?you (?:wanted|want|would like) (?:some )?"
+        r"(?:ideas|suggestions|advice|tips)",
         stance=False),
     # disagreeing, labelling, blaming, doubting
     "confront": _cue(
-        r"\byou(?:'re| re| are) (?:just )?(?:making excuses|in denial|lying|kidding yourself|fooling yourself|not even trying|"
-        r"being (?:selfish|silly|ridiculous|stupid|lazy|childish|dramatic))"
-        r"|\bcome on\b(?! (?:board|in|over|up|back|down|along|through|to|by|out|home))|\bthat's not true\b|\bthats not true\b|\bi don't believe (?:you|that|it)\b|\bshould be ashamed\b"
-        r"|\b(?:that's|it's|you're|that is|this is) (?:just )?(?:selfish|irresponsible|ridiculous|pathetic|lazy|stupid)\b"
-        r"|\byou never (?:actually |even |really )?(?:do|try|listen|follow|stick)\b|\bno excuses\b"),
+        r"\b" + _YOU_ARE + r" (?:just )?(?:making excuses|in denial|lying|kidding yourself|fooling yourself|not even trying"
+        r"|being (?:selfish|silly|ridiculous|stupid|lazy|childish|dramatic))",
+        r"\bcome on\b(?! (?:board|in|over|up|back|down|along|through|to|by|out|home))",
+        r"\bthat'?s not true\b",
+        r"\bi don't believe (?:you|that|it)\b",
+        r"\bshould be ashamed\b",
+        r"\b(?:that's|it's|you're|that is|this is) (?:just )?(?:selfish|irresponsible|ridiculous|pathetic|lazy|stupid)\b",
+        r"\byou never (?:actually |even |really )?(?:do|try|listen|follow|stick)\b",
+        r"\bno excuses\b"),
     # making light of what the client brings
     "minimising": _cue(
-        r"\b(?:not|isn't|it's not|that's not|its not) (?:a |such a |that )?big (?:a )?deal\b|\bno big deal\b"
-        r"|\bit(?:'s| s| is) (?:nothing|not that bad|not so bad)\b|\bit(?:'s| s| is) (?:only|just) (?:a couple|a few|a little|a bit|one|two)\b|\bit(?:'ll| ll| will) (?:pass|sort itself out|be fine)\b"
-        r"|\boverreacting\b|\bmak(?:e|ing) (?:such )?a (?:fuss|big thing)\b|\bevery(?:body|one) (?:feels|does|goes through) (?:that|this|it|like that)\b"),
+        r"\b(?:not|isn't|it's not|that's not|its not) (?:a |such a |that )?big (?:a )?deal\b",
+        r"\bno big deal\b",
+        r"\bit(?:'s| s| is) (?:nothing|not that bad|not so bad)\b",
+        r"\bit(?:'s| s| is) (?:only|just) (?:a couple|a few|a little|a bit|one|two)\b",
+        r"\bit(?:'ll| ll| will) (?:pass|sort itself out|be fine)\b",
+        r"\boverreacting\b",
+        r"\bmak(?:e|ing) (?:such )?a (?:fuss|big thing)\b",
+        r"\bevery(?:body|one) (?:feels|does|goes through) (?:that|this|it|like that)\b"),
     # gathering what the client said
     "summary": _cue(
-        r"\b(?:sum|summarise|summarize|recap) (?:up|this|that|it|things|what)|\bsumming up\b|\bin summary\b"
-        r"|\bpull (?:this |that |it |a few things |some things |things )?(?:all )?together\b|\bputting (?:it|this|that) (?:all )?together\b"
-        r"|\bsee if i(?:'ve| ve| have)? (?:got|understood|heard)\b|\bmake sure i(?:'ve| ve| have)? (?:got|understood|heard|have)\b"
-        r"|\bso far you(?:'ve| ve| have) (?:told|said)\b|\bwhat i(?:'m| am) hearing is\b",
+        r"\b(?:sum|summarise|summarize|recap) (?:up|this|that|it|things|what)",
+        r"\bsumming up\b",
+        r"\bin summary\b",
+        r"\bpull (?:this |that |it |a few things |some things |things )?(?:all )?together\b",
+        r"\bputting (?:it|this|that) (?:all )?together\b",
+        r"\bsee if i(?:'ve| ve| have)? (?:got|understood|heard)\b",
+        r"\bmake sure i(?:'ve| ve| have)? (?:got|understood|heard|have)\b",
+        r"\bso far you(?:'ve| ve| have) (?:told|said)\b",
+        r"\bwhat i(?:'m| am) hearing is\b",
         stance=False),
     # importance, confidence and readiness rulers
     "scaling": _cue(
-        r"\bon a scale\b|\b(?:zero|0|one|1) (?:to|and) (?:ten|10)\b"
-        r"|\bhow (?:important|confident|ready|sure|committed|motivated|willing) (?:is it|are you|would you|do you)\b"
-        r"|\bwhy (?:a|an) \w+ and not\b|\bfrom (?:a|an) (?:zero|one|two|three|four|five|six|seven|eight|nine|ten|\d+) to (?:a|an)\b",
+        r"\bon a scale\b",
+        r"\b(?:zero|0|one|1) (?:to|and) (?:ten|10)\b",
+        r"\bhow (?:important|confident|ready|sure|committed|motivated|willing) (?:is it|are you|would you|do you)\b",
+        r"\bwhy (?:a|an) \w+ and not\b",
+        r"\bfrom (?:a|an) (?:zero|one|two|three|four|five|six|seven|eight|nine|ten|\d+) to (?:a|an)\b",
         stance=False),
 }
 
+
+def _to(target: str, sources: Sequence[str], share: float) -> tuple[tuple[str, str, float], ...]:
+    return tuple((source, target, share) for source in sources)
+
+
 # The one table of constants: per cue, task -> (from label, to label, share of the from-label's
-# probability that moves). Cues apply in this order; rows still sum to one.
+# probability that moves). Cues apply in this order; every row keeps its sum.
 _PUT_FORWARD = (("reflection", "input", 0.9), ("question", "input", 0.8))   # an input, not a reflection or question
-_AS_STATEMENT = (("reflection", "other", 0.9), ("question", "other", 0.8))   # a remark, not a reflection or question
+_AS_REMARK = (("reflection", "other", 0.9), ("question", "other", 0.8))      # a remark, not a reflection or question
 _NOT_ADHERENT = ("none", "affirm", "seeking_collaboration", "emphasizing_autonomy")
+_PERSUADES = {"main_behaviour": _PUT_FORWARD, "adherence": _to("persuade", _NOT_ADHERENT, 0.8)}
+_CONFRONTS = {"main_behaviour": _AS_REMARK, "adherence": _to("confront", _NOT_ADHERENT, 0.8)}
 MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
-    "directive": {"main_behaviour": _PUT_FORWARD,
-                  "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
-    "warning": {"main_behaviour": _PUT_FORWARD,
-                "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
-    "lecture": {"main_behaviour": _PUT_FORWARD,
-                "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
-    "advice": {"main_behaviour": _PUT_FORWARD,
-               "adherence": tuple((label, "persuade", 0.8) for label in _NOT_ADHERENT)},
-    # options and what works for others: put forward, but often offered to take or leave (the network reads that)
+    "directive": _PERSUADES,
+    "warning": _PERSUADES,
+    "lecture": _PERSUADES,
+    "advice": _PERSUADES,
+    # put forward, but often offered to take or leave: the adherence code is left to the network
     "suggestion": {"main_behaviour": _PUT_FORWARD},
-    "confront": {"main_behaviour": _AS_STATEMENT,
-                 "adherence": tuple((label, "confront", 0.8) for label in _NOT_ADHERENT)},
-    "minimising": {"main_behaviour": _AS_STATEMENT,
-                   "adherence": tuple((label, "confront", 0.8) for label in _NOT_ADHERENT)},
+    "confront": _CONFRONTS,
+    "minimising": _CONFRONTS,
     # after the stance cues: advice offered to take or leave is Persuade with Permission
     "permission": {"adherence": (("persuade", "persuade_with_permission", 0.8),)},
-    "summary": {"main_behaviour": (("question", "reflection", 0.8), ("input", "reflection", 0.8), ("other", "reflection", 0.8)),
+    "summary": {"main_behaviour": _to("reflection", ("question", "input", "other"), 0.8),
                 "reflection": (("simple", "complex", 0.5),),
-                "adherence": (("persuade", "none", 0.9), ("persuade_with_permission", "none", 0.9), ("confront", "none", 0.9))},
-    "scaling": {"main_behaviour": (("reflection", "question", 0.9), ("input", "question", 0.9), ("other", "question", 0.9)),
-                "adherence": (("seeking_collaboration", "none", 0.9), ("persuade", "none", 0.9),
-                              ("persuade_with_permission", "none", 0.9), ("confront", "none", 0.9))},
+                "adherence": _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
+    # AnnoMI's experts code number rulers closed, "how important is it ..." open: the network's split stays
+    "scaling": {"main_behaviour": _to("question", ("reflection", "input", "other"), 0.9),
+                "adherence": _to("none", ("seeking_collaboration", "persuade", "persuade_with_permission", "confront"), 0.9)},
 }
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
