@@ -119,7 +119,8 @@ def test_only_coach_turns_are_read_and_moves_keep_the_probabilities_whole():
     cues = detect_all(roles, texts)
     assert cues[1] == frozenset() and cues[3] == frozenset() and cues[0] and cues[2]
     rng = np.random.default_rng(0)
-    probs = {task: rng.dirichlet(np.ones(len(LABELS[task])), size=4) for task in ("main_behaviour", "question", "reflection")}
+    probs = {task: rng.dirichlet(np.ones(len(LABELS[task])), size=4)
+             for task in ("main_behaviour", "question", "reflection")}
     moved = adjust_behaviour(probs, cues)
     adherence = adjust_adherence(rng.dirichlet(np.ones(7), size=4), cues)
     for table in list(moved.values()) + [adherence]:

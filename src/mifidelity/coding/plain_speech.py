@@ -107,7 +107,8 @@ CUES: dict[str, Cue] = {
         r"|swap|switch to|don't (?!you\b|worry|know|get me|mind|think)|do not (?!worry|know))\b"),
     # a consequence held over the client
     "warning": _cue(
-        r"\bif you (?:keep|carry on|continue|go on|don't|do not|won't|never)\b.* (?:" + _YOU_WILL + r"|you could|you might|you may)\b",
+        r"\bif you (?:keep|carry on|continue|go on|don't|do not|won't|never)\b.*"
+        r" (?:" + _YOU_WILL + r"|you could|you might|you may)\b",
         r"\b(?:keep|carry on|go on)(?: \w+){0,4} and (?:" + _YOU_WILL + r"|you could|you might)\b",
         r"\b(?:is|are|it's|that's|its|thats) going to (?:kill|ruin|destroy|wreck|cost) you",
         r"\bgoing to (?:kill|ruin|destroy|wreck) your\b",
@@ -227,7 +228,8 @@ MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
                 "adherence": _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
     # AnnoMI's experts code number rulers closed, "how important is it ..." open: the network's split stays
     "scaling": {"main_behaviour": _to("question", ("reflection", "input", "other"), 0.9),
-                "adherence": _to("none", ("seeking_collaboration", "persuade", "persuade_with_permission", "confront"), 0.9)},
+                "adherence": _to("none", ("seeking_collaboration", "persuade", "persuade_with_permission", "confront"),
+                                 0.9)},
 }
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -257,7 +259,8 @@ def _not_the_coach_s(plain: str, start: int) -> bool:
     """Whether a stance cue found at ``start`` reflects the client's view, sits in a relative clause or is asked about."""
     before = plain[:start]
     question = _question_from(plain)
-    return _framed(before, plain[start:]) or bool(REFLECTIVE_FRAME.search(before)) or (question is not None and start > question)
+    return (_framed(before, plain[start:]) or bool(REFLECTIVE_FRAME.search(before))
+            or (question is not None and start > question))
 
 
 def detect(text: str) -> frozenset[str]:
