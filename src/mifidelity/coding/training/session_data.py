@@ -104,7 +104,7 @@ def shipped_adherence(data: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def annomi_topics(annomi_dir: str | Path) -> dict[int, str]:
     raw = pd.read_csv(Path(annomi_dir) / FULL_CSV, usecols=["transcript_id", "topic"], dtype=str)
-    return {int(t): topic for t, topic in raw.drop_duplicates("transcript_id").itertuples(index=False)}
+    return {int(t): topic.strip() for t, topic in raw.drop_duplicates("transcript_id").itertuples(index=False)}
 
 
 def annomi_sessions(annomi_dir: str | Path, coder_oof: str | Path,
