@@ -86,8 +86,8 @@ def csrf_of(html: str) -> str:
 class Browser:
     """A TestClient with login helpers (one cookie jar: one browser)."""
 
-    def __init__(self, app, base_url="http://127.0.0.1"):
-        self.client = TestClient(app, base_url=base_url, follow_redirects=False)
+    def __init__(self, app, base_url="http://127.0.0.1", address: str = "testclient"):
+        self.client = TestClient(app, base_url=base_url, follow_redirects=False, client=(address, 50000))
         self.csrf: str | None = None
 
     def login(self, name: str, password: str | None = None):

@@ -132,6 +132,25 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(fresh_app)
     assert browser.login("Coach A").status_code == 303  # the window has passed
 
 
+def test_wrong_passwords_from_one_address_do_not_lock_the_coach_out_elsewhere(fresh_app):
+    """Knowing a coach's name must not let anyone keep that coach out (issue 27, bug 2)."""
+    attacker = Browser(fresh_app, address="203.0.113.66")
+    for _ in range(3):  # keep it up for a while: every try is refused, nothing is checked
+        for _ in range(fresh_app.portal.settings.max_failures_per_account + 2):
+            attacker.login("Coach A", "wrong-password!")
+        assert attacker.login("Coach A").status_code == 429  # the attacker's address is locked for that name
+    assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # the coach is not
+
+
+def test_a_guess_spread_over_many_addresses_locks_the_account(fresh_app):
+    settings = fresh_app.portal.settings
+    per_address = settings.max_failures_per_account - 1
+    for i in range(-(-settings.max_failures_per_account_everywhere // per_address)):
+        for _ in range(per_address):
+            Browser(fresh_app, address=f"203.0.113.{i + 1}").login("Coach A", "wrong-password!")
+    assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 429
+
+
 def test_many_failures_from_one_address_lock_that_address(fresh_app):
     browser = Browser(fresh_app)
     limit = fresh_app.portal.settings.max_failures_per_address
@@ -369,7 +388,8 @@ def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkey
     limit = fresh_app.portal.settings.max_failures_per_account
     assert sorted(statuses) == [401] * limit + [429] * (len(browsers) - limit)
     assert len(checked) == limit  # only as many passwords were tried as the throttle allows
-    assert Browser(fresh_app).login("Coach A").status_code == 429  # the right one is refused too, for now
+    assert Browser(fresh_app).login("Coach A").status_code == 429  # from that address the right one is refused too
+    assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # from another it is not
 
 
 def test_a_right_password_forgives_its_own_attempt(fresh_app):

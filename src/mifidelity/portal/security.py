@@ -8,9 +8,14 @@
 - Every POST carries a CSRF token: per web session for logged-in forms, a double-submit cookie for
   the login form (there is no session yet). SameSite=Strict already keeps other sites' requests
   cookie-less; the token also stops a same-site page that is not ours.
-- Login throttling: ``max_failures_per_account`` failures for one account name, or
-  ``max_failures_per_address`` from one address, within ``throttle_minutes`` refuse further tries,
-  even with the right password, until the window has passed.
+- Login throttling, within ``throttle_minutes``: ``max_failures_per_account`` failures for one account
+  name *from one address* refuse further tries of that account from that address, even with the right
+  password; ``max_failures_per_address`` failures from one address (any names) refuse that address;
+  ``max_failures_per_account_everywhere`` failures for one account from all addresses together refuse
+  that account (a guessing attack spread over many addresses). So someone who knows a coach's name and
+  types wrong passwords locks out themselves, not the coach, who logs in from another address (issue
+  27: a lock-out by account name alone was a denial of service on the real user); only an attacker
+  with many addresses can still lock an account, for ``throttle_minutes``.
 - Headers on every response: a Content-Security-Policy that loads nothing from elsewhere,
   ``X-Frame-Options: DENY``, ``nosniff``, no referrer, ``Cache-Control: no-store``.
 """
@@ -41,8 +46,9 @@ class PortalSettings:
 
     idle_minutes: float = 120.0
     max_hours: float = 12.0
-    max_failures_per_account: int = 5
+    max_failures_per_account: int = 5  # for one account name from one address
     max_failures_per_address: int = 20  # an office behind one public address shares this
+    max_failures_per_account_everywhere: int = 50  # for one account name from all addresses together
     throttle_minutes: float = 15.0
     secure_cookies: bool | None = None  # None: Secure exactly when the request came over HTTPS
     # A live session is looked up in the database again after this long. Logout through the portal takes
@@ -168,13 +174,16 @@ class LoginThrottle:
         return self.clock() - timedelta(minutes=self.settings.throttle_minutes)
 
     def blocked(self, username: str, address: str) -> bool:
+        """Too many recent failures for this name from this address, from this address, or for this name anywhere."""
         since = self._since()
+        recent = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= since)
+        name = LoginFailureRow.username == username[:255]
         with Session(self.engine) as db:
-            by_name = db.scalar(select(func.count()).select_from(LoginFailureRow)
-                                .where(LoginFailureRow.username == username[:255], LoginFailureRow.at >= since))
-            by_address = db.scalar(select(func.count()).select_from(LoginFailureRow)
-                                   .where(LoginFailureRow.address == address, LoginFailureRow.at >= since))
-        return by_name >= self.settings.max_failures_per_account or by_address >= self.settings.max_failures_per_address
+            by_pair = db.scalar(recent.where(name, LoginFailureRow.address == address))
+            by_address = db.scalar(recent.where(LoginFailureRow.address == address))
+            by_name = db.scalar(recent.where(name))
+        return (by_pair >= self.settings.max_failures_per_account or by_address >= self.settings.max_failures_per_address
+                or by_name >= self.settings.max_failures_per_account_everywhere)
 
     def succeeded(self, username: str, attempt: int | None = None) -> None:
         """A right password (not throttled) forgives that account's earlier typos, and this attempt."""
