@@ -98,3 +98,11 @@ def test_uncertain_codes_count_as_less_evidence(tmp_path):
     assert p_sure.evidence["log_odds"] == p_unsure.evidence["log_odds"]  # same codes
     assert abs(p_unsure.mi_quality_probability - 0.5) < abs(p_sure.mi_quality_probability - 0.5) - 0.1
     assert p_unsure.caveat and "unsure" in p_unsure.caveat
+
+
+def test_a_probability_is_never_shown_as_certain():
+    from mifidelity.fidelity import probability_shown
+
+    assert probability_shown(0.995) == probability_shown(1.0) == "over 99%"
+    assert probability_shown(0.004) == probability_shown(0.0) == "under 1%"
+    assert probability_shown(0.7) == "70%" and probability_shown(None) == "–"

@@ -65,6 +65,17 @@ QUALITY_BANDS = (
 )
 
 
+def probability_shown(probability: float | None) -> str:
+    """A probability in whole percent that never claims certainty: "over 99%" / "under 1%" at the ends."""
+    if probability is None:
+        return "–"
+    if probability >= 0.995:
+        return "over 99%"
+    if probability < 0.005:
+        return "under 1%"
+    return f"{probability:.0%}"
+
+
 def quality_band(probability: float | None) -> str:
     """``likely good``, ``either way``, ``likely poor`` or ``not estimated``."""
     if probability is None:
@@ -355,7 +366,8 @@ def evidence_caveat(log_odds: float, probability: float, volleys: int, certainty
     else:
         why = ("the session's coded behaviour is unlike the sessions the estimate was trained on, so it is "
                "less sure how an expert would see it")
-    return (f"The estimated probability of good MI was moved towards 50% ({before:.0%} -> {probability:.0%}) because "
+    return (f"The estimated probability of good MI was moved towards 50% ({probability_shown(before)} -> "
+            f"{probability_shown(probability)}) because "
             f"{why}.")
 
 
@@ -379,10 +391,10 @@ def session_verdict(assessment: pd.DataFrame, estimate: FidelityEstimate | None)
         named = " and ".join(against) + (" indices are" if len(against) > 1 else " index is")
         shown = " and ".join(str(indices[name]) for name in against)
         others = "".join(f"; {name} {value}" for name, value in indices.items() if name not in against)
-        headline = (f"{lead} (estimated probability of good MI {p:.0%}), although the {named} {low_high} "
+        headline = (f"{lead} (estimated probability of good MI {probability_shown(p)}), although the {named} {low_high} "
                     f"({shown} of 100{others}): the estimate weighs all aspects and the coach's words together.")
     else:
-        headline = (f"{lead} (estimated probability of good MI {p:.0%}). Technical index {indices['technical']}, "
+        headline = (f"{lead} (estimated probability of good MI {probability_shown(p)}). Technical index {indices['technical']}, "
                     f"relational index {indices['relational']} of 100 (how much each aspect resembles sessions "
                     "experts rated good MI).")
     return headline + " " + _counted_verdict(assessment, band)
@@ -415,4 +427,4 @@ def estimate_fidelity(coded: pd.DataFrame, metrics: SessionMetrics) -> FidelityE
 
 __all__ = ["FidelityEstimate", "GlobalScores", "estimate_fidelity", "session_features", "FidelityModel",
            "CONSTRUCTS", "GLOBAL_NAMES", "QUALITY_BANDS", "quality_band", "session_verdict", "predictive_probability",
-           "evidence_caveat", "evidence_volleys", "EVIDENCE_FEATURE"]
+           "evidence_caveat", "evidence_volleys", "EVIDENCE_FEATURE", "probability_shown"]

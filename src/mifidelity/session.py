@@ -151,7 +151,7 @@ def build_session(
         utterances=coded,
         metrics=metrics,
         models={**(models or {}), "coding": coder.info,
-                **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI high/low")} if fidelity else {})},
+                **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI + HLQC high/low")} if fidelity else {})},
         timings=timings if timings is not None else {},
         roles=roles,
         notes=list(notes) + ([fidelity.caveat] if fidelity is not None and fidelity.caveat else []),

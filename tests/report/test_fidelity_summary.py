@@ -71,7 +71,8 @@ def test_summary_says_these_are_estimates_and_where_they_come_from(session):
     summary = section(render_session_report(session), "miti-summary")
     note = re.sub(r"\s+", " ", summary)
     assert "estimates, not an expert's rating" in note
-    assert "AnnoMI" in note and "cross-validation" in note and "docs/model-card-fidelity.md" in note
+    assert "AnnoMI and HLQC" in note and "held out by group" in note and "docs/model-card-fidelity.md" in note
+    assert "few coach turns" in note  # the probability says when it has little evidence
     assert "Reads reflections, complex reflections" in note  # what Empathy is built from (fidelity.CONSTRUCTS)
     assert "session-fidelity.json vtest" in note
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
-from mifidelity.fidelity import CONSTRUCTS, SUMMARY_INDICES
+from mifidelity.fidelity import CONSTRUCTS, SUMMARY_INDICES, probability_shown
 from mifidelity.fidelity import quality_band as fidelity_quality_band
 from mifidelity.metrics import THRESHOLDS, SessionMetrics, rate
 from mifidelity.report.codes import ADHERENCE_FILTER, CODE_FILTERS, row_value
@@ -181,7 +181,7 @@ def miti_summary(metrics: SessionMetrics, fidelity) -> dict:
         "ratios": ratios,
         "adherence": adherence,
         "probability": probability,
-        "probability_shown": "–" if probability is None else f"{probability:.0%}",
+        "probability_shown": probability_shown(probability),
         "band": quality_band(probability),
         "model": None if fidelity is None else fidelity.model,
     }

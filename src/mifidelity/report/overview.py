@@ -21,7 +21,7 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import (
-    GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES, FidelityEstimate, GlobalScores, session_verdict,
+    GLOBAL_NAMES, QUALITY_BANDS, SUMMARY_INDICES, FidelityEstimate, GlobalScores, probability_shown, session_verdict,
 )
 from mifidelity.files import PRIVATE_DIR_MODE, spreadsheet_safe, write_private_atomic
 from mifidelity.metrics import THRESHOLDS, rate
@@ -251,7 +251,7 @@ def render_overview(frame: pd.DataFrame) -> str:
             "cr_interval": (_number(row["pct_complex_reflections_low"]), _number(row["pct_complex_reflections_high"])),
             "overall": _overall(row), "verdict": row["verdict"], "report": row["report"],
             "quality": {"value": _number(row["mi_quality_probability"]), "band": row["estimated_quality"],
-                        "shown": _percent(_number(row["mi_quality_probability"]))},
+                        "shown": probability_shown(_number(row["mi_quality_probability"]))},
             "globals": {name: _index(row, name) for name in SUMMARY_INDICES},
             "adherent": _number(row["mi_adherent"]), "non_adherent": _number(row["mi_non_adherent"]),
         })
