@@ -392,6 +392,39 @@ def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkey
     assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # from another it is not
 
 
+def test_parallel_right_passwords_all_get_in(fresh_app, monkeypatch):
+    """One coach on eight tabs at once: every right password logs in, none is refused (issue 27, bug 1)."""
+    import threading
+    import time
+
+    from mifidelity.portal import accounts as accounts_module
+
+    real_verify = accounts_module.verify_password
+
+    def slow_verify(password, stored):
+        time.sleep(0.2)  # scrypt at production cost: all requests are in flight before any is checked
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(accounts_module, "verify_password", slow_verify)
+    browsers = [Browser(fresh_app) for _ in range(8)]
+    pages = [b.client.get("/login") for b in browsers]
+    statuses = []
+    start = threading.Barrier(len(browsers))
+
+    def login(browser, page):
+        start.wait()
+        response = browser.client.post("/login", data={"username": "Coach A", "password": PASSWORDS["Coach A"],
+                                                       "csrf_token": csrf_of(page.text)})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=login, args=pair) for pair in zip(browsers, pages)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [303] * 8
+
+
 def test_a_right_password_forgives_its_own_attempt(fresh_app):
     browser = Browser(fresh_app)
     for _ in range(4):

@@ -164,8 +164,13 @@ class Portal:
             self.audit.record(Action.LOGIN_THROTTLED, username, address)
             wait = f"{self.settings.throttle_minutes:g} minutes"
             return self.login_page(request, f"Too many failed attempts. Wait {wait}, then try again.", username, 429)
-        account = self.accounts.authenticate(username, password)
+        try:
+            account = self.accounts.authenticate(username, password)
+        except BaseException:
+            self.throttle.failed(attempt)
+            raise
         if account is None:
+            self.throttle.failed(attempt)
             self.audit.record(Action.LOGIN_FAILED, username, address)
             return self.login_page(request, "Wrong name or password.", username, 401)
         self.throttle.succeeded(account.name, attempt)

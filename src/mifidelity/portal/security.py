@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -148,42 +149,77 @@ class WebSessions:
 
 
 class LoginThrottle:
-    """Counts failed logins per account name and per address over a sliding window."""
+    """Counts failed logins per account name and address, per address, and per name, over a sliding window."""
+
+    # How long a login waits for parallel attempts still being checked before it is refused (see attempt).
+    PENDING_WAIT_SECONDS = 10.0
 
     def __init__(self, store: PortalStore, settings: PortalSettings, clock=utcnow):
         self.engine, self.settings, self.clock = store.engine, settings, clock
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._pending: set[int] = set()  # attempts recorded here whose password is still being checked
 
     def attempt(self, username: str, address: str) -> int | None:
         """Count a login attempt as a failure *before* the password is checked: its row id, or None when
-        the account name or the address is blocked (nothing recorded then).
+        it is refused (nothing recorded then).
 
         Check and record happen under one lock, so parallel requests cannot all pass the check before
-        any of them is counted; a right password then forgives the attempt (:meth:`succeeded`).
+        any of them is counted. An attempt that would be refused only because of parallel attempts
+        whose passwords are still being checked waits for their verdicts (at most
+        ``PENDING_WAIT_SECONDS``): right passwords are forgiven (:meth:`succeeded`), so eight
+        parallel logins with the right password all get in, while wrong guesses never get more
+        tries than the limits allow (:meth:`failed`).
         """
-        with self._lock:
-            if self.blocked(username, address):
-                return None
+        deadline = time.monotonic() + self.PENDING_WAIT_SECONDS
+        with self._changed:
+            while True:
+                blocked, only_by_pending = self._check(username, address)
+                if not blocked:
+                    break
+                left = deadline - time.monotonic()
+                if not only_by_pending or left <= 0:
+                    return None
+                self._changed.wait(timeout=left)
             with Session(self.engine, expire_on_commit=False) as db, db.begin():
                 row = LoginFailureRow(username=username[:255], address=address, at=self.clock())
                 db.add(row)
                 db.execute(delete(LoginFailureRow).where(LoginFailureRow.at < self._since()))
+            self._pending.add(row.id)
             return row.id
 
     def _since(self) -> datetime:
         return self.clock() - timedelta(minutes=self.settings.throttle_minutes)
 
-    def blocked(self, username: str, address: str) -> bool:
-        """Too many recent failures for this name from this address, from this address, or for this name anywhere."""
-        since = self._since()
-        recent = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= since)
+    def _counts(self, username: str, address: str, exclude: set[int]) -> tuple[int, int, int]:
+        recent = select(func.count()).select_from(LoginFailureRow).where(LoginFailureRow.at >= self._since())
+        if exclude:
+            recent = recent.where(LoginFailureRow.id.not_in(exclude))
         name = LoginFailureRow.username == username[:255]
         with Session(self.engine) as db:
-            by_pair = db.scalar(recent.where(name, LoginFailureRow.address == address))
-            by_address = db.scalar(recent.where(LoginFailureRow.address == address))
-            by_name = db.scalar(recent.where(name))
+            return (db.scalar(recent.where(name, LoginFailureRow.address == address)),
+                    db.scalar(recent.where(LoginFailureRow.address == address)),
+                    db.scalar(recent.where(name)))
+
+    def _over(self, counts: tuple[int, int, int]) -> bool:
+        by_pair, by_address, by_name = counts
         return (by_pair >= self.settings.max_failures_per_account or by_address >= self.settings.max_failures_per_address
                 or by_name >= self.settings.max_failures_per_account_everywhere)
+
+    def _check(self, username: str, address: str) -> tuple[bool, bool]:
+        """(refused now, refused only because of attempts still being checked)."""
+        if not self._over(self._counts(username, address, set())):
+            return False, False
+        return True, bool(self._pending) and not self._over(self._counts(username, address, self._pending))
+
+    def blocked(self, username: str, address: str) -> bool:
+        """Too many recent failures for this name from this address, from this address, or for this name anywhere."""
+        return self._over(self._counts(username, address, set()))
+
+    def failed(self, attempt: int | None) -> None:
+        """The password of ``attempt`` was wrong: it stays counted, and waiting logins hear the verdict."""
+        with self._changed:
+            self._pending.discard(attempt)
+            self._changed.notify_all()
 
     def succeeded(self, username: str, attempt: int | None = None) -> None:
         """A right password (not throttled) forgives that account's earlier typos, and this attempt."""
@@ -191,6 +227,9 @@ class LoginThrottle:
             db.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
             if attempt is not None:
                 db.execute(delete(LoginFailureRow).where(LoginFailureRow.id == attempt))
+        with self._changed:
+            self._pending.discard(attempt)
+            self._changed.notify_all()
 
 
 def content_security_policy(script_hashes: tuple[str, ...] = ()) -> str:
