@@ -354,7 +354,10 @@ def test_a_recording_swapped_between_check_and_read_is_refused(tmp_path):
     assert not any(m.get("body") for m in sent if m["type"] == "http.response.body")
 
 
-def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkeypatch):
+def _parallel_logins(app, monkeypatch, password: str, count: int) -> tuple[list[int], list[str]]:
+    """``count`` browsers post the login form at the same moment, each password check taking 0.2 s (scrypt at
+    production cost: every request is in flight before any is checked). Returns the statuses and the passwords
+    that were actually checked."""
     import threading
     import time
 
@@ -363,57 +366,20 @@ def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkey
     checked = []
     real_verify = accounts_module.verify_password
 
-    def slow_verify(password, stored):
-        checked.append(password)
-        time.sleep(0.2)  # scrypt at production cost: every request passes the throttle check before any fails
-        return real_verify(password, stored)
+    def slow_verify(typed, stored):
+        checked.append(typed)
+        time.sleep(0.2)
+        return real_verify(typed, stored)
 
     monkeypatch.setattr(accounts_module, "verify_password", slow_verify)
-    browsers = [Browser(fresh_app) for _ in range(15)]
+    browsers = [Browser(app) for _ in range(count)]
     pages = [b.client.get("/login") for b in browsers]
     statuses = []
-    start = threading.Barrier(len(browsers))
-
-    def guess(browser, page):
-        start.wait()
-        response = browser.client.post("/login", data={"username": "Coach A", "password": "wrong-password!",
-                                                       "csrf_token": csrf_of(page.text)})
-        statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=guess, args=pair) for pair in zip(browsers, pages)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    limit = fresh_app.portal.settings.max_failures_per_account
-    assert sorted(statuses) == [401] * limit + [429] * (len(browsers) - limit)
-    assert len(checked) == limit  # only as many passwords were tried as the throttle allows
-    assert Browser(fresh_app).login("Coach A").status_code == 429  # from that address the right one is refused too
-    assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # from another it is not
-
-
-def test_parallel_right_passwords_all_get_in(fresh_app, monkeypatch):
-    """One coach on eight tabs at once: every right password logs in, none is refused (issue 27, bug 1)."""
-    import threading
-    import time
-
-    from mifidelity.portal import accounts as accounts_module
-
-    real_verify = accounts_module.verify_password
-
-    def slow_verify(password, stored):
-        time.sleep(0.2)  # scrypt at production cost: all requests are in flight before any is checked
-        return real_verify(password, stored)
-
-    monkeypatch.setattr(accounts_module, "verify_password", slow_verify)
-    browsers = [Browser(fresh_app) for _ in range(8)]
-    pages = [b.client.get("/login") for b in browsers]
-    statuses = []
-    start = threading.Barrier(len(browsers))
+    start = threading.Barrier(count)
 
     def login(browser, page):
         start.wait()
-        response = browser.client.post("/login", data={"username": "Coach A", "password": PASSWORDS["Coach A"],
+        response = browser.client.post("/login", data={"username": "Coach A", "password": password,
                                                        "csrf_token": csrf_of(page.text)})
         statuses.append(response.status_code)
 
@@ -422,7 +388,22 @@ def test_parallel_right_passwords_all_get_in(fresh_app, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
-    assert statuses == [303] * 8
+    return statuses, checked
+
+
+def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkeypatch):
+    statuses, checked = _parallel_logins(fresh_app, monkeypatch, "wrong-password!", 15)
+    limit = fresh_app.portal.settings.max_failures_per_account
+    assert sorted(statuses) == [401] * limit + [429] * (15 - limit)
+    assert len(checked) == limit  # only as many passwords were tried as the throttle allows
+    assert Browser(fresh_app).login("Coach A").status_code == 429  # from that address the right one is refused too
+    assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # from another it is not
+
+
+def test_parallel_right_passwords_all_get_in(fresh_app, monkeypatch):
+    """One coach on eight tabs at once: every right password logs in, none is refused (issue 27, bug 1)."""
+    statuses, checked = _parallel_logins(fresh_app, monkeypatch, PASSWORDS["Coach A"], 8)
+    assert statuses == [303] * 8 and len(checked) == 8
 
 
 def test_a_right_password_forgives_its_own_attempt(fresh_app):
