@@ -89,6 +89,6 @@ def spreadsheet_safe(value):
 
 def from_spreadsheet_safe(value):
     """Undo :func:`spreadsheet_safe` for a program reading the CSV back (``'=x`` -> ``=x``)."""
-    if isinstance(value, str) and value[:1] == "'" and value[1:2] in FORMULA_STARTS and value[1:2] != "":
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in FORMULA_STARTS:
         return value[1:]
     return value
