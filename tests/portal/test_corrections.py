@@ -29,7 +29,7 @@ def test_a_coachs_correction_reaches_the_supervisor_and_the_export(fresh_app, tm
     assert 'value="question=closed"' in form.text and 'value="question=open"' not in form.text  # not the coder's own
     response = coach.post("/sessions/a-first/utterances/3/feedback",
                           {"proposal": "question=closed", "comment": "It can be answered yes or no."})
-    assert response.status_code == 303 and response.headers["location"] == "/sessions/a-first/#u3"
+    assert response.status_code == 303 and response.headers["location"] == "/sessions/a-first/?sent=1#u3"
     coach.post("/sessions/a-first/utterances/5/feedback", {"proposal": "adherence=none", "comment": "just information"})
     assert "Feedback on codes in this session (2)" in coach.get("/sessions/a-first/").text
 

@@ -287,3 +287,36 @@ def test_report_without_player_is_not_given_one(tmp_path, session):
     before = report.read_bytes()
     assert not repoint_player(report, tmp_path / "anything.wav")
     assert report.read_bytes() == before
+
+
+# ----------------------------------------------------------------------------------------------- trends over dates
+
+def test_trend_plots_place_sessions_by_their_date_so_a_months_gap_shows(tmp_path):
+    from datetime import datetime, timezone
+
+    from mifidelity.report.overview import load_sessions, trend_plot
+
+    dates = {"first": datetime(2026, 1, 5, 10, tzinfo=timezone.utc), "next-day": datetime(2026, 1, 6, 10, tzinfo=timezone.utc),
+             "a-month-later": datetime(2026, 2, 5, 10, tzinfo=timezone.utc)}
+    for name, date in dates.items():
+        session = coded_session(SESSION_ROWS, name)
+        session.recorded_at = date
+        _write(tmp_path, session)
+    frame = load_sessions(tmp_path).sort_values("date").reset_index(drop=True)
+    plot = trend_plot(frame, "reflection_to_question", {"Coach A": "#000"})
+    xs = {p["session"]: p["x"] for p in plot["series"][0]["points"]}
+    day_gap, month_gap = xs["next-day"] - xs["first"], xs["a-month-later"] - xs["next-day"]
+    assert day_gap > 0 and 25 < month_gap / day_gap < 35  # 31 days against 1: the axis is time, not order
+    assert any(t["label"].startswith("2026-02") or "Feb" in t["label"] for t in plot["x_ticks"])
+    html = write_overview(tmp_path).read_text()
+    assert "sessions in order" not in html
+
+
+def test_sessions_on_one_day_still_get_a_date_axis(tmp_path):
+    for name in ("one", "two"):
+        _write(tmp_path, coded_session(SESSION_ROWS, name))  # coded together: the same moment
+    html = write_overview(tmp_path).read_text()
+    assert "sessions in order" not in html
+    from datetime import datetime
+
+    assert datetime.now().strftime("%Y-%m-%d") in html.split('id="trends"', 1)[1]

@@ -26,18 +26,18 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from mifidelity.config import PipelineConfig
-from mifidelity.errors import MifidelityError
 from mifidelity.portal.accounts import Accounts
 from mifidelity.portal.audit import Action, AuditLog
-from mifidelity.portal.corrections import CORRECTABLE, FIELD_NAMES, MAX_COMMENT_LENGTH, Corrections
+from mifidelity.portal.corrections import Corrections
+from mifidelity.portal.feedback_pages import FeedbackPages
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile, open_recording, recording_stat
 from mifidelity.portal.overview import Overviews
-from mifidelity.portal.pages import PageCache, prepare_report, render, session_url
+from mifidelity.portal.pages import PageCache, Refused, html_response, prepare_report, render
 from mifidelity.portal.security import (
     CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, PortalSettings, SecurityHeaders, WebSession,
     WebSessions, new_token, tokens_match,
 )
-from mifidelity.portal.tables import CorrectionStatus, PortalStore
+from mifidelity.portal.tables import PortalStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +67,12 @@ class RecordingResponse(FileResponse):
                 await file.aclose()
 
 
-class Refused(Exception):
-    """A request answered with a fixed response (redirect to login, 403, 404...)."""
+class Portal(FeedbackPages):
+    """Everything a request needs: the output folder's index and the portal's tables (feedback pages:
+    :class:`~mifidelity.portal.feedback_pages.FeedbackPages`)."""
 
-    def __init__(self, response: Response):
-        self.response = response
-
-
-def _page(html: str, status: int = 200, csp: str | None = None) -> HTMLResponse:
-    response = HTMLResponse(html, status_code=status)
-    if csp:
-        response.headers["content-security-policy"] = csp
-    return response
-
-
-class Portal:
-    """Everything a request needs: the output folder's index and the portal's tables."""
+    refused = Refused
+    html = staticmethod(html_response)
 
     def __init__(self, out_dir: str | Path, store: PortalStore, settings: PortalSettings):
         self.library = SessionLibrary(out_dir, ledger=store.ledger)
@@ -133,7 +123,7 @@ class Portal:
     # -- shared responses --------------------------------------------------------------------------
 
     def message(self, title: str, text: str, status: int, user: WebSession | None = None) -> HTMLResponse:
-        return _page(render("message.html.j2", title=title, text=text, **self._bar(user)), status)
+        return html_response(render("message.html.j2", title=title, text=text, **self._bar(user)), status)
 
     def not_found(self, user: WebSession | None) -> HTMLResponse:
         return self.message("Not found", "There is nothing here, or nothing you may see.", 404, user)
@@ -151,7 +141,7 @@ class Portal:
 
     def login_page(self, request: Request, message: str = "", username: str = "", status: int = 200) -> Response:
         token = new_token()
-        response = _page(render("login.html.j2", account=None, csrf_token=token, message=message, username=username), status)
+        response = html_response(render("login.html.j2", account=None, csrf_token=token, message=message, username=username), status)
         response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True, samesite="strict",
                             secure=self.secure(request))
         return response
@@ -196,7 +186,7 @@ class Portal:
     def overview(self, user: WebSession) -> Response:
         sessions = self.library.visible_to(user.account)
         page = self.overviews.page(user.account, sessions, self.library.snapshot())
-        return _page(page.with_insert(render("bar.html.j2", **self._bar(user))), csp=page.csp)
+        return html_response(page.with_insert(render("bar.html.j2", **self._bar(user))), csp=page.csp)
 
     def sessions_csv(self, user: WebSession) -> Response:
         from mifidelity.report.overview import sessions_csv
@@ -210,15 +200,15 @@ class Portal:
         try:
             key = (session.folder_name, session.mtime_ns, recording)
             page = self.reports.get(key, lambda: prepare_report(
-                self.library.read(session, "report.html").decode("utf-8"), session.session_id, recording))
+                self.library.read(session, "report.html").decode("utf-8"), session.session_id, recording, session.source))
         except (UnsafeFile, UnicodeDecodeError):
             return self.message("No report", "This session has no readable report.", 404, user)
         self.audit.record(Action.VIEW_REPORT, user.account.name, request.client.host if request.client else None,
                           session.session_id)
         bar = self._bar(user)
-        panel = render("session_panel.html.j2", items=self.corrections.for_session(session.session_id),
-                       back=session_url(session.session_id), **bar)
-        return _page(page.with_insert(render("bar.html.j2", **bar) + panel), csp=page.csp)
+        items = self.corrections.for_session(session.session_id)
+        panel = self.feedback_panel(user, session, items, request.query_params.get("sent"), bar) if items else ""
+        return html_response(page.with_insert(render("bar.html.j2", **bar) + panel, self.row_marks(items)), csp=page.csp)
 
     def recording(self, request: Request, user: WebSession, session: SessionFolder) -> Response:
         path = self.library.recording(session)
@@ -229,60 +219,6 @@ class Portal:
             self.audit.record(Action.PLAY_RECORDING, user.account.name, request.client.host if request.client else None,
                               session.session_id)
         return RecordingResponse(path, info)
-
-    # -- feedback ----------------------------------------------------------------------------------
-
-    def _utterance(self, user: WebSession, session: SessionFolder, index: int):
-        rows = self.corrections.utterances(self.library, session)
-        if not 0 <= index < len(rows):
-            raise Refused(self.not_found(user))
-        return rows[index]
-
-    def feedback_page(self, user: WebSession, session: SessionFolder, index: int, message: str = "",
-                      status: int = 200) -> Response:
-        utterance = self._utterance(user, session, index)
-        earlier = [c for c in self.corrections.for_session(session.session_id) if c.utterance == index]
-        base = session_url(session.session_id)
-        return _page(render("feedback.html.j2", session=session, utterance=utterance, earlier=earlier, message=message,
-                            report_url=base, form_url=f"{base}utterances/{index}/feedback",
-                            choices={f: v for f, (_, v) in CORRECTABLE.items()}, field_names=FIELD_NAMES,
-                            max_comment=MAX_COMMENT_LENGTH, **self._bar(user)), status)
-
-    def propose(self, request: Request, user: WebSession, session: SessionFolder, index: int,
-                fields: dict[str, str]) -> Response:
-        utterance = self._utterance(user, session, index)
-        field, _, proposed = fields.get("proposal", "").partition("=")
-        try:
-            made = self.corrections.propose(session, utterance, field, proposed, fields.get("comment", ""),
-                                            user.account.name)
-        except MifidelityError as exc:
-            return self.feedback_page(user, session, index, str(exc), 400)
-        self.audit.record(Action.CORRECTION_PROPOSED, user.account.name, request.client.host if request.client else None,
-                          session.session_id, f"correction {made.id}: u{index} {field} {made.old_value} -> {proposed}")
-        return RedirectResponse(f"{session_url(session.session_id)}#u{index}", status_code=303)
-
-    def review(self, user: WebSession) -> Response:
-        decided = (self.corrections.with_status(CorrectionStatus.ACCEPTED)
-                   + self.corrections.with_status(CorrectionStatus.REJECTED))
-        decided = sorted(decided, key=lambda c: c.decided_at, reverse=True)[:20]
-        return _page(render("review.html.j2", groups=self.corrections.open_by_session(), decided=decided,
-                            back="/corrections", **self._bar(user)))
-
-    def decide(self, request: Request, user: WebSession, correction_id: int, fields: dict[str, str]) -> Response:
-        decision = fields.get("decision")
-        found = self.corrections.get(correction_id)
-        if decision not in ("accept", "reject") or found is None:
-            return self.not_found(user)
-        try:
-            made = self.corrections.decide(correction_id, decision == "accept", user.account.name)
-        except MifidelityError as exc:
-            return self.message("Already decided", str(exc), 409, user)
-        action = Action.CORRECTION_ACCEPTED if decision == "accept" else Action.CORRECTION_REJECTED
-        self.audit.record(action, user.account.name, request.client.host if request.client else None, made.session_id,
-                          f"correction {made.id}: u{made.utterance} {made.field} {made.old_value} -> {made.proposed_value}")
-        back = fields.get("back", "")
-        safe_back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/corrections"
-        return RedirectResponse(safe_back, status_code=303)
 
 
 def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settings: PortalSettings | None = None,

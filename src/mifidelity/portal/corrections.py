@@ -36,6 +36,7 @@ from mifidelity.files import spreadsheet_safe, write_private_atomic
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
 from mifidelity.portal.pages import PageCache
 from mifidelity.portal.tables import CorrectionRow, CorrectionStatus, PortalStore, aware, utcnow
+from mifidelity.report.codes import code_field_label, code_value_label
 
 MAX_COMMENT_LENGTH = 2000
 RECHECK_SECONDS = 2.0
@@ -46,9 +47,6 @@ CORRECTABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     ADHERENCE_COLUMN: ("coach", ADHERENCE_LABELS),
     "client_talk": ("client", tuple(LABELS["client_talk"])),
 }
-FIELD_NAMES = {"main_behaviour": "Main behaviour", "question": "Question", "reflection": "Reflection",
-               "giving_information": "Giving information", ADHERENCE_COLUMN: "MI adherence",
-               "client_talk": "Client talk"}
 TRAINING_COLUMNS = ("transcript_id", "utterance_id", "role", "text", *CODE_COLUMNS, ADHERENCE_COLUMN,
                     "previous_client", "session_id", "correction_ids")
 
@@ -115,7 +113,45 @@ class Correction:
 
     @property
     def field_name(self) -> str:
-        return FIELD_NAMES.get(self.field, self.field)
+        """The code's name in the report's words."""
+        return code_field_label(self.field)
+
+    @property
+    def old_label(self) -> str:
+        return code_value_label(self.field, self.old_value)
+
+    @property
+    def proposed_label(self) -> str:
+        return code_value_label(self.field, self.proposed_value)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One utterance shown around a flagged one: who said it and what."""
+
+    index: int
+    role: str
+    text: str
+    flagged: bool  # the utterance the correction is about
+
+
+@dataclass(frozen=True)
+class CorrectionInContext:
+    """A correction with the words it is about and the turns around them, so it can be judged on its own page."""
+
+    correction: Correction
+    turns: list[Turn]  # the flagged utterance with up to AROUND turns before and after; empty when it is gone
+    changed: bool  # the session was reprocessed since: these are not the words that were flagged
+
+
+AROUND = 1  # turns shown before and after a flagged utterance
+
+
+def turns_around(rows: list[Utterance], index: int, around: int = AROUND) -> list[Turn]:
+    """The utterance ``index`` of ``rows`` with ``around`` utterances on either side (fewer at the edges)."""
+    if not 0 <= index < len(rows):
+        return []
+    return [Turn(r.index, r.role, r.text, r.index == index) for r in rows[max(0, index - around):index + around + 1]]
 
 
 def _plain(row: CorrectionRow) -> Correction:
@@ -144,6 +180,19 @@ class Corrections:
         """:func:`session_utterances`, cached in this object (thread-safe, keyed by output folder and session version)."""
         return session_utterances(library, session, self._utterances)
 
+    def in_context(self, library: SessionLibrary, corrections: list[Correction],
+                   around: int = AROUND) -> list[CorrectionInContext]:
+        """Each correction with its utterance's words and the turns around them (read from the session folder)."""
+        sessions = library.all()
+        found = []
+        for c in corrections:
+            session = sessions.get(c.session_id)
+            rows = self.utterances(library, session) if session is not None else []
+            turns = turns_around(rows, c.utterance, around)
+            changed = bool(turns) and text_sha256(rows[c.utterance].text) != c.text_sha256
+            found.append(CorrectionInContext(c, turns, changed))
+        return found
+
     def _cached(self, key, read):
         with self._lock:
             hit = self._cache.get(key)
@@ -164,7 +213,7 @@ class Corrections:
         if field not in utterance.codes:
             raise MifidelityError(f"this utterance has no {field!r} code to correct")
         if proposed not in CORRECTABLE[field][1]:
-            raise MifidelityError(f"{proposed!r} is not a value of {FIELD_NAMES[field]}")
+            raise MifidelityError(f"{proposed!r} is not a value of {code_field_label(field)}")
         old = utterance.codes[field]
         if proposed == old:
             raise MifidelityError("the proposed code is the one the coder gave")

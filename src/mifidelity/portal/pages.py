@@ -25,6 +25,9 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
+
+from starlette.responses import HTMLResponse, Response
 
 from mifidelity.portal.security import content_security_policy
 
@@ -33,7 +36,26 @@ _SCRIPT_HASH = re.compile(r"'sha256-[A-Za-z0-9+/]+=*'")
 _PLAYER_BOX = re.compile(r'<div id="player-box">.*?</div>', re.DOTALL)
 _ROW_WHO = re.compile(r'(<tr id="u(\d+)"[^>]*>\s*<td class="time">[^<]*</td>\s*<td class="who">[^<]*)(</td>)')
 _BODY = re.compile(r"<body[^>]*>")
-INSERT_MARK = "\x00portal\x00"  # cannot occur in an HTML file we serve
+_ROW_SLOT = re.compile("\x00row(\\d+)\x00")  # where a transcript row's mark goes (NUL: never in a file we serve)
+# The report's and overview's footer sentence about the single file (wrapped in a span since issue 27; older
+# files have the bare sentence). Pages served by the portal are not that file.
+_FILE_NOTE = re.compile(r'<span class="file-note">[^<]*</span>|This file is self-contained and loads nothing from the network\.')
+PORTAL_NOTE = "Served by the MI fidelity portal to signed-in users only; the page loads nothing from elsewhere."
+
+
+class Refused(Exception):
+    """A request answered with a fixed response (redirect to login, 403, 404...)."""
+
+    def __init__(self, response: Response):
+        self.response = response
+
+
+def html_response(html: str, status: int = 200, csp: str | None = None) -> HTMLResponse:
+    """A page; ``csp`` replaces the portal's default Content-Security-Policy (a served report's script hash)."""
+    response = HTMLResponse(html, status_code=status)
+    if csp:
+        response.headers["content-security-policy"] = csp
+    return response
 
 
 def quote_id(value: str) -> str:
@@ -60,14 +82,19 @@ def render(template: str, **context) -> str:
 
 @dataclass(frozen=True)
 class PreparedPage:
-    """A served page with the place where the per-request part (bar, feedback panel) goes."""
+    """A served page with the places where the per-request parts go: after ``<body>`` (bar, feedback panel)
+    and, in a report, in each transcript row (the mark of a flagged code)."""
 
     before: str
-    after: str
+    after: tuple[str, ...]  # the rest of the page, cut at each row's slot
     csp: str  # the page's Content-Security-Policy header
+    slots: tuple[int, ...] = ()  # the utterance index of each cut (len(after) - 1 of them)
 
-    def with_insert(self, insert: str) -> str:
-        return self.before + insert + self.after
+    def with_insert(self, insert: str, row_marks: dict[int, str] | None = None) -> str:
+        parts = [self.before, insert, self.after[0]]
+        for index, rest in zip(self.slots, self.after[1:]):
+            parts += [(row_marks or {}).get(index, ""), rest]
+        return "".join(parts)
 
 
 def _split_at_body(html: str) -> tuple[str, str]:
@@ -86,29 +113,34 @@ def _own_policy(html: str) -> tuple[str, str]:
     return html, content_security_policy(hashes)
 
 
-def prepare_report(html: str, session_id: str, recording: bool) -> PreparedPage:
-    """report.html as the portal serves it (see the module docstring)."""
-    html, csp = _own_policy(html)
+def prepare_report(html: str, session_id: str, recording: bool, source: str | None = None) -> PreparedPage:
+    """report.html as the portal serves it (see the module docstring); ``source`` is session.json's."""
+    from mifidelity.report.session_facts import player_note
+
+    html, csp = _own_policy(html.replace("\x00", "\ufffd"))  # a NUL is ours alone: the row slots below
+    html = _FILE_NOTE.sub(PORTAL_NOTE, html)
     base = session_url(session_id)
     if recording:
         box = ('<div id="player-box">\n  <audio id="player" controls preload="metadata" src="' + base + 'recording"></audio>\n'
                '  <p class="unreachable-note">The original recording could not be opened; timestamps are still shown.</p>\n'
                '  <p class="meta no-print">Click an utterance to play the recording from there.</p>\n</div>')
     else:
-        box = ('<div id="player-box">\n  <p class="meta" id="no-recording">The original recording is no longer reachable; '
-               'click an utterance to highlight it.</p>\n</div>')
+        box = f'<div id="player-box">\n  <p class="meta" id="no-recording">{escape(player_note(source))}</p>\n</div>'
     html = _PLAYER_BOX.sub(lambda _: box, html, count=1)
     html = _ROW_WHO.sub(lambda m: f'{m.group(1)}<br><a class="flag" href="{base}utterances/{m.group(2)}/feedback" '
-                                  f'title="Mark a code of this utterance as wrong">flag a code</a>{m.group(3)}', html)
+                                  f'title="Mark a code of this utterance as wrong">flag a code</a>'
+                                  f'\x00row{m.group(2)}\x00{m.group(3)}', html)
     before, after = _split_at_body(html)
-    return PreparedPage(before, after, csp)
+    pieces = _ROW_SLOT.split(after)
+    return PreparedPage(before, tuple(pieces[0::2]), csp, tuple(int(i) for i in pieces[1::2]))
 
 
 def prepare_overview(html: str) -> PreparedPage:
     """The overview page (already holding only this user's sessions) with the portal's policy."""
     html, csp = _own_policy(html)
+    html = _FILE_NOTE.sub(PORTAL_NOTE, html)
     before, after = _split_at_body(html)
-    return PreparedPage(before, after, csp)
+    return PreparedPage(before, (after,), csp)
 
 
 class PageCache:

@@ -87,3 +87,47 @@ def utterance_codes(row: dict) -> list[str]:
         if talk in ("change", "sustain", "neutral"):
             codes.append(f"ct-{talk}")
     return codes
+
+
+# How the report names each code field and value, for pages that show a single code (the portal's feedback
+# form, its review page). Values are the strings utterances.csv holds; where the report has a tag for a value
+# (CODE_FILTERS), that tag is its name, so the transcript, the form and the review page say the same thing.
+CODE_FIELD_LABELS = {
+    "main_behaviour": "Kind of turn",
+    "question": "Question",
+    "reflection": "Reflection",
+    "giving_information": "Giving information",
+    ADHERENCE_COLUMN: "MI-adherent / non-adherent",
+    "client_talk": "Client talk",
+}
+_VALUE_TAGS = {
+    ("question", "open"): "q-open", ("question", "closed"): "q-closed",
+    ("reflection", "simple"): "r-simple", ("reflection", "complex"): "r-complex",
+    ("giving_information", "True"): "gi",
+    ("client_talk", "change"): "ct-change", ("client_talk", "sustain"): "ct-sustain",
+    **{(ADHERENCE_COLUMN, label): code for label, code in ADHERENCE_FILTER.items()},
+}
+_VALUE_WORDS = {  # values the transcript shows no tag for
+    ("main_behaviour", "question"): "a question",
+    ("main_behaviour", "reflection"): "a reflection",
+    ("main_behaviour", "input"): "giving information or advice",
+    ("main_behaviour", "other"): "other coach talk",
+    ("question", "none"): "not a question",
+    ("reflection", "none"): "not a reflection",
+    ("giving_information", "False"): "not giving information",
+    (ADHERENCE_COLUMN, "none"): "none of these",
+    ("client_talk", "neutral"): "neutral client talk",
+}
+
+
+def code_field_label(field: str) -> str:
+    """The name of a code field in the report's words (``adherence`` -> ``MI-adherent / non-adherent``)."""
+    return CODE_FIELD_LABELS.get(field, field.replace("_", " "))
+
+
+def code_value_label(field: str, value: str | None) -> str:
+    """A code's value in the report's words (``question``, ``closed`` -> ``closed question``); '–' when missing."""
+    if value is None or value == "":
+        return "–"
+    tag = _VALUE_TAGS.get((field, str(value)))
+    return TAG_LABELS[tag] if tag else _VALUE_WORDS.get((field, str(value)), str(value).replace("_", " "))

@@ -179,8 +179,30 @@ def _number(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> dict:
-    """Geometry of one trend chart: a line per coach over session dates, with the metric's thresholds."""
+# Date ticks of a trend chart: (step, pandas frequency, label format), the first that gives at most TREND_MAX_TICKS.
+DATE_TICK_STEPS = (("day", "D", "%Y-%m-%d"), ("week", "W-MON", "%Y-%m-%d"), ("month", "MS", "%Y-%m"),
+                   ("quarter", "QS", "%Y-%m"), ("year", "YS", "%Y"))
+TREND_MAX_TICKS = 6
+HALF_DAY = 12 * 3600.0
+
+
+def _date_ticks(t0: float, t1: float, tz) -> list[tuple[float, str]]:
+    """Calendar ticks (midnights, Mondays, first days of months...) between two timestamps, at most TREND_MAX_TICKS."""
+    start, end = pd.Timestamp(t0, unit="s", tz=tz), pd.Timestamp(t1, unit="s", tz=tz)
+    for _, frequency, label in DATE_TICK_STEPS:
+        ticks = pd.date_range(start.normalize(), end, freq=frequency)
+        ticks = [t for t in ticks if start <= t <= end]
+        if len(ticks) <= TREND_MAX_TICKS:
+            return [(t.timestamp(), t.strftime(label)) for t in ticks]
+    return []
+
+
+def trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> dict:
+    """Geometry of one trend chart: a line per coach over the session dates, with the metric's thresholds.
+
+    The x axis is time, so a month without sessions shows as a gap; sessions on (nearly) one moment
+    sit on one day's axis around that moment.
+    """
     threshold = next(t for t in THRESHOLDS if t.metric == metric)
     width, height, left, right, top, bottom = 560.0, 220.0, 48.0, 12.0, 14.0, 34.0
     values = [_number(v) for v in frame[metric]]
@@ -188,19 +210,20 @@ def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> di
     y_max = axis_max(metric, known)
     times = [d.timestamp() for d in frame["date"]]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
-    by_index = t1 - t0 < 60  # all on (nearly) the same moment: spread by order instead
-    positions = list(range(len(times))) if by_index else times
-    p0, p1 = (0.0, max(len(times) - 1, 1)) if by_index else (t0, t1)
+    if t1 - t0 < HALF_DAY:  # one day at most: show the day around them rather than stretch minutes
+        middle = (t0 + t1) / 2
+        t0, t1 = middle - HALF_DAY, middle + HALF_DAY
+    tz = frame["date"].iloc[0].tzinfo if len(frame) else None
 
-    def x(p):
-        return round(left + (width - left - right) * ((p - p0) / (p1 - p0) if p1 > p0 else 0.5), 2)
+    def x(t):
+        return round(left + (width - left - right) * (t - t0) / (t1 - t0), 2)
 
     def y(v):
         return round(top + (height - top - bottom) * (1 - min(max(v, 0.0), y_max) / y_max), 2)
 
     series = []
     for coach, colour in colours.items():
-        points = [{"x": x(positions[i]), "y": y(values[i]), "session": frame["session_id"].iloc[i],
+        points = [{"x": x(times[i]), "y": y(values[i]), "session": frame["session_id"].iloc[i],
                    "label": f"{frame['session_id'].iloc[i]} ({frame['date'].iloc[i]:%Y-%m-%d}): "
                             f"{format_value(metric, values[i])}", "report": frame["report"].iloc[i]}
                   for i in range(len(frame))
@@ -211,14 +234,14 @@ def _trend_plot(frame: pd.DataFrame, metric: str, colours: dict[str, str]) -> di
     lines = [{"y": y(t), "label": f"{name} {format_value(metric, t)}"}
              for name, t in (("fair", threshold.fair), ("good", threshold.good)) if t is not None]
     y_ticks = [{"y": y(y_max * k / 4), "label": format_value(metric, y_max * k / 4)} for k in range(5)]
-    if by_index:
-        x_ticks = []
-    else:
-        x_ticks = [{"x": x(t), "label": datetime.fromtimestamp(t).strftime("%Y-%m-%d")}
-                   for t in ([t0, t1] if t1 > t0 else [t0])]
+    x_ticks = [{"x": x(t), "label": label} for t, label in _date_ticks(t0, t1, tz)] if len(frame) else []
+    if len(frame) and not x_ticks:  # a span inside one day that crosses no midnight: name the day
+        x_ticks = [{"x": x((t0 + t1) / 2), "label": frame["date"].iloc[0].strftime("%Y-%m-%d")}]
+    for tick in x_ticks:  # labels near an edge grow inwards (about 60 units wide)
+        tick["anchor"] = "start" if tick["x"] < left + 30 else "end" if tick["x"] > width - right - 30 else "middle"
     return {"metric": metric, "label": threshold.label, "width": width, "height": height, "left": left,
             "right": width - right, "top": top, "bottom": height - bottom, "series": series, "lines": lines,
-            "y_ticks": y_ticks, "x_ticks": x_ticks, "by_index": by_index}
+            "y_ticks": y_ticks, "x_ticks": x_ticks}
 
 
 def _percent(value: float | None) -> str:
@@ -273,7 +296,7 @@ def render_overview(frame: pd.DataFrame) -> str:
     script = static_script("overview.js")
     return environment().get_template("overview.html.j2").render(
         csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
-        per_coach=per_coach, plots=[_trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
+        per_coach=per_coach, plots=[trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
         thresholds=THRESHOLDS, index_labels=INDEX_LABELS, bands=QUALITY_BAND_LABELS,
         estimated=any(r["quality"]["value"] is not None for r in rows), generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
     )

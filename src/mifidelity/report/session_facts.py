@@ -72,6 +72,26 @@ def find_recording(source: str | None) -> Path | None:
     return None
 
 
+TRANSCRIPT_SUFFIX = ".csv"  # what `mifidelity code` reads (transcript_input.read_transcript_csv)
+
+
+def coded_from_transcript(source: str | None) -> bool:
+    """Whether the session was coded from a transcript (``mifidelity code``) rather than from a recording.
+
+    Such a session never had a recording of its own; an audio file beside the transcript may still be
+    played (:func:`find_recording`). templates/session.html.j2 applies the same test to say so.
+    """
+    return bool(source) and Path(source).suffix.lower() == TRANSCRIPT_SUFFIX
+
+
+def player_note(source: str | None) -> str:
+    """What the report says in place of the audio player when no recording can be played."""
+    if coded_from_transcript(source):
+        return ("This session was coded from a transcript, so there is no recording to play; "
+                "click an utterance to highlight it.")
+    return "The original recording is not reachable from here; click an utterance to highlight it."
+
+
 def recording_url(recording: Path | None, report_dir: Path | None) -> str | None:
     """A URL for the report's audio player: relative to the report's folder when known, else ``file:``."""
     if recording is None:
