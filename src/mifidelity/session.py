@@ -37,6 +37,8 @@ from mifidelity.coding.base import (
     applies_to_coach,
     code_backchannels,
 )
+from mifidelity.coding.change_ruler import ChangeRuler, find_change_ruler
+from mifidelity.coding.feeling_words import FeelingWords, find_feeling_words
 from mifidelity.fidelity import FidelityEstimate, estimate_fidelity
 from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
 from mifidelity.types import RoleAssignment, SpeakerTurn, StageInfo, Utterance
@@ -62,6 +64,15 @@ class CodedSession:
     expected_metrics: dict | None = None  # metrics from the coder's summed probabilities (metrics.expected_metrics)
     fidelity: FidelityEstimate | None = None  # estimated MITI globals and P(good MI) (mifidelity.fidelity)
     speaker_turns: list[SpeakerTurn] | None = None  # the diariser's who-spoke-when (None for a transcript)
+    # Moments MI trainers look for, found from the words (and the coach's reflection codes) when not given.
+    change_ruler: ChangeRuler | None = None  # scaling questions, the client's number, the follow-up
+    feeling_words: FeelingWords | None = None  # the client's feeling words and whether the coach reflected them
+
+    def __post_init__(self) -> None:
+        if self.change_ruler is None:
+            self.change_ruler = find_change_ruler(self.utterances)
+        if self.feeling_words is None:
+            self.feeling_words = find_feeling_words(self.utterances)
 
 
 def utterances_frame(utterances: Sequence[Utterance]) -> pd.DataFrame:

@@ -44,6 +44,9 @@ def session_summary(session: CodedSession) -> dict:
             **({"evidence": session.roles.evidence} if session.roles.evidence else {}),
         },
         "notes": session.notes,
+        # what MI trainers look for (coding.change_ruler, coding.feeling_words); empty lists and zero counts if none
+        "change_ruler": session.change_ruler.as_dict(),
+        "feeling_words": session.feeling_words.as_dict(),
         **_report_fields(session),
     }
 

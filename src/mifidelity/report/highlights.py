@@ -1,4 +1,5 @@
-"""The report's evidence: missed opportunities and the coach's best complex reflections.
+"""The report's evidence: missed opportunities, the coach's best complex reflections, the change ruler
+and the client's feeling words.
 
 The MITI 4.2.1 adherence moments (persuade / confront, strengths) are in
 :mod:`mifidelity.report.fidelity_summary`. Rows are :func:`mifidelity.report.codes.utterance_rows`.
@@ -6,6 +7,8 @@ The MITI 4.2.1 adherence moments (persuade / confront, strengths) are in
 
 from __future__ import annotations
 
+from mifidelity.coding.change_ruler import ChangeRuler
+from mifidelity.coding.feeling_words import LEXICON, FeelingWords
 from mifidelity.report.codes import is_true, row_value
 
 
@@ -63,3 +66,26 @@ def best_complex_reflections(rows: list[dict], limit: int = 3) -> list[dict]:
 
     chosen = sorted(found, key=score, reverse=True)[:limit]
     return [{"coach": i, "client": previous_client(rows, i)} for i in sorted(chosen)]
+
+
+def change_ruler_items(ruler: ChangeRuler) -> list[dict]:
+    """Each scaling question for the highlights: rows of question, answer and follow-up, and the number."""
+    return [{"question": q.utterance, "dimension": q.dimension, "answer": q.answer_utterance,
+             "number": None if q.client_number is None else f"{q.client_number:g}", "scale_top": q.scale_top,
+             "follow_up": q.follow_up_utterance} for q in ruler.questions]
+
+
+def feeling_items(feelings: FeelingWords) -> dict:
+    """The client's feeling words for the highlights: one item per client utterance, and the lexicon's name."""
+    by_utterance: dict[int, dict] = {}
+    for f in feelings.feelings:
+        item = by_utterance.setdefault(f.utterance, {"client": f.utterance, "words": [], "emotions": [],
+                                                     "coach": None, "coach_words": []})
+        item["words"].append(f.word)
+        item["emotions"] += [e for e in f.emotions if e not in item["emotions"]]
+        if f.reflected:
+            item["coach"] = item["coach"] if item["coach"] is not None else f.reflection_utterance
+            item["coach_words"].append(f.coach_word)
+    items = list(by_utterance.values())
+    return {"items": items, "reflected": sum(i["coach"] is not None for i in items),
+            "lexicon": f"{LEXICON['name']}, {LEXICON['package'].split(' (')[0]}"}

@@ -18,7 +18,12 @@ from mifidelity.metrics import THRESHOLDS, SessionMetrics, assess
 from mifidelity.report.codes import CODE_FILTERS, TAG_LABELS, utterance_codes, utterance_rows
 from mifidelity.report.fidelity_summary import miti_summary, non_adherent_moments, strengths
 from mifidelity.report.formatting import clock, threshold_text
-from mifidelity.report.highlights import best_complex_reflections, missed_opportunities
+from mifidelity.report.highlights import (
+    best_complex_reflections,
+    change_ruler_items,
+    feeling_items,
+    missed_opportunities,
+)
 from mifidelity.report.intervals import BOOTSTRAP_ROUNDS, bootstrap_intervals
 from mifidelity.report.scorecard import scorecard
 from mifidelity.report.session_facts import (
@@ -65,6 +70,8 @@ class SessionReport:
     best_reflections: list[dict]  # the coder's most confident complex reflections
     change_talk: list[int]  # rows of client change talk
     missed: list[dict]  # missed opportunities (highlights.missed_opportunities)
+    change_ruler: list[dict]  # scaling questions (highlights.change_ruler_items; empty: the report shows none)
+    feelings: dict  # the client's feeling words, per utterance, and the lexicon (highlights.feeling_items)
     utterances: list[dict]
     filters: list[dict]  # the transcript's filter buttons: code, label, count
     tag_labels: dict[str, str]
@@ -124,6 +131,8 @@ def build_session_report(session: CodedSession, report_dir: str | Path | None = 
         best_reflections=best_complex_reflections(rows),
         change_talk=[i for i, r in enumerate(rows) if "ct-change" in r["codes"]],
         missed=missed,
+        change_ruler=change_ruler_items(session.change_ruler),
+        feelings=feeling_items(session.feeling_words),
         utterances=rows,
         filters=filters,
         tag_labels=TAG_LABELS,
