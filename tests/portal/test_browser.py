@@ -74,7 +74,7 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     assert page.inner_text("#signed-in-as") == "Coach A"
     links = sorted(set(page.eval_on_selector_all("#sessions tbody a", "els => els.map(e => e.getAttribute('href'))")))
     assert links == ["/sessions/a-first/", "/sessions/a-second/"]
-    assert page.locator("h1").first.inner_text() == "Sessions of Coach A"
+    assert page.locator("h1").first.inner_text() == "Your sessions, Coach A"
     save_screenshot(page, tmp_path, "portal-overview-coach.png", full_page=True)
 
     # The report: its own script runs (filters), the recording comes from the portal.
@@ -99,7 +99,7 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     save_screenshot(page, tmp_path, "portal-feedback.png")
     page.click("#feedback-form button[type=submit]")
     page.wait_for_load_state("load")
-    assert page.url == server.url + "/sessions/a-first/#u3"
+    assert page.url == server.url + "/sessions/a-first/?sent=1#u3"
     panel = page.inner_text("#feedback")
     assert "closed" in panel and "<b>not bold</b>" in panel and "open" in panel
     save_screenshot(page.locator("#feedback"), tmp_path, "portal-report-feedback.png")
@@ -128,13 +128,13 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     save_screenshot(boss.page, tmp_path, "portal-overview-supervisor.png", full_page=True)
     boss.page.click("#open-corrections")
     boss.page.wait_for_load_state("load")
-    row = boss.page.locator("tr[data-status='open']")
+    row = boss.page.locator("li.correction[data-status='open']")
     assert row.count() == 1 and "Coach A" in boss.page.inner_text("section.feedback-panel h2")
     save_screenshot(boss.page, tmp_path, "portal-review.png")
     row.locator("button.accept").click()
     boss.page.wait_for_load_state("load")
     assert boss.page.locator("#nothing-open").count() == 1
-    assert boss.page.locator("tr[data-status='accepted']").count() == 1
+    assert boss.page.locator("li.correction[data-status='accepted']").count() == 1
     boss.goto("/sessions/x-hostile/")  # script in the coach's name and the transcript stays text
     assert "<script>alert(1)</script>" in boss.page.inner_text("header")
     boss.check_clean()

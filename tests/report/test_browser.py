@@ -159,7 +159,7 @@ def test_overview_in_the_browser(out, browser, tmp_path):
     assert page.locator("#sessions").is_visible() and page.locator("svg.trend").first.is_visible()
     rows = page.locator("#sessions tbody tr")
     assert rows.count() == 3
-    quality = [rows.nth(i).locator("td").nth(4).get_attribute("data-sort") for i in range(3)]
+    quality = [rows.nth(i).locator("td").nth(1).get_attribute("data-sort") for i in range(3)]
     known = [float(q) for q in quality if q]
     assert known == sorted(known) and quality == [q for q in quality if q] + [q for q in quality if not q]  # lowest first
     save_screenshot(page, tmp_path, "overview.png", full_page=True)

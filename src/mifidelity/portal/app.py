@@ -28,6 +28,7 @@ from starlette.routing import Route
 from mifidelity.config import PipelineConfig
 from mifidelity.portal.accounts import Accounts
 from mifidelity.portal.audit import Action, AuditLog
+from mifidelity.portal.coach_page import CoachPages
 from mifidelity.portal.corrections import Corrections
 from mifidelity.portal.feedback_pages import FeedbackPages
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile, open_recording, recording_stat
@@ -83,6 +84,7 @@ class Portal(FeedbackPages):
         self.audit = AuditLog(store)
         self.corrections = Corrections(store)
         self.overviews = Overviews(self.library.out_dir)
+        self.coach_pages = CoachPages(self.library, self.overviews)
         self.reports = PageCache(size=64)
 
     # -- checks every route relies on ----------------------------------------------------------------
@@ -184,7 +186,14 @@ class Portal(FeedbackPages):
     # -- reading -----------------------------------------------------------------------------------
 
     def overview(self, user: WebSession) -> Response:
+        """A supervisor's overview of every session; a coach's own page (:mod:`mifidelity.portal.coach_page`)."""
         sessions = self.library.visible_to(user.account)
+        if not user.account.is_supervisor:
+            from mifidelity.metrics import THRESHOLDS
+
+            page = self.coach_pages.page(user.account, sessions, self.library.snapshot())
+            return html_response(render("coach.html.j2", page=page, thresholds=THRESHOLDS,
+                                        flagged=self.corrections.by_author(user.account.name), **self._bar(user)))
         page = self.overviews.page(user.account, sessions, self.library.snapshot())
         return html_response(page.with_insert(render("bar.html.j2", **self._bar(user))), csp=page.csp)
 

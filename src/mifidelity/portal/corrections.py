@@ -252,6 +252,12 @@ class Corrections:
                                                   .order_by(CorrectionRow.coach, CorrectionRow.session_id,
                                                             CorrectionRow.utterance, CorrectionRow.id))]
 
+    def by_author(self, author: str) -> list[Correction]:
+        """What one person flagged, newest first."""
+        with Session(self.engine) as db:
+            return [_plain(r) for r in db.scalars(select(CorrectionRow).where(CorrectionRow.author == author)
+                                                  .order_by(CorrectionRow.created_at.desc(), CorrectionRow.id.desc()))]
+
     def open_by_session(self) -> list[tuple[str | None, str, list[Correction]]]:
         """Open disagreements grouped as (coach, session id, corrections), by coach then session."""
         groups: dict[tuple[str, str], list[Correction]] = {}

@@ -1,4 +1,5 @@
-"""The overview a user sees at ``/``: the static overview's page, limited to the sessions they may see.
+"""The overview a supervisor sees at ``/``: the static overview's page, limited to the sessions they may see
+(a coach sees their own page instead, :mod:`mifidelity.portal.coach_page`).
 
 The frame comes from :func:`mifidelity.report.overview.load_sessions` (so the portal shows the same
 columns, order and trend charts as ``OUT/index.html``); rows are kept only for folders that the
@@ -13,7 +14,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pandas as pd
-from markupsafe import escape
 
 from mifidelity.portal.accounts import Account
 from mifidelity.portal.library import SessionFolder
@@ -61,8 +61,4 @@ class Overviews:
     def _make(self, account: Account, sessions: list[SessionFolder], snapshot: tuple) -> PreparedPage:
         from mifidelity.report.overview import render_overview
 
-        html = render_overview(self.frame_for(sessions, snapshot))
-        if not account.is_supervisor:
-            html = html.replace("<h1>All sessions</h1>", f"<h1>Sessions of {escape(account.name)}</h1>", 1)
-            html = html.replace("supervisor overview", "your sessions", 1)
-        return prepare_overview(html)
+        return prepare_overview(render_overview(self.frame_for(sessions, snapshot)))

@@ -8,8 +8,10 @@ drift apart. Before serving it:
   own script runs and nothing else;
 - the audio player points at ``/sessions/<id>/recording`` (an access-checked route) when the
   recording is still reachable, and says it is not otherwise;
-- every transcript row gets a "flag a code" link to the feedback form, and the page gets the
-  portal's bar (who is signed in, log out) and the session's feedback panel.
+- every transcript row gets a "flag a code" link to the feedback form and a slot at the end of its
+  text where a flagged code's mark goes (per request); the page gets the portal's bar (who is signed
+  in, log out) and the session's feedback panel;
+- the footer's "this file is self-contained" sentence becomes what is true of a served page.
 
 All of it is plain string surgery on markup that our own templates wrote (autoescaped, so transcript
 text cannot contain the patterns matched here), cached per version of the file.
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
 from starlette.responses import HTMLResponse, Response
@@ -35,6 +37,7 @@ _META_CSP = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^
 _SCRIPT_HASH = re.compile(r"'sha256-[A-Za-z0-9+/]+=*'")
 _PLAYER_BOX = re.compile(r'<div id="player-box">.*?</div>', re.DOTALL)
 _ROW_WHO = re.compile(r'(<tr id="u(\d+)"[^>]*>\s*<td class="time">[^<]*</td>\s*<td class="who">[^<]*)(</td>)')
+_ROW_END = re.compile(r'(<tr id="u(\d+)"[^>]*>.*?)(</td>\s*</tr>)', re.DOTALL)  # the end of a row's last cell
 _BODY = re.compile(r"<body[^>]*>")
 _ROW_SLOT = re.compile("\x00row(\\d+)\x00")  # where a transcript row's mark goes (NUL: never in a file we serve)
 # The report's and overview's footer sentence about the single file (wrapped in a span since issue 27; older
@@ -69,7 +72,9 @@ def session_url(session_id: str) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("mifidelity", "portal/templates"),
+    # The report's templates come second: the coach page includes the overview's trend chart (_trend.*).
+    env = Environment(loader=ChoiceLoader([PackageLoader("mifidelity", "portal/templates"),
+                                           PackageLoader("mifidelity", "report/templates")]),
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["quote_id"] = quote_id
@@ -128,8 +133,8 @@ def prepare_report(html: str, session_id: str, recording: bool, source: str | No
         box = f'<div id="player-box">\n  <p class="meta" id="no-recording">{escape(player_note(source))}</p>\n</div>'
     html = _PLAYER_BOX.sub(lambda _: box, html, count=1)
     html = _ROW_WHO.sub(lambda m: f'{m.group(1)}<br><a class="flag" href="{base}utterances/{m.group(2)}/feedback" '
-                                  f'title="Mark a code of this utterance as wrong">flag a code</a>'
-                                  f'\x00row{m.group(2)}\x00{m.group(3)}', html)
+                                  f'title="Mark a code of this utterance as wrong">flag a code</a>{m.group(3)}', html)
+    html = _ROW_END.sub(lambda m: f"{m.group(1)}\x00row{m.group(2)}\x00{m.group(3)}", html)
     before, after = _split_at_body(html)
     pieces = _ROW_SLOT.split(after)
     return PreparedPage(before, tuple(pieces[0::2]), csp, tuple(int(i) for i in pieces[1::2]))

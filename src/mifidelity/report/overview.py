@@ -101,7 +101,7 @@ def load_sessions(out_dir: str | Path) -> pd.DataFrame:
         records.append(record)
     frame = pd.DataFrame(records, columns=list(CSV_COLUMNS))
     if len(frame):
-        frame = _by_date(frame)
+        frame = by_date(frame)
         frame["mi_quality_probability"] = pd.to_numeric(frame["mi_quality_probability"], errors="coerce")
         for column in ("mi_adherent", "mi_non_adherent", *ADHERENCE_LABELS[1:], *_GLOBAL_COLUMNS):  # whole numbers beside blanks
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
@@ -146,7 +146,8 @@ def _verdict(summary: dict) -> str:
         return verdict
 
 
-def _by_date(frame: pd.DataFrame) -> pd.DataFrame:
+def by_date(frame: pd.DataFrame) -> pd.DataFrame:
+    """The sessions oldest first (ties by session id)."""
     return frame.sort_values(["date", "session_id"], kind="stable").reset_index(drop=True)
 
 
@@ -254,11 +255,8 @@ def _index(row, name: str) -> dict:
     return {"value": value, "shown": "–" if value is None else str(value)}
 
 
-def render_overview(frame: pd.DataFrame) -> str:
-    """The overview page; rows in the frame's order (see :func:`load_sessions`)."""
-    coaches = sorted({c or NO_COACH for c in frame["coach"]}) if len(frame) else []
-    by_date = _by_date(frame) if len(frame) else frame  # trend lines run through time, whatever the table's order
-    colours = {coach: COACH_COLOURS[i % len(COACH_COLOURS)] for i, coach in enumerate(coaches)}
+def session_rows(frame: pd.DataFrame, colours: dict[str, str]) -> list[dict]:
+    """The overview table's rows (what each cell shows and sorts by), in the frame's order."""
     rows = []
     for _, row in frame.iterrows():
         rows.append({
@@ -278,6 +276,15 @@ def render_overview(frame: pd.DataFrame) -> str:
             "globals": {name: _index(row, name) for name in SUMMARY_INDICES},
             "adherent": _number(row["mi_adherent"]), "non_adherent": _number(row["mi_non_adherent"]),
         })
+    return rows
+
+
+def render_overview(frame: pd.DataFrame) -> str:
+    """The overview page; rows in the frame's order (see :func:`load_sessions`)."""
+    coaches = sorted({c or NO_COACH for c in frame["coach"]}) if len(frame) else []
+    in_time = by_date(frame) if len(frame) else frame  # trend lines run through time, whatever the table's order
+    colours = {coach: COACH_COLOURS[i % len(COACH_COLOURS)] for i, coach in enumerate(coaches)}
+    rows = session_rows(frame, colours)
     per_coach = []
     for coach in coaches:
         mine = [r for r in rows if r["coach_key"] == coach]
@@ -296,7 +303,7 @@ def render_overview(frame: pd.DataFrame) -> str:
     script = static_script("overview.js")
     return environment().get_template("overview.html.j2").render(
         csp=content_security_policy(script), script=script, rows=rows, coaches=coaches, colours=colours,
-        per_coach=per_coach, plots=[trend_plot(by_date, m, colours) for m in TREND_METRICS] if len(frame) else [],
+        per_coach=per_coach, plots=[trend_plot(in_time, m, colours) for m in TREND_METRICS] if len(frame) else [],
         thresholds=THRESHOLDS, index_labels=INDEX_LABELS, bands=QUALITY_BAND_LABELS,
         estimated=any(r["quality"]["value"] is not None for r in rows), generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
     )
