@@ -129,3 +129,22 @@ def test_every_page_fits_the_window(server, browser, tmp_path, width):
     save_screenshot(boss.page, tmp_path, f"portal-overview-supervisor{suffix}.png", full_page=True)
     boss.check_clean()
     boss.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_long_comment_widens_neither_the_review_page_nor_the_report(server, browser, width):
+    coach = Person(browser, server.url, width=width, height=900)
+    coach.log_in("Coach A")
+    coach.goto("/sessions/a-first/utterances/5/feedback")
+    coach.page.select_option("#proposal", "adherence=none")
+    coach.page.fill("#comment", LONG_WORD)
+    coach.page.click("#feedback-form button[type=submit]")
+    coach.page.wait_for_load_state("load")
+    fits(coach)  # the report with its feedback panel
+    coach.close()
+    boss = Person(browser, server.url, width=width, height=900)
+    boss.log_in("boss")
+    boss.goto("/corrections")
+    fits(boss)
+    on_screen(boss, "button.reject")
+    boss.close()

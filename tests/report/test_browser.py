@@ -179,3 +179,31 @@ def test_overview_in_the_browser(out, browser, tmp_path):
     assert page.url.endswith("/report.html")
     watched.check_clean()
     watched.close()
+
+
+@pytest.mark.parametrize("width", (390, 1400))
+def test_a_2000_character_word_does_not_widen_the_report(tmp_path, browser, width):
+    from support.reports import coded_session
+
+    session = coded_session([("coach", "What brings you here?", "open"), ("client", "y" * 2000, "change"),
+                             ("coach", "You want " + "z" * 2000 + ".", "complex")], session_id="w" * 120)
+    write_session(session, tmp_path)
+    watched = Watched(browser, width=width, height=844)
+    page = watched.open(tmp_path / ("w" * 120) / "report.html")
+    width_shown = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width_shown <= page.evaluate("window.innerWidth"), f"the report is {width_shown}px wide"
+    watched.check_clean()
+    watched.close()
+
+
+def test_overview_on_a_phone(out, browser, tmp_path):
+    watched = Watched(browser, width=390, height=844)
+    page = watched.open(out / "index.html")
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 390, f"the overview scrolls sideways on a phone ({width}px)"
+    good_mi = page.locator("#sessions thead th[data-column='mi_quality_probability']").bounding_box()
+    assert good_mi["x"] + good_mi["width"] <= 390, "the Good MI column starts off-screen"
+    assert page.locator("#sessions").evaluate("t => t.closest('.table-wrap').scrollWidth > 0")
+    save_screenshot(page, tmp_path, "overview-phone.png", full_page=True)
+    watched.check_clean()
+    watched.close()
