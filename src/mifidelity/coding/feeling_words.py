@@ -161,7 +161,9 @@ def named_feelings(text: str, speaker: str = "client") -> list[NamedFeeling]:
             continue
         j = k - 1
         while j >= 0 and (words[j] in _INTENSIFIERS or words[j] in _NEGATIONS
-                          or (words[j] == "a" and k - j <= 3 and words[j + 1] in ("bit", "little", "lot"))):
+                          or (words[j] == "a" and k - j <= 3 and words[j + 1] in ("bit", "little", "lot"))
+                          # a filler ("i'm like really scared"), but not "i feel like [a clause]"
+                          or (words[j] == "like" and j > 0 and words[j - 1] not in _FEEL)):
             j -= 1
         frame = _frame(words, j, speaker)
         if frame is None:
