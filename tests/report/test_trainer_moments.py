@@ -63,3 +63,11 @@ def test_report_highlights_show_both_escaped():
     assert "Feeling words (1)" in feelings and "scared" in feelings and "you were frightened by that news" in feelings
     assert f"honestly im so scared about my liver {ESCAPED}" in feelings
     assert "NRC" in feelings  # the lexicon is named
+
+
+def test_a_feeling_not_reflected_shows_what_the_coach_said_next():
+    rows = [("client", "i get so worried about money", "neutral"),
+            ("coach", "how much do you spend on cigarettes a week", "open")]
+    feelings = render_session_report(coded_session(rows)).split('id="feeling-words"')[1].split("</section>")[0]
+    assert "(0 of 1)" in feelings and "how much do you spend on cigarettes a week" in feelings
+    assert "worried (sadness): not reflected" in feelings

@@ -75,12 +75,14 @@ def change_ruler_items(ruler: ChangeRuler) -> list[dict]:
              "follow_up": q.follow_up_utterance} for q in ruler.questions]
 
 
-def feeling_items(feelings: FeelingWords) -> dict:
-    """The client's feeling words for the highlights: one item per client utterance, and the lexicon's name."""
+def feeling_items(feelings: FeelingWords, rows: list[dict]) -> dict:
+    """The client's feeling words for the highlights: one item per client utterance (with the coach's
+    reflecting utterance, or else the coach's next words), and the lexicon's name."""
     by_utterance: dict[int, dict] = {}
     for f in feelings.feelings:
         item = by_utterance.setdefault(f.utterance, {"client": f.utterance, "words": [], "emotions": [],
-                                                     "coach": None, "coach_words": []})
+                                                     "coach": None, "coach_words": [],
+                                                     "next_coach": next_coach(rows, f.utterance)})
         item["words"].append(f.word)
         item["emotions"] += [e for e in f.emotions if e not in item["emotions"]]
         if f.reflected:
