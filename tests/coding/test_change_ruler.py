@@ -85,3 +85,9 @@ def test_numbers_said_as_ratings():
     assert scale_numbers("no one is a one".split(), 10) == [(4, 1.0)]
     assert scale_numbers("twenty years".split(), 100) == []
     assert scale_numbers("about 12".split(), 10) == []  # off the scale
+
+
+def test_a_range_written_with_a_dash_is_a_range():
+    rows = pd.DataFrame({"role": ["coach", "client"], "text": ["And your confidence, 0-10?", "Maybe 7."]})
+    (question,) = find_change_ruler(rows).questions
+    assert (question.dimension, question.client_number) == ("confidence", 7.0)

@@ -9,12 +9,15 @@ without punctuation, numbers as digits or words).
 
 Rules, in the order they apply:
 
-- A coach utterance is a **scaling question** when it names a scale ("on a scale", "same scale",
-  "0 to 10", "1 to 100", "out of ten") and is not the follow-up of a ruler already answered.
-  A second scaling utterance before the client has answered (the coach explaining the ends of the
-  scale) belongs to the same question.
-- **What was asked about** is the first of importance / confidence / readiness that the question
-  names; anything else ("how serious", "how motivated") is ``other``.
+- A coach utterance is a **scaling question** when it gives a range ("0 to 10", "1 to 100", "out
+  of ten", "where 10 is ...") or names a scale ("on a scale", "same scale") while asking for a rating
+  ("how important", "what number", "where would you"; "when you step on the scale" is the bathroom
+  one), and is not the follow-up of a ruler already answered. A second scaling utterance before the
+  client has answered (the coach explaining the ends of the scale) belongs to the same question.
+- **What was asked about**: "how important / confident / ready" in the question (with its
+  continuation before the client answers), else the first of importance / confidence / readiness
+  it names, else the coach utterance just before (a question cut in two by the client); anything
+  else ("how serious", "how motivated") is ``other``.
 - **The client's number** is the first number within the scale in the next
   :data:`ANSWER_WINDOW` client utterances ("um maybe a six", "six or seven" -> 6,
   "seven and a half" -> 7.5); "one" counts only where it stands as a rating ("a one", "maybe one"),
@@ -56,7 +59,7 @@ _NAMED_SCALE = re.compile(r"\b(?:on|from|using|onto|in|same|that|this|the|a|your
 # "on the scale" is also the bathroom scale: a named scale without a range must come with a rating question.
 _RATING_QUESTION = re.compile(
     r"\bhow (?:important|confident|ready|sure|likely|much|motivated|interested|committed|willing|serious)\b"
-    r"|\bwhat number\b|\bwhere (?:would|do|are|is|does)\b|\bwhere s\b|\brate\b|\bpick\b")
+    r"|\bwhat number\b|\bwhere (?:would|do|are|is|does)\b|\bwhere's\b|\brate\b|\bpick\b")
 _HUNDRED = r"(?:a hundred|one hundred|hundred|100)"
 _HUNDRED_SCALE = re.compile(rf"\b(?:to|and|through|or|out of) {_HUNDRED}\b|\b{_HUNDRED} (?:is|being|means|meaning)\b")
 _DIMENSION_CUES = {
@@ -113,10 +116,11 @@ class ChangeRuler:
 
 
 def normalise(text: str) -> str:
-    """Lower case, hyphens and punctuation to spaces (apostrophes and decimal points kept)."""
-    text = str(text).lower().replace("\u2019", "'")
-    text = re.sub(r"(?<=\d)\.(?=\d)", "<point>", text)
-    text = re.sub(r"[^a-z0-9'<>%]+", " ", text).replace("<point>", ".")
+    """Lower case, "0-10" as "0 to 10", other hyphens and punctuation as spaces (apostrophes and decimal
+    points kept)."""
+    text = re.sub(r"(?<=\d)\s*[-\u2013]\s*(?=\d)", " to ", str(text).lower().replace("\u2019", "'"))  # "0-10"
+    text = re.sub(r"[^a-z0-9'%.]+", " ", text)
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # a full stop, not a decimal point
     return re.sub(r"\s+", " ", text).strip()
 
 
