@@ -117,3 +117,25 @@ def test_no_leftover_text_from_another_case(browsers, portal_out):
     assert "self-contained and loads nothing from the network" in static  # the file itself still says so
     static_transcript = (portal_out / "a-second" / "report.html").read_text()
     assert "coded from a transcript" in visible_text(static_transcript)
+
+
+def test_a_coach_without_sessions_gets_their_page_too(fresh_app):
+    from mifidelity.portal.accounts import Accounts
+    from mifidelity.portal.tables import Role
+
+    Accounts(fresh_app.portal.store).add("Coach C", Role.COACH, "coach-c-password")
+    newcomer = Browser(fresh_app)
+    assert newcomer.login("Coach C", "coach-c-password").status_code == 303
+    page = newcomer.get("/")
+    assert page.status_code == 200 and 'id="no-sessions"' in page.text and 'href="/sessions/' not in page.text
+
+
+def test_what_to_try_next_is_read_back_from_the_report_as_the_report_computed_it():
+    from mifidelity.portal.coach_page import report_suggestions
+    from mifidelity.report import build_session_report, render_session_report
+    from support.reports import fidelity_session
+
+    session = fidelity_session("s", 0.4)
+    expected = build_session_report(session).suggestions
+    assert expected and report_suggestions(render_session_report(session)) == expected
+    assert report_suggestions("<html><body>no report here</body></html>") == []

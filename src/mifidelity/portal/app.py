@@ -72,9 +72,6 @@ class Portal(FeedbackPages):
     """Everything a request needs: the output folder's index and the portal's tables (feedback pages:
     :class:`~mifidelity.portal.feedback_pages.FeedbackPages`)."""
 
-    refused = Refused
-    html = staticmethod(html_response)
-
     def __init__(self, out_dir: str | Path, store: PortalStore, settings: PortalSettings):
         self.library = SessionLibrary(out_dir, ledger=store.ledger)
         self.store, self.settings = store, settings

@@ -19,7 +19,7 @@ from mifidelity.errors import MifidelityError
 from mifidelity.portal.audit import Action
 from mifidelity.portal.corrections import CORRECTABLE, MAX_COMMENT_LENGTH, Correction
 from mifidelity.portal.library import SessionFolder
-from mifidelity.portal.pages import render, session_url
+from mifidelity.portal.pages import Refused, html_response, render, session_url
 from mifidelity.portal.security import WebSession
 from mifidelity.portal.tables import CorrectionStatus
 from mifidelity.report.codes import code_field_label, code_value_label
@@ -56,7 +56,7 @@ class FeedbackPages:
     def _utterance(self, user: WebSession, session: SessionFolder, index: int):
         rows = self.corrections.utterances(self.library, session)
         if not 0 <= index < len(rows):
-            raise self.refused(self.not_found(user))
+            raise Refused(self.not_found(user))
         return rows[index]
 
     def feedback_page(self, user: WebSession, session: SessionFolder, index: int, message: str = "",
@@ -69,7 +69,7 @@ class FeedbackPages:
                   "options": [{"value": f"{field}={option}", "shown": code_value_label(field, option)}
                               for option in CORRECTABLE[field][1] if option != value]}
                  for field, value in utterance.codes.items()]
-        return self.html(render("feedback.html.j2", session=session, utterance=utterance, codes=codes, earlier=earlier,
+        return html_response(render("feedback.html.j2", session=session, utterance=utterance, codes=codes, earlier=earlier,
                                 message=message, report_url=base, form_url=f"{base}utterances/{index}/feedback",
                                 max_comment=MAX_COMMENT_LENGTH, **self._bar(user)), status)
 
@@ -94,7 +94,7 @@ class FeedbackPages:
         decided = sorted(decided, key=lambda c: c.decided_at, reverse=True)[:RECENTLY_DECIDED]
         groups = [(coach, session_id, self.corrections.in_context(self.library, items))
                   for coach, session_id, items in self.corrections.open_by_session()]
-        return self.html(render("review.html.j2", groups=groups, decided=self.corrections.in_context(self.library, decided),
+        return html_response(render("review.html.j2", groups=groups, decided=self.corrections.in_context(self.library, decided),
                                 back="/corrections", **self._bar(user)))
 
     def decide(self, request: Request, user: WebSession, correction_id: int, fields: dict[str, str]) -> Response:
