@@ -16,16 +16,17 @@ from it counts as a named feeling only
   that most often mark mere associations), and
 - when it stands where a feeling is said: after a form of *feel* ("i feel guilty", "made me feel
   stupid", "i'm feeling so tired") or of *be* / *get* whose subject is the client ("i'm worried",
-  "i was scared", "i get angry"), with intensifiers in between ("i'm kind of really worried"). A
+  "i was scared", "i get angry", "it makes me angry"), with intensifiers or a filler "like" in
+  between ("i'm kind of really worried"; but "i feel like [a clause]" names no feeling). A
   word EmoLex marks only negative or positive ("stressed", "tired") counts after *feel* only.
 - A negation in front ("i'm not angry", "i don't feel guilty") means the feeling is not counted.
 
 For the coach, any form of *be*, *feel*, *sound* or *seem* frames a feeling ("that must be scary",
 "sounds like you're worried", "it's frustrating"). The client's feeling counts as **reflected** when
-the coach's next two turns (:data:`REPLY_TURNS`, at most :data:`REPLY_UTTERANCES` utterances,
-back-channels skipped) name the
-same word in any form, or names a feeling that shares an emotion with it, or is coded a complex
-reflection that names any feeling. Nothing here logs transcript text.
+one utterance of the coach's next two turns (:data:`REPLY_TURNS`, at most :data:`REPLY_UTTERANCES`
+utterances, back-channels skipped) says the same word in any form, or names a feeling that shares an
+emotion with it, or is coded a complex reflection and names any feeling. Nothing here logs
+transcript text.
 """
 
 from __future__ import annotations
