@@ -197,10 +197,28 @@ class InboxConfig(_Section):
     retry_delays: list[float] = Field(
         [10.0, 60.0], description="Seconds to wait before each in-run retry of a transient error (Prefect task retries)."
     )
-    lease_seconds: float = Field(
-        21600.0, gt=0,
-        description="A recording 'processing' for longer than this without finishing is taken as abandoned and retried.",
+    heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Seconds between two renewals of a claim by the worker processing the recording.",
     )
+    stale_after_minutes: float = Field(
+        2.0, gt=0,
+        description="A claim not renewed for this long (its machine or process died) is taken back by the next scan.",
+    )
+    @model_validator(mode="before")
+    @classmethod
+    def _lease_was_replaced(cls, values):
+        if isinstance(values, dict) and "lease_seconds" in values:
+            raise ValueError("inbox.lease_seconds is gone: claims are now renewed while a recording is processed; "
+                             "set inbox.stale_after_minutes (default 2) instead")
+        return values
+
+    @model_validator(mode="after")
+    def _stale_after_spans_heartbeats(self):
+        # A live worker must be able to miss a couple of renewals (a busy CPU, a slow database) and keep its claim.
+        if self.stale_after_minutes * 60 < 3 * self.heartbeat_seconds:
+            raise ValueError("inbox.stale_after_minutes must be at least three inbox.heartbeat_seconds")
+        return self
+
     database_url: str | None = Field(
         None, description="Ledger database (SQLAlchemy URL, e.g. postgresql+psycopg://...); null = sqlite in OUT/.ledger.sqlite.",
     )

@@ -9,6 +9,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
@@ -238,11 +239,11 @@ def test_a_run_killed_mid_recording_is_completed_by_the_next(folders):
     def killed(_sha256: str):
         raise KeyboardInterrupt  # the watcher dies while the recording is being processed
 
-    with pytest.raises(KeyboardInterrupt):
-        _run(inbox, out, _config(), killed)
+    with pytest.raises(KeyboardInterrupt):  # on another machine
+        run_inbox(inbox, out, _config(), killed, sleep=lambda _seconds: None, owner="machine-a:4242")
     [entry] = _entries(out)
     assert entry.status == Status.PROCESSING and (inbox / "long one.mp3").exists()
-    config = _config(lease_seconds=0.05)  # its lease runs out, as when another machine died holding it
+    config = _config(stale_after_minutes=0.001, heartbeat_seconds=0.02)  # no heartbeat since: as if its machine died
     time.sleep(0.1)
     processing = FakeProcessing(inbox, out, config)
     report = _run(inbox, out, config, processing)
@@ -340,3 +341,103 @@ def test_archived_original_keeps_its_report_player(folders):
     [src] = re.findall(r'<audio id="player"[^>]*src="([^"]*)"', html)
     assert src == "../../inbox/archive/ana/week%202.wav"
     assert (out / "week 2" / "../../inbox/archive/ana/week 2.wav").resolve() == (inbox / "archive" / "ana" / "week 2.wav").resolve()
+
+
+class RunsFor:
+    """A try that takes ``seconds`` of real time (a long recording, scaled down)."""
+
+    def __init__(self, future: Future, seconds: float):
+        self.future, self.ends = future, time.monotonic() + seconds
+
+    def done(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def result(self) -> str:
+        return self.future.result()
+
+
+def test_a_live_worker_keeps_its_claim_on_a_long_recording(folders):
+    """Scaled down: heartbeat every 0.1 s, stale after 0.6 s, and a recording that takes 2.5 s (4 stale periods).
+
+    Meanwhile another machine recovers abandoned claims every 0.05 s; it must never take this one.
+    """
+    inbox, out = folders
+    config = _config(heartbeat_seconds=0.1, stale_after_minutes=0.01)
+    _drop(inbox / "long.mp3")
+    processing = FakeProcessing(inbox, out, config)
+    taken, stop = [], threading.Event()
+
+    def other_machine():
+        ledger = Ledger(default_database_url(out))
+        try:
+            while not stop.wait(0.05) and not taken:  # one take-over is enough to fail
+                taken.extend(ledger.recover_abandoned(config.inbox.stale_after_minutes * 60, host="machine-b"))
+        finally:
+            ledger.close()
+
+    watcher = threading.Thread(target=other_machine)
+    watcher.start()
+    try:
+        report = run_inbox(inbox, out, config, lambda sha: RunsFor(processing(sha), 2.5), poll_seconds=0.05).as_dict()
+    finally:
+        stop.set()
+        watcher.join()
+    assert taken == [] and report["processed"] == ["long.mp3"] and report["recovered"] == []
+    assert len(processing.calls) == 1 and _entries(out)[0].status == Status.DONE
+
+
+def test_a_stopped_run_gives_its_claim_back(folders):
+    inbox, out = folders
+    config = _config()
+    _drop(inbox / "a.mp3")
+    processing = FakeProcessing(inbox, out, config)
+    sleeps = []
+
+    def stopped_while_waiting(_seconds: float) -> None:
+        sleeps.append(_seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt  # SIGTERM, as Prefect's engine raises it in the flow
+
+    with pytest.raises(KeyboardInterrupt):
+        run_inbox(inbox, out, config, lambda sha: RunsFor(processing(sha), 3600), sleep=stopped_while_waiting)
+    [entry] = _entries(out)
+    assert (entry.status, entry.claimed_by, entry.attempts) == (Status.QUEUED, None, 0)  # the stop costs no try
+    assert entry.next_attempt_at is None and (inbox / "a.mp3").exists()
+
+
+def test_claims_taken_from_dead_holders_are_reported_and_an_outlived_claim_is_left_alone(folders):
+    inbox, out = folders
+    config = _config(heartbeat_seconds=0.02, stale_after_minutes=0.001)
+    sha = file_sha256(_drop(inbox / "a.mp3"))
+    ledger = Ledger(default_database_url(out))
+    try:
+        ledger.register(sha, "a.mp3", None, ["a"])
+        assert ledger.claim(sha, "machine-a:1", flow_run_id="run-of-machine-a")
+    finally:
+        ledger.close()
+    time.sleep(0.1)
+    abandoned = []
+    processing = FakeProcessing(inbox, out, config)
+    report = run_inbox(inbox, out, config, processing, sleep=lambda _s: None, abandoned=abandoned.extend,
+                       flow_run_id="run-of-machine-b").as_dict()
+    assert [(e.sha256, e.flow_run_id) for e in abandoned] == [(sha, "run-of-machine-a")]
+    assert report["processed"] == ["a.mp3"]
+
+    # A worker that looked dead (its claim was taken back) finishes anyway: it must not touch the outcome.
+    _drop(inbox / "b.mp3")
+    late = []
+
+    def taken_back_meanwhile(sha256: str) -> Future:
+        book = Ledger(default_database_url(out))
+        try:
+            book.release(sha256, book.get(sha256).claimed_by, "taken back")
+            book.claim(sha256, "machine-c:7")
+        finally:
+            book.close()
+        late.append(sha256)
+        return processing(sha256)
+
+    report = run_inbox(inbox, out, config, taken_back_meanwhile, sleep=lambda _s: None).as_dict()
+    row = next(e for e in _entries(out) if e.sha256 == late[0])
+    assert (row.status, row.claimed_by) == (Status.PROCESSING, "machine-c:7") and report["processed"] == []
+    assert (inbox / "b.mp3").exists()

@@ -1,12 +1,16 @@
 """The inbox ledger: one row per content hash, exclusive claims, crash recovery (SQLite through SQLAlchemy)."""
 
 import os
+import socket
 import stat
+import time
 from datetime import timedelta
 
 import pytest
 
-from mifidelity.service.ledger import DropOutcome, Ledger, Status, default_database_url, utcnow
+from mifidelity.service.ledger import (
+    HOST_ENV, DropOutcome, Ledger, Status, default_database_url, host_id, utcnow, worker_id,
+)
 
 
 @pytest.fixture
@@ -54,13 +58,72 @@ def test_requeue_waits_for_backoff_then_fails(ledger):
 def test_claims_of_dead_processes_are_recovered(ledger):
     ledger.register("e" * 64, "e.mp3", None, ["e"])
     ledger.register("f" * 64, "f.mp3", None, ["f"])
-    import socket
 
-    ledger.claim("e" * 64, f"{socket.gethostname()}:999999")  # no such process
+    ledger.claim("e" * 64, f"{host_id()}:999999")  # no such process
     ledger.claim("f" * 64)  # this process: alive
-    assert ledger.recover_abandoned(lease_seconds=3600) == ["e" * 64]
+    assert [c.sha256 for c in ledger.recover_abandoned(stale_after_seconds=3600)] == ["e" * 64]
     assert ledger.get("e" * 64).status == Status.QUEUED and ledger.get("f" * 64).status == Status.PROCESSING
-    assert ledger.recover_abandoned(lease_seconds=0.0) == ["f" * 64]  # lease expired (another machine died)
+    # no heartbeat for longer than stale_after (another machine died)
+    assert [c.sha256 for c in ledger.recover_abandoned(stale_after_seconds=0.0)] == ["f" * 64]
+
+
+def test_host_identity_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(HOST_ENV, "machine-b")
+    assert host_id() == "machine-b" and worker_id() == f"machine-b:{os.getpid()}"
+    monkeypatch.delenv(HOST_ENV)
+    assert host_id() == socket.gethostname()
+
+
+def test_a_claim_whose_heartbeat_stops_is_taken_back_from_any_host(ledger):
+    sha = "a" * 64
+    ledger.register(sha, "a.mp3", None, ["a"])
+    assert ledger.claim(sha, "machine-a:4242", flow_run_id="run-1")  # another host: its pid means nothing here
+    began = ledger.get(sha).heartbeat_at
+    assert began is not None
+    time.sleep(0.3)
+    assert ledger.heartbeat([sha], "machine-a:4242") == {sha}
+    assert ledger.get(sha).heartbeat_at > began
+    assert ledger.recover_abandoned(stale_after_seconds=0.25, host="machine-b") == []  # renewed just now
+    time.sleep(0.3)
+    [taken] = ledger.recover_abandoned(stale_after_seconds=0.25, host="machine-b")
+    assert (taken.sha256, taken.claimed_by, taken.flow_run_id) == (sha, "machine-a:4242", "run-1")
+    assert ledger.get(sha).status == Status.QUEUED
+    assert ledger.heartbeat([sha], "machine-a:4242") == set()  # the old holder learns it lost the claim
+    assert not ledger.holds(sha, "machine-a:4242")
+
+
+def test_a_released_claim_is_queued_at_once_without_costing_a_try(ledger):
+    sha = "b" * 64
+    ledger.register(sha, "b.mp3", None, ["b"])
+    ledger.claim(sha, "machine-a:1")
+    ledger.start_attempt(sha)
+    assert not ledger.release(sha, "machine-b:1", "stopped")  # not the holder
+    assert ledger.release(sha, "machine-a:1", "the worker was stopped; it is tried again")
+    row = ledger.get(sha)
+    assert (row.status, row.claimed_by, row.attempts) == (Status.QUEUED, None, 0)
+    assert [r.sha256 for r in ledger.due()] == [sha]
+
+
+def test_an_old_ledger_gets_the_new_columns(tmp_path):
+    """A ledger written before claims had heartbeats is migrated in place; its rows are kept."""
+    import sqlite3
+
+    path = tmp_path / ".ledger.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("create table recordings (sha256 varchar(64) primary key, status varchar(16), attempts integer, "
+                   "error text, source_path text, coach varchar(255), session_id varchar(255) unique, "
+                   "output_folder text, moved_to text, claimed_by varchar(255), worker varchar(255), "
+                   "next_attempt_at datetime, created_at datetime, updated_at datetime, started_at datetime, "
+                   "finished_at datetime)")
+        db.execute("insert into recordings values ('c', 'processing', 1, null, 'c.mp3', null, 'c', null, null, "
+                   "'elsewhere:1', 'elsewhere:0', null, '2026-01-01 00:00:00', '2026-01-01 00:00:00', null, null)")
+    old = Ledger(default_database_url(tmp_path))
+    try:
+        assert old.get("c").heartbeat_at is None and old.get("c").flow_run_id is None
+        # no heartbeat ever: the last update counts
+        assert [c.sha256 for c in old.recover_abandoned(stale_after_seconds=60, host="here")] == ["c"]
+    finally:
+        old.close()
 
 
 def test_drops_are_recorded(ledger):

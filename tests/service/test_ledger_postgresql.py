@@ -80,12 +80,44 @@ def test_register_claim_once_and_recover_on_postgresql(postgres_url):
         [t.join() for t in threads]
         assert errors == [] and wins.count(True) == 1, (wins, errors)
         assert ledger.get(sha).status == Status.PROCESSING
-        assert ledger.recover_abandoned(lease_seconds=0.0) == [sha]  # the claimer's lease is over
+        assert ledger.heartbeat([sha], ledger.get(sha).claimed_by) == {sha}  # the holder renews its claim
+        assert ledger.recover_abandoned(stale_after_seconds=60, host="elsewhere") == []
+        assert [c.sha256 for c in ledger.recover_abandoned(stale_after_seconds=0.0, host="elsewhere")] == [sha]
         assert ledger.claim(sha)
         ledger.mark_done(sha, "/out/a")
         assert ledger.get(sha).status == Status.DONE
     finally:
         ledger.close()
+
+
+def test_an_old_ledger_on_postgresql_gets_the_new_columns(postgres_url):
+    """A ledger created before claims had heartbeats is migrated in place; its rows are kept."""
+    from sqlalchemy import create_engine, text
+
+    from mifidelity.service.ledger import Ledger
+
+    old_schema = postgres_url.replace("/ledger?", "/ledger_old?")
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text("CREATE DATABASE ledger_old"))
+    admin.dispose()
+    engine = create_engine(old_schema)
+    with engine.begin() as db:
+        db.execute(text(
+            "CREATE TABLE recordings (sha256 varchar(64) PRIMARY KEY, status varchar(16), attempts integer, error text, "
+            "source_path text, coach varchar(255), session_id varchar(255) UNIQUE, output_folder text, moved_to text, "
+            "claimed_by varchar(255), worker varchar(255), next_attempt_at timestamptz, created_at timestamptz, "
+            "updated_at timestamptz, started_at timestamptz, finished_at timestamptz)"))
+        db.execute(text("INSERT INTO recordings VALUES ('c', 'processing', 1, NULL, 'c.mp3', NULL, 'c', NULL, NULL, "
+                        "'elsewhere:1', 'elsewhere:0', NULL, now(), now() - interval '1 hour', NULL, NULL)"))
+    engine.dispose()
+    ledgers = [Ledger(old_schema) for _ in range(3)]  # the first upgrades it; the others find it up to date
+    try:
+        assert ledgers[0].get("c").heartbeat_at is None
+        assert [c.sha256 for c in ledgers[1].recover_abandoned(stale_after_seconds=120, host="here")] == ["c"]
+        assert ledgers[2].claim("c", "here:1") and ledgers[2].get("c").heartbeat_at is not None
+    finally:
+        [ledger.close() for ledger in ledgers]
 
 
 @pytest.mark.slow

@@ -6,6 +6,11 @@ concurrency, and moves each original to ``INBOX/archive/`` or ``INBOX/failed/``
 (with ``<name>.error.txt``). While recordings are being processed the run keeps
 rescanning, so new drops are registered; it ends when nothing is left to do.
 
+Every claim the run holds is renewed by a :class:`~mifidelity.service.claims.ClaimKeeper`
+while its recording is processed, and each rescan takes back claims whose
+heartbeat stopped (another machine died). A run that is stopped (SIGTERM,
+Ctrl-C) gives its claims back before it ends, so nothing waits for a lease.
+
 Processing is injected: ``submit(sha256)`` starts one claimed recording and
 returns an :class:`Attempt` (anything with ``done()`` and ``result()``, such as
 a ``concurrent.futures.Future``). The Prefect flow ``watch-inbox`` submits a
@@ -35,7 +40,8 @@ from mifidelity.service.inbox import (
     ARCHIVE, FAILED, NOTE_SUFFIX, Candidate, content_hint, error_text, is_stable, move_original, refusal_reason, scan,
     unchanged, write_note,
 )
-from mifidelity.service.ledger import DropOutcome, Ledger, LedgerEntry, Status, ledger_for
+from mifidelity.service.claims import ClaimKeeper
+from mifidelity.service.ledger import DropOutcome, Ledger, LedgerEntry, Status, ledger_for, worker_id
 
 MAX_ERROR_LENGTH = 600
 
@@ -52,6 +58,9 @@ class Attempt(Protocol):
 
 Submit = Callable[[str], Attempt]
 """Start processing the claimed recording with this content hash."""
+
+Abandoned = Callable[[list[LedgerEntry]], None]
+"""Told about claims taken back from dead holders (as they were), e.g. to mark their Prefect runs crashed."""
 
 ProcessRecording = Callable[[Path, LedgerEntry], str]
 """Turn the recording at a path (with its ledger entry: coach, session id) into a session; returns its folder."""
@@ -144,16 +153,24 @@ class InboxRun:
     sleep, clock, poll_seconds:
         The pause between two looks at running attempts, and the monotonic
         clock that spaces rescans.
+    owner, flow_run_id:
+        Who claims (default :func:`~mifidelity.service.ledger.worker_id`), and
+        the Prefect run doing it (kept in the ledger beside the claim).
+    abandoned:
+        Called with the claims taken back from dead holders.
     """
 
     def __init__(self, inbox: Path, out_dir: Path, config: PipelineConfig, submit: Submit, ledger: Ledger,
                  logger: logging.Logger | logging.LoggerAdapter | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 poll_seconds: float = 0.5) -> None:
+                 poll_seconds: float = 0.5, owner: str | None = None, flow_run_id: str | None = None,
+                 abandoned: Abandoned | None = None) -> None:
         self.inbox, self.out_dir, self.config, self.submit, self.ledger = inbox, out_dir, config, submit, ledger
         self.log = logger or logging.getLogger(__name__)
         self.sleep, self.clock, self.poll_seconds = sleep, clock, poll_seconds
+        self.owner, self.flow_run_id, self.abandoned = owner or worker_id(), flow_run_id, abandoned
         self.settings = config.inbox
+        self.keeper = ClaimKeeper(ledger, self.owner, self.settings.heartbeat_seconds, self.log)
         self.report = CycleReport()
         self.verified: dict[str, tuple[str, Candidate]] = {}  # relative path -> (sha256, candidate)
         self._hashes: dict[tuple, str] = {}
@@ -270,6 +287,11 @@ class InboxRun:
         """Record how a finished attempt went: done and archived, failed, or queued again after a delay."""
         entry = self.ledger.get(sha)
         candidate = self._pending.pop(sha)
+        self.keeper.discard(sha)
+        if not self.ledger.holds(sha, self.owner):
+            self.log.warning("%s finished here after its claim was taken back; the outcome is left to the worker "
+                             "that has it now", entry.source_path)
+            return
         try:
             folder, error = attempt.result(), None
         except BaseException as exc:  # noqa: BLE001 - classified below
@@ -306,16 +328,43 @@ class InboxRun:
             self.log.warning("%s failed with a transient error (try %d of %d); retrying in %.0f s",
                              entry.source_path, attempts, self.settings.max_attempts, delay)
 
+    def recover(self) -> None:
+        """Queue again the recordings whose holder died (no heartbeat for ``inbox.stale_after_minutes``)."""
+        recovered = self.ledger.recover_abandoned(self.settings.stale_after_minutes * 60, spare=self.owner)
+        if not recovered:
+            return
+        self.report.recovered.extend(entry.sha256 for entry in recovered)
+        self.log.warning("%d recording(s) left unfinished by a stopped watcher are queued again: %s", len(recovered),
+                         ", ".join(entry.source_path for entry in recovered))
+        if self.abandoned:
+            try:
+                self.abandoned(recovered)
+            except Exception as exc:  # noqa: BLE001 - bookkeeping elsewhere must not stop the run
+                self.log.warning("could not report the abandoned runs: %s: %s", type(exc).__name__, exc)
+
     def run(self) -> CycleReport:
-        """Recover abandoned claims, then scan and process until nothing is left to do."""
-        recovered = self.ledger.recover_abandoned(self.settings.lease_seconds)
-        self.report.recovered.extend(recovered)
-        if recovered:
-            self.log.warning("%d recording(s) left unfinished by a stopped watcher are queued again", len(recovered))
+        """Scan and process until nothing is left to do, keeping claims alive; give them back if stopped."""
         running: dict[str, Attempt] = {}
+        with self.keeper:
+            try:
+                return self._run(running)
+            except BaseException:
+                self._release(running)  # stopped (SIGTERM, Ctrl-C) or broken: nothing waits for a dead claim
+                raise
+
+    def _release(self, running: dict[str, Attempt]) -> None:
+        for sha in running:
+            try:
+                if self.ledger.release(sha, self.owner, "the worker processing it was stopped; it is tried again"):
+                    self.log.warning("stopping: %s is queued again for the next scan", self._pending[sha].relative)
+            except Exception as exc:  # noqa: BLE001 - the heartbeat stops anyway, so the claim goes stale
+                self.log.error("could not give back the claim on %s: %s", sha[:12], type(exc).__name__)
+
+    def _run(self, running: dict[str, Attempt]) -> CycleReport:
         last_scan: float | None = None
         while True:
             if not running or last_scan is None or self.clock() - last_scan >= min(self.settings.interval, 5.0):
+                self.recover()
                 self.rescan()
                 last_scan = self.clock()
             for entry in self.ledger.due():
@@ -324,8 +373,9 @@ class InboxRun:
                 seen = self.verified.get(entry.source_path)
                 if entry.sha256 in running or seen is None or seen[0] != entry.sha256:
                     continue
-                if not self.ledger.claim(entry.sha256):
+                if not self.ledger.claim(entry.sha256, self.owner, self.flow_run_id):
                     continue  # another watcher took it
+                self.keeper.add(entry.sha256)
                 self._pending[entry.sha256] = seen[1]
                 self.log.info("processing %s (session %s)", entry.source_path, entry.session_id)
                 running[entry.sha256] = self.submit(entry.sha256)
@@ -352,13 +402,14 @@ def prepare_folders(inbox: str | Path, out_dir: str | Path) -> tuple[Path, Path]
 
 
 def run_inbox(inbox: Path, out_dir: Path, config: PipelineConfig, submit: Submit,
-              logger: logging.Logger | logging.LoggerAdapter | None = None, **timing) -> CycleReport:
+              logger: logging.Logger | logging.LoggerAdapter | None = None, **options) -> CycleReport:
     """One run over folders from :func:`prepare_folders`, with its own connection to the ledger.
 
-    ``timing`` passes ``sleep``, ``clock`` and ``poll_seconds`` on to :class:`InboxRun`.
+    ``options`` (``sleep``, ``clock``, ``poll_seconds``, ``owner``, ``flow_run_id``, ``abandoned``)
+    go on to :class:`InboxRun`.
     """
     ledger = ledger_for(out_dir, config)
     try:
-        return InboxRun(inbox, out_dir, config, submit, ledger, logger, **timing).run()
+        return InboxRun(inbox, out_dir, config, submit, ledger, logger, **options).run()
     finally:
         ledger.close()

@@ -3,8 +3,14 @@
 SQLite by default (a file beside the outputs), any SQLAlchemy URL otherwise
 (PostgreSQL when several machines share one inbox). The ledger is what makes
 the watcher safe to kill: a recording is claimed with one conditional UPDATE,
-so two watchers never process the same content, and a claim whose process
-died is handed back out (see :meth:`Ledger.recover_abandoned`).
+so two watchers never process the same content. The holder renews its claim
+(``heartbeat_at``) while it works; a claim whose heartbeat stopped, or whose
+process on this host is gone, is handed back out (see
+:meth:`Ledger.recover_abandoned`), wherever its machine was.
+
+Who holds a claim is ``<host>:<pid>``; the host is :func:`host_id` (the
+``MIFIDELITY_HOST`` environment variable, else the host name), so two machines
+can be simulated on one.
 
 The ledger holds file names, hashes, statuses and error messages; never
 transcript text.
@@ -21,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import (
-    DateTime, Integer, String, Text, create_engine, event, select, update,
+    DateTime, Integer, String, Text, case, create_engine, event, inspect, select, text, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -80,6 +86,8 @@ class EntryRow(Base):
     moved_to: Mapped[str | None] = mapped_column(Text, nullable=True)  # inbox-relative archive/failed path
     claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)  # host:pid of the last claim
     worker: Mapped[str | None] = mapped_column(String(255), nullable=True)  # host:parent pid (the Prefect worker)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # holder alive then
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the Prefect run holding the claim
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -121,13 +129,16 @@ class LedgerEntry:
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None
+    flow_run_id: str | None = None
 
 
 def _plain(row: EntryRow) -> LedgerEntry:
     return LedgerEntry(
         row.sha256, Status(row.status), row.attempts, row.error, row.source_path, row.coach, row.session_id,
         row.output_folder, row.moved_to, row.claimed_by, row.worker, _aware(row.next_attempt_at), _aware(row.created_at),
-        _aware(row.updated_at), _aware(row.started_at), _aware(row.finished_at),
+        _aware(row.updated_at), _aware(row.started_at), _aware(row.finished_at), _aware(row.heartbeat_at),
+        row.flow_run_id,
     )
 
 
@@ -140,9 +151,17 @@ def ledger_for(out_dir: str | Path, config: PipelineConfig) -> Ledger:
     return Ledger(config.inbox.database_url or default_database_url(out_dir))
 
 
+HOST_ENV = "MIFIDELITY_HOST"
+
+
+def host_id() -> str:
+    """This machine's name in claims: ``$MIFIDELITY_HOST`` if set, else the host name."""
+    return os.environ.get(HOST_ENV, "").strip() or socket.gethostname()
+
+
 def worker_id() -> str:
-    """Who holds a claim: host name and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a claim: this machine (:func:`host_id`) and process id."""
+    return f"{host_id()}:{os.getpid()}"
 
 
 class Ledger:
@@ -158,6 +177,7 @@ class Ledger:
         self.url = url
         self.engine: Engine = _make_engine(url)
         self._create_tables()
+        self._add_missing_columns()
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             os.chmod(self.engine.url.database, PRIVATE_FILE_MODE)
 
@@ -169,6 +189,27 @@ class Ledger:
                 Base.metadata.create_all(self.engine)
                 return
             except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _add_missing_columns(self, tries: int = 5) -> None:
+        """Bring a ledger written by an older version up to date: add the columns it lacks (all nullable).
+
+        Rows are kept. Several watchers may migrate at the same moment: the
+        loser of an ``ALTER TABLE`` race looks again and finds the column there.
+        """
+        for attempt in range(tries):
+            present = {c["name"] for c in inspect(self.engine).get_columns(EntryRow.__tablename__)}
+            missing = [c for c in EntryRow.__table__.columns if c.name not in present]
+            if not missing:
+                return
+            try:
+                with self.engine.begin() as connection:
+                    for column in missing:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        connection.execute(text(f"ALTER TABLE {EntryRow.__tablename__} ADD COLUMN {column.name} {kind}"))
+            except (OperationalError, ProgrammingError):
                 if attempt == tries - 1:
                     raise
                 time.sleep(0.2 * (attempt + 1))
@@ -240,15 +281,51 @@ class Ledger:
         """The queued recording's file is now at another path (the first copy went away)."""
         self._update(sha256, source_path=source_path, coach=coach)
 
-    def claim(self, sha256: str, owner: str | None = None) -> bool:
-        """Take a queued recording for processing; False if someone else has it (or it is not queued)."""
+    def claim(self, sha256: str, owner: str | None = None, flow_run_id: str | None = None) -> bool:
+        """Take a queued recording for processing; False if someone else has it (or it is not queued).
+
+        ``owner`` (default :func:`worker_id`) must then renew the claim with
+        :meth:`heartbeat`; ``flow_run_id`` names the Prefect run doing the work.
+        """
         now = utcnow()
         with Session(self.engine) as db, db.begin():
             result = db.execute(
                 update(EntryRow)
                 .where(EntryRow.sha256 == sha256, EntryRow.status == Status.QUEUED)
                 .values(status=Status.PROCESSING, claimed_by=owner or worker_id(), started_at=now, updated_at=now,
-                        next_attempt_at=None, worker=f"{socket.gethostname()}:{os.getppid()}")
+                        heartbeat_at=now, next_attempt_at=None, worker=f"{host_id()}:{os.getppid()}",
+                        flow_run_id=flow_run_id)
+            )
+            return result.rowcount == 1
+
+    def heartbeat(self, hashes: list[str], owner: str) -> set[str]:
+        """Renew ``owner``'s claims on ``hashes``; returns those it still holds (the others were taken back)."""
+        if not hashes:
+            return set()
+        with Session(self.engine) as db, db.begin():
+            db.execute(update(EntryRow)
+                       .where(EntryRow.sha256.in_(hashes), EntryRow.status == Status.PROCESSING,
+                              EntryRow.claimed_by == owner)
+                       .values(heartbeat_at=utcnow()))
+            held = db.scalars(select(EntryRow.sha256).where(
+                EntryRow.sha256.in_(hashes), EntryRow.status == Status.PROCESSING, EntryRow.claimed_by == owner))
+            return set(held)
+
+    def holds(self, sha256: str, owner: str) -> bool:
+        """Whether ``owner`` still holds the claim on this recording."""
+        return sha256 in self.heartbeat([sha256], owner)
+
+    def release(self, sha256: str, owner: str, reason: str) -> bool:
+        """Give a claim back unfinished (the worker is stopping): queued at once, and the try is not counted.
+
+        False when ``owner`` did not hold it.
+        """
+        with Session(self.engine) as db, db.begin():
+            result = db.execute(
+                update(EntryRow)
+                .where(EntryRow.sha256 == sha256, EntryRow.status == Status.PROCESSING, EntryRow.claimed_by == owner)
+                .values(status=Status.QUEUED, claimed_by=None, flow_run_id=None, next_attempt_at=None, error=reason,
+                        attempts=case((EntryRow.attempts > 0, EntryRow.attempts - 1), else_=0), updated_at=utcnow())
             )
             return result.rowcount == 1
 
@@ -280,26 +357,32 @@ class Ledger:
             db.add(DropRow(source_path=source_path, sha256=sha256, outcome=DropOutcome(outcome), moved_to=moved_to,
                            reason=reason))
 
-    def recover_abandoned(self, lease_seconds: float, alive=None) -> list[str]:
-        """Hand claims whose process is gone back to the queue; returns their hashes.
+    def recover_abandoned(self, stale_after_seconds: float, alive=None, host: str | None = None,
+                          spare: str | None = None) -> list[LedgerEntry]:
+        """Hand claims whose holder is gone back to the queue; returns them as they were.
 
-        A claim is abandoned when it was made on this host by a process that no
-        longer exists (the watcher was killed), or when it is older than
-        ``lease_seconds`` (another machine died while holding it).
+        A claim is abandoned when its heartbeat (for a row from before
+        heartbeats: its last update) is older than ``stale_after_seconds``,
+        wherever its holder ran (a machine lost power), or at once when it was
+        made on this host (``host``, default :func:`host_id`) by a process that
+        no longer exists. Claims of ``spare`` (the caller, alive by definition) are kept.
         """
         alive = alive or _pid_alive
-        host = socket.gethostname()
+        host = host or host_id()
         now = utcnow()
         recovered = []
         with Session(self.engine) as db, db.begin():
             for row in db.scalars(select(EntryRow).where(EntryRow.status == Status.PROCESSING)):
                 owner_host, _, pid = (row.claimed_by or "").rpartition(":")
                 dead_here = owner_host == host and pid.isdigit() and not alive(int(pid))
-                expired = _aware(row.updated_at) < now - timedelta(seconds=lease_seconds)
-                if dead_here or expired or not row.claimed_by:
-                    row.status, row.claimed_by, row.updated_at = Status.QUEUED, None, now
+                last_sign_of_life = _aware(row.heartbeat_at or row.updated_at)
+                stale = last_sign_of_life < now - timedelta(seconds=stale_after_seconds)
+                if row.claimed_by and row.claimed_by == spare:
+                    continue
+                if dead_here or stale or not row.claimed_by:
+                    recovered.append(_plain(row))
+                    row.status, row.claimed_by, row.flow_run_id, row.updated_at = Status.QUEUED, None, None, now
                     row.error = "the process handling it stopped before finishing; it is tried again"
-                    recovered.append(row.sha256)
         return recovered
 
     def _update(self, sha256: str, **values) -> None:
