@@ -70,7 +70,6 @@ def test_a_flag_with_a_long_comment_from_the_coach_to_the_supervisor_and_back(se
     assert "seeking_collaboration" not in coach.page.inner_text("main")
     coach.page.select_option("#proposal", "question=closed")
     coach.page.fill("#comment", LONG_WORD)
-    save_screenshot(coach.page, tmp_path, "portal-feedback.png")
     coach.page.click("#feedback-form button[type=submit]")
     coach.page.wait_for_load_state("load")
     assert coach.page.locator("#feedback-sent").is_visible()
@@ -78,7 +77,7 @@ def test_a_flag_with_a_long_comment_from_the_coach_to_the_supervisor_and_back(se
     fits(coach)
     save_screenshot(coach.page, tmp_path, "portal-report-flagged.png")
     coach.page.evaluate("window.scrollTo(0, 0)")
-    save_screenshot(coach.page, tmp_path, "portal-report-feedback.png")
+    save_screenshot(coach.page, tmp_path, "portal-report-sent.png")
 
     for width in WIDTHS:
         boss = Person(browser, server.url, width=width, height=900)
@@ -90,7 +89,7 @@ def test_a_flag_with_a_long_comment_from_the_coach_to_the_supervisor_and_back(se
         on_screen(boss, "#correction-1 button.reject")
         said = boss.page.inner_text("#correction-1 .turns")
         assert "What would you like us to look at first?" in said and "Flagged by Coach A" in boss.page.inner_text("#correction-1")
-        save_screenshot(boss.page, tmp_path, "portal-review.png" if width == 1400 else "portal-review-phone.png",
+        save_screenshot(boss.page, tmp_path, "portal-review-long-comment.png" if width == 1400 else "portal-review-phone.png",
                         full_page=True)
         if width == WIDTHS[-1]:  # decided on the last look
             boss.page.locator("#correction-1 button.reject").click()
@@ -113,10 +112,13 @@ def test_every_page_fits_the_window(server, browser, tmp_path, width):
     coach.log_in("Coach A")
     assert coach.page.locator("#coach-filter").count() == 0 and coach.page.locator("#my-trend svg.trend").count() == 4
     fits(coach)
-    save_screenshot(coach.page, tmp_path, f"portal-coach-page{suffix}.png", full_page=True)
-    for path in ("/sessions/a-first/", "/sessions/a-long-words/", "/sessions/a-first/utterances/3/feedback"):
+    save_screenshot(coach.page, tmp_path, f"portal-overview-coach{suffix}.png", full_page=True)
+    for path in ("/sessions/a-first/", "/sessions/a-long-words/", "/sessions/a-long-words/utterances/1/feedback",
+                 "/sessions/a-first/utterances/3/feedback"):
         coach.goto(path)
         fits(coach)
+    if width == 390:
+        save_screenshot(coach.page, tmp_path, "portal-feedback-phone.png", full_page=True)
     coach.check_clean()
     coach.close()
 
@@ -132,7 +134,7 @@ def test_every_page_fits_the_window(server, browser, tmp_path, width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_long_comment_widens_neither_the_review_page_nor_the_report(server, browser, width):
+def test_a_long_comment_widens_neither_the_review_page_nor_the_report(server, browser, tmp_path, width):
     coach = Person(browser, server.url, width=width, height=900)
     coach.log_in("Coach A")
     coach.goto("/sessions/a-first/utterances/5/feedback")
@@ -141,6 +143,10 @@ def test_a_long_comment_widens_neither_the_review_page_nor_the_report(server, br
     coach.page.click("#feedback-form button[type=submit]")
     coach.page.wait_for_load_state("load")
     fits(coach)  # the report with its feedback panel
+    if width == 390:
+        save_screenshot(coach.page, tmp_path, "portal-report-flagged-phone.png")
+        coach.page.evaluate("window.scrollTo(0, 0)")
+        save_screenshot(coach.page, tmp_path, "portal-report-sent-phone.png")
     coach.close()
     boss = Person(browser, server.url, width=width, height=900)
     boss.log_in("boss")
