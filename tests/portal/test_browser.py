@@ -75,7 +75,6 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     links = sorted(set(page.eval_on_selector_all("#sessions tbody a", "els => els.map(e => e.getAttribute('href'))")))
     assert links == ["/sessions/a-first/", "/sessions/a-second/"]
     assert page.locator("h1").first.inner_text() == "Your sessions, Coach A"
-    save_screenshot(page, tmp_path, "portal-overview-coach.png", full_page=True)
 
     # The report: its own script runs (filters), the recording comes from the portal.
     page.click("#sessions tbody a[href='/sessions/a-first/']")
@@ -125,7 +124,6 @@ def test_coach_reads_flags_a_code_and_supervisor_accepts(server, browser, tmp_pa
     boss.log_in("boss")
     links = set(boss.page.eval_on_selector_all("#sessions tbody a", "els => els.map(e => e.getAttribute('href'))"))
     assert links == {f"/sessions/{s}/" for s in ("a-first", "a-second", "b-first", "x-hostile", "nocoach")}
-    save_screenshot(boss.page, tmp_path, "portal-overview-supervisor.png", full_page=True)
     boss.page.click("#open-corrections")
     boss.page.wait_for_load_state("load")
     row = boss.page.locator("li.correction[data-status='open']")
