@@ -7,18 +7,31 @@ retries on transient errors (``inbox.retry_delays``); the task calls the
 `process-recording` flow. `mifidelity watch` serves this flow as a deployment
 with an interval schedule.
 
+Stopping (SIGTERM reaches the flow-run process: Prefect raises it in the flow)
+gives the run's claims back and ends the process within seconds, even though
+the task thread processing a recording cannot be interrupted. Runs of a worker
+that was killed outright are marked Crashed by the scan that takes their claims back.
+
 Logs name files, session ids and statuses; never transcript text.
 """
 
+import os
+import threading
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
+from prefect.runtime import flow_run
 
 from mifidelity.config import PipelineConfig, load_config
 from mifidelity.service.inbox import check_complete
 from mifidelity.service.inbox_run import attempt_recording, is_transient, prepare_folders, run_inbox
-from mifidelity.service.ledger import LedgerEntry
+from mifidelity.service.ledger import LedgerEntry, host_id
+from mifidelity.service.prefect_server import mark_runs_crashed
+
+EXIT_AFTER_STOP_SECONDS = 3.0
+"""After a stop, time for Prefect to record the run's final state before the process ends."""
 
 
 @task(name="process-inbox-recording", cache_policy=NO_CACHE, persist_result=False)
@@ -61,6 +74,17 @@ class _TaskAttempt:
         return self.future.result()
 
 
+def _exit_soon(status: int) -> None:
+    """End this process shortly, whatever task threads are still busy (their claims were given back).
+
+    Python would otherwise wait at exit for the task thread processing a
+    recording, which can take many minutes.
+    """
+    timer = threading.Timer(EXIT_AFTER_STOP_SECONDS, os._exit, args=(status,))
+    timer.daemon = True
+    timer.start()
+
+
 @flow(name="watch-inbox", log_prints=False)
 def watch_inbox(inbox: str, out_dir: str, config_path: str | None = None,
                 config: PipelineConfig | None = None) -> dict:
@@ -76,7 +100,21 @@ def watch_inbox(inbox: str, out_dir: str, config_path: str | None = None,
     def submit(sha256: str) -> _TaskAttempt:
         return _TaskAttempt(runner.submit(sha256, str(inbox_path), str(out_path), settings))
 
-    report = run_inbox(inbox_path, out_path, settings, submit, get_run_logger())
+    this_run = flow_run.get_id()
+
+    def abandoned(entries: list[LedgerEntry]) -> None:
+        dead = [e.flow_run_id for e in entries if e.flow_run_id and e.flow_run_id != this_run]
+        if dead:
+            crashed = mark_runs_crashed(dead, f"its worker stopped renewing its claim; the scan {this_run} on "
+                                              f"{host_id()} took the recording back")
+            get_run_logger().warning("marked %d run(s) of a dead worker Crashed", len(crashed))
+
+    try:
+        report = run_inbox(inbox_path, out_path, settings, submit, get_run_logger(), flow_run_id=this_run,
+                           abandoned=abandoned)
+    except (TerminationSignal, KeyboardInterrupt):  # SIGTERM or Ctrl-C: the claims were given back
+        _exit_soon(143)
+        raise
     summary = {k: len(v) for k, v in report.as_dict().items() if v}
     get_run_logger().info("inbox run finished: %s", summary or "nothing to do")
     return report.as_dict()

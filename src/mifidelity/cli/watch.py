@@ -15,6 +15,7 @@ from mifidelity.cli.common import fail, load_settings
 from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
 from mifidelity.privacy import use_offline_environment
+from mifidelity.service.ledger import HOST_ENV
 from mifidelity.service.prefect_server import register_pool_deployment, serve_watch, stop_on_sigterm
 
 
@@ -26,9 +27,13 @@ def watch(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
     name: str = typer.Option("inbox", "--name", help="Deployment name shown in Prefect."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Prefect's own logs."),
+    machine: Optional[str] = typer.Option(
+        None, "--machine", help=f"This machine's name in the ledger's claims (default: ${HOST_ENV}, else the host name)."),
 ) -> None:
     """Watch a folder: process each recording dropped in it once; keep running until stopped (Ctrl-C)."""
     use_offline_environment()
+    if machine:
+        os.environ[HOST_ENV] = machine  # the flow runs (child processes) inherit it
     settings = load_settings(config)
     if not inbox.is_dir():
         fail(f"inbox folder not found: {inbox}")

@@ -57,7 +57,7 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     """Linux: the server gets SIGTERM when the watcher dies, even by SIGKILL."""
     try:
         import ctypes
@@ -90,7 +90,7 @@ def local_prefect_server(state_dir: Path, timeout: float = 120.0) -> Iterator[st
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
          "--no-ui", "--analytics-off"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent,
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
@@ -171,3 +171,37 @@ def register_pool_deployment(flow, inbox: str, out: str, pool: str, interval: fl
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     return str(deployment.apply(work_pool_name=pool))
+
+
+def mark_runs_crashed(flow_run_ids: list[str], message: str) -> list[str]:
+    """Put the Prefect runs of a dead worker in the final state Crashed; returns the ids of runs changed.
+
+    A flow run whose process was killed (``kill -9``, a machine losing power)
+    stays RUNNING in Prefect: nothing is left to report its end. The scan that
+    takes its claims back calls this for the runs that held them: the flow run,
+    its task runs and the flow runs nested in them (``process-recording``) that
+    are not final yet become Crashed, so the UI shows no work that is not happening.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterId, FlowRunFilterParentTaskRunId, TaskRunFilter, TaskRunFilterFlowRunId,
+    )
+    from prefect.states import Crashed
+
+    changed: list[str] = []
+    with get_client(sync_client=True) as client:
+        pending = list(dict.fromkeys(flow_run_ids))
+        while pending:
+            flow_runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=pending)))
+            task_runs = client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=pending)))
+            for task_run in task_runs:
+                if task_run.state is not None and not task_run.state.is_final():
+                    client.set_task_run_state(task_run.id, Crashed(message=message), force=True)
+            for flow_run in flow_runs:
+                if flow_run.state is not None and not flow_run.state.is_final():
+                    client.set_flow_run_state(flow_run.id, Crashed(message=message), force=True)
+                    changed.append(str(flow_run.id))
+            nested = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+                parent_task_run_id=FlowRunFilterParentTaskRunId(any_=[t.id for t in task_runs]))) if task_runs else []
+            pending = [str(f.id) for f in nested]
+    return changed
