@@ -1,6 +1,7 @@
 """Per-frame scores from overlapping windows, and the switch-penalised Viterbi path."""
 
 import numpy as np
+import pytest
 
 from mifidelity.diarization.smoothing import frame_scores, viterbi
 
@@ -31,3 +32,28 @@ def test_tapered_frame_scores_favour_the_window_centred_nearer():
     # Frame 1 is the first window's centre and the second window's edge.
     assert frame_scores(windows, starts, 3, 4)[1].tolist() == [0.5, 0.5]
     np.testing.assert_allclose(frame_scores(windows, starts, 3, 4, taper=True)[1], [2 / 3, 1 / 3])
+
+
+def _path_score(scores, penalty, path):
+    switches = np.flatnonzero(np.diff(path) != 0) + 1
+    return scores[np.arange(len(path)), path].sum() - penalty[switches].sum()
+
+
+def _best_score(scores, penalty):
+    """The optimum by the textbook K x K recurrence (no shortcut through the best previous label)."""
+    dp = scores[0].astype(float)
+    k = scores.shape[1]
+    for t in range(1, len(scores)):
+        trans = dp[:, None] - penalty[t] * (1 - np.eye(k))
+        dp = trans.max(axis=0) + scores[t]
+    return dp.max()
+
+
+def test_viterbi_finds_the_best_path_with_per_step_penalties():
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 3, 4):
+        scores = rng.normal(size=(400, k)) + np.repeat(rng.normal(size=(20, k)) * 2, 20, axis=0)
+        penalty = np.where(rng.random(400) < 0.1, 0.5, 4.0)
+        path = viterbi(scores, penalty)
+        assert path.shape == (400,) and set(path.tolist()) <= set(range(k))
+        assert _path_score(scores, penalty, path) == pytest.approx(_best_score(scores, penalty))
