@@ -62,7 +62,7 @@ from mifidelity.diarization.speaker_encoder import (
     embed_windows,
     get_encoder,
     mel_frames,
-    normalise_gain,
+    speech_gain,
     package_version,
 )
 from mifidelity.diarization.voice_profile import load_voice_profile
@@ -143,7 +143,7 @@ class EmbeddingDiarizer:
 
         speech_idx = np.flatnonzero(speech)
         report("embed", 0.0)
-        mel = mel_frames(normalise_gain(samples, speech))[:n_frames]
+        mel = mel_frames(samples, speech_gain(samples, speech))[:n_frames]
         speech_idx = speech_idx[speech_idx < len(mel)]
         stream = mel[speech_idx]
         length = int(round(self.opts.window / FRAME_SECONDS))

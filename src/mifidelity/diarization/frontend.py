@@ -48,18 +48,25 @@ def mel_power_frames(samples: np.ndarray, n_mels: int = N_MELS, chunk_seconds: f
     n_frames = len(samples) // HOP
     if n_frames == 0:
         return np.zeros((0, n_mels), np.float32)
+    samples = np.asarray(samples, np.float32)
     half = N_FFT // 2
-    padded = np.pad(np.asarray(samples, np.float32), (half, half))
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
     weights = mel_filterbank(n_mels=n_mels).T
-    taps = np.arange(N_FFT)[None, :]
+    taps = (np.arange(N_FFT) - half)[None, :]
     chunk = max(1, int(chunk_seconds * SAMPLE_RATE) // HOP)
-    out = []
+    out = np.empty((n_frames, n_mels), np.float32)
     for start in range(0, n_frames, chunk):
-        frames = padded[(np.arange(start, min(n_frames, start + chunk)) * HOP)[:, None] + taps]
+        stop = min(n_frames, start + chunk)
+        # Frame i reads samples i * HOP - half ... i * HOP + half - 1, zeros beyond the recording's
+        # ends (librosa's centred frames): a padded copy of each chunk only, never of the whole.
+        first, last = start * HOP - half, (stop - 1) * HOP + half
+        piece = np.zeros(last - first, np.float32)
+        lo, hi = max(first, 0), min(last, len(samples))
+        piece[lo - first: hi - first] = samples[lo:hi]
+        frames = piece[(np.arange(stop - start) * HOP)[:, None] + taps + half]
         power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-        out.append((power @ weights).astype(np.float32))
-    return np.concatenate(out)
+        out[start:stop] = power @ weights
+    return out
 
 
 def mfcc_frames(samples: np.ndarray, n_mfcc: int = 20, chunk_seconds: float = 300.0) -> np.ndarray:

@@ -24,7 +24,7 @@ MODEL_NAME = "resemblyzer-ge2e"
 EMBEDDING_SIZE = 256
 # A window shorter than this carries too little voice to embed reliably.
 MIN_EMBED_SECONDS = 0.4
-_MEL_CHUNK_SECONDS = 300.0
+_MEL_CHUNK_SECONDS = 60.0
 _EMBED_BATCH = 128
 # Resemblyzer's training normalised every utterance to this loudness.
 _TARGET_DBFS = -30.0
@@ -59,19 +59,30 @@ def get_encoder():
     return _encoder
 
 
-def normalise_gain(samples: np.ndarray, speech: np.ndarray) -> np.ndarray:
-    """Scale so speech (``speech``: a mask per 10 ms frame) sits at the loudness the encoder was trained on."""
-    frames = samples[: len(speech) * HOP].reshape(-1, HOP)[speech]
-    rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2))) if len(frames) else 0.0
+def speech_gain(samples: np.ndarray, speech: np.ndarray) -> float:
+    """The gain that puts speech (``speech``: a mask per 10 ms frame) at the loudness the encoder was trained on."""
+    frames = samples[: len(speech) * HOP].reshape(-1, HOP)
+    total, count = 0.0, 0
+    for start in range(0, len(frames), 6000):  # a minute at a time: no float64 copy of the whole recording
+        chosen = frames[start:start + 6000][speech[start:start + 6000]]
+        total += float(np.square(chosen, dtype=np.float64).sum())
+        count += chosen.size
+    rms = float(np.sqrt(total / count)) if count else 0.0
     if rms < 1e-6:
-        return samples
-    gain = 10 ** (_TARGET_DBFS / 20) / rms
-    return (samples * gain).astype(np.float32)
+        return 1.0
+    return 10 ** (_TARGET_DBFS / 20) / rms
 
 
-def mel_frames(samples: np.ndarray) -> np.ndarray:
-    """Resemblyzer's mel features, (n_frames, 40): frame ``i`` is centred at ``i * 10 ms``."""
-    return frontend.mel_power_frames(samples, chunk_seconds=_MEL_CHUNK_SECONDS)
+def mel_frames(samples: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Resemblyzer's mel features of ``samples * gain``, (n_frames, 40): frame ``i`` is centred at ``i * 10 ms``.
+
+    Mel power is quadratic in the amplitude, so the gain scales the features (by ``gain ** 2``)
+    instead of a scaled copy of the whole recording (250 MB an hour).
+    """
+    mel = frontend.mel_power_frames(samples, chunk_seconds=_MEL_CHUNK_SECONDS)
+    if gain != 1.0:
+        mel *= np.float32(gain * gain)
+    return mel
 
 
 def embed_windows(mel: np.ndarray, starts: np.ndarray, length: int, threads: int = 1,

@@ -22,7 +22,7 @@ from mifidelity.diarization.speaker_encoder import (
     MODEL_NAME,
     embed_windows,
     mel_frames,
-    normalise_gain,
+    speech_gain,
 )
 from mifidelity.errors import MifidelityError
 from mifidelity.types import SpeakerTurn
@@ -57,7 +57,7 @@ def compute_voice_profile(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -
     speech = vad.speech_frames(samples, 0.5, 0.35, n_frames)
     if speech.sum() * FRAME_SECONDS < _MIN_SPEECH_SECONDS:
         raise MifidelityError("need at least 2 seconds of speech to build a voice profile")
-    mel = mel_frames(normalise_gain(samples, speech))[:n_frames]
+    mel = mel_frames(samples, speech_gain(samples, speech))[:n_frames]
     return _mean_embedding(mel[np.flatnonzero(speech)[: len(mel)]])
 
 
@@ -71,7 +71,7 @@ def _mean_embedding(stream: np.ndarray) -> np.ndarray:
 def _embed_speech(samples: np.ndarray) -> np.ndarray:
     """The mean GE2E embedding (unit vector) of audio that is all speech of one voice."""
     n_frames = len(samples) // HOP
-    return _mean_embedding(mel_frames(normalise_gain(samples, np.ones(n_frames, dtype=bool)))[:n_frames])
+    return _mean_embedding(mel_frames(samples, speech_gain(samples, np.ones(n_frames, dtype=bool)))[:n_frames])
 
 
 def speaker_embeddings(
