@@ -39,6 +39,7 @@ from mifidelity.metrics import compute_metrics
 from mifidelity.types import SpeakerTurn
 
 STAGE_LINE = re.compile(r":\s+(\w+)\s+(\d+)%\s+[\d.]+ s\s*$")
+PIPELINE_STAGES = ("audio", "transcribe", "diarize", "align", "voices", "roles", "code", "write")
 COACH_TASKS = ("main_behaviour", "question", "reflection", "giving_information")
 CLIENT_TASKS = ("client_talk",)
 METRICS = ("reflection_to_question", "pct_complex_reflections", "pct_open_questions", "pct_change_talk",
@@ -82,9 +83,14 @@ def run_cli(recording: Path, out: Path, config: Path | None = None, extra: list[
     child = subprocess.Popen([python, *command], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **(env or {})})
     handle = psutil.Process(child.pid)
-    state = {"stage": "startup", "since": 0.0}
+    # Stages may overlap (transcription and diarisation run at the same time): memory is attributed to
+    # the set of stages running ("transcribe + diarize"), and each stage's seconds run from its 0% line
+    # to its 100% line. The diariser's own steps (vad, embed, ...) count as "diarize".
+    state = {"stage": "startup", "running": []}
     peaks: dict[str, int] = {}
     spans: dict[str, float] = {}
+    started: dict[str, float] = {}
+    marks = {"first": None, "last": 0.0}
     stderr_lines: list[str] = []
     done = threading.Event()
 
@@ -100,19 +106,27 @@ def run_cli(recording: Path, out: Path, config: Path | None = None, extra: list[
     for line in child.stderr:
         stderr_lines.append(line.rstrip())
         match = STAGE_LINE.search(line)
-        if not match:
+        if not match or match.group(1) not in PIPELINE_STAGES:
             continue
         now = time.perf_counter() - began
         stage, percent = match.group(1), int(match.group(2))
-        if percent == 0:
-            spans[state["stage"]] = spans.get(state["stage"], 0.0) + now - state["since"]
-            state.update(stage=stage, since=now)
-        elif percent == 100 and state["stage"] == stage:
-            spans[stage] = spans.get(stage, 0.0) + now - state["since"]
-            state.update(stage="finish", since=now)
+        running = state["running"]
+        if percent == 0 and stage not in running:
+            marks["first"] = now if marks["first"] is None else marks["first"]
+            started[stage] = now
+            running.append(stage)
+        elif percent == 100 and stage in running:
+            spans[stage] = spans.get(stage, 0.0) + now - started[stage]
+            marks["last"] = now
+            running.remove(stage)
+        if running:
+            state["stage"] = " + ".join(running)
+        elif stage == "write" and percent == 100:
+            state["stage"] = "finish"
     code = child.wait()
     wall = time.perf_counter() - began
-    spans[state["stage"]] = spans.get(state["stage"], 0.0) + wall - state["since"]
+    spans["startup"] = marks["first"] if marks["first"] is not None else wall
+    spans["finish"] = wall - marks["last"] if marks["first"] is not None else 0.0
     done.set()
     sampler.join()
     result = {"returncode": code, "wall_s": wall, "peak_rss_mb": max(peaks.values(), default=0) / 2**20,

@@ -28,6 +28,7 @@ from mifidelity.coach_voices import VoiceProfiles, check_coach_voice, learn_coac
 from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
 from mifidelity.diarization import get_diarizer
+from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
 from mifidelity.outputs import write_session
 from mifidelity.report.artifacts import publish_session_artifacts
@@ -142,12 +143,35 @@ class _Stopwatch:
             self.hook(stage, 1.0)
         return result
 
+    def run_together(self, calls: dict[str, tuple]) -> list:
+        """Submit Prefect tasks (``stage: (task, *args)``) to run at the same time; their results in order.
 
-def _publish(session, out_dir: str, config: PipelineConfig, clock: _Stopwatch) -> str:
-    """Write the session's files, show it in the Prefect UI and refresh the supervisor overview."""
+        Each stage's time is from the common start to its own end; ``together`` is the wall time of all.
+        """
+        began = time.perf_counter()
+        futures = []
+        for stage, (stage_task, *args) in calls.items():
+            if self.hook:
+                self.hook(stage, 0.0)
+            future = stage_task.submit(*args)
+            future.add_done_callback(lambda _future, stage=stage: self._finished(stage, began))
+            futures.append(future)
+        results = [future.result() for future in futures]
+        self.timings[" + ".join(calls)] = time.perf_counter() - began
+        return results
+
+    def _finished(self, stage: str, began: float) -> None:
+        self.timings[stage] = time.perf_counter() - began
+        if self.hook:
+            self.hook(stage, 1.0)
+
+
+def _publish(session, out_dir: str, config: PipelineConfig, clock: _Stopwatch, overview: bool = True) -> str:
+    """Write the session's files, show it in the Prefect UI and (unless a batch does it once) refresh the overview."""
     folder = clock.run("write", write_session, session, out_dir, config.outputs.formats)
     publish_session_artifacts(session)
-    write_overview(Path(out_dir))
+    if overview:
+        write_overview(Path(out_dir))
     return str(folder)
 
 
@@ -174,8 +198,12 @@ def process_recording(
 
     clock = _Stopwatch(hook)
     recording = clock.run("audio", load_audio_task, path, config)
-    transcript = clock.run("transcribe", transcribe, recording, config, hook)
-    diarization = clock.run("diarize", diarize, recording, config, hook)
+    # Diarisation does not need the transcript: the two run at the same time (two threads), each
+    # bounded in its own thread count (asr.cpu_threads, diarization.embedding.threads).
+    transcript, diarization = clock.run_together({
+        "transcribe": (transcribe, recording, config, hook),
+        "diarize": (diarize, recording, config, hook),
+    })
     alignment = clock.run("align", align, transcript.words, diarization.turns, config.alignment.max_pause)
     utterances = alignment.utterances
     voices = profiles = None
@@ -215,15 +243,8 @@ def process_recording(
     return folder
 
 
-@flow(name="code-transcript")
-def code_transcript(
-    path: str,
-    out_dir: str,
-    config: PipelineConfig,
-    coach: str | None = None,
-    hook: ProgressHook | None = None,
-) -> str:
-    """An existing transcript CSV (role, text[, start, end, speaker, backchannel]) in, session folder out."""
+def _code_transcript(path: str, out_dir: str, config: PipelineConfig, coach: str | None,
+                     hook: ProgressHook | None, overview: bool = True) -> str:
     clock = _Stopwatch(hook)
     utterances = clock.run("read", read_transcript_csv, path)
     coder = get_coder(config.coding)
@@ -236,4 +257,50 @@ def code_transcript(
         timings=clock.timings,
         coach=coach,
     )
-    return _publish(session, out_dir, config, clock)
+    return _publish(session, out_dir, config, clock, overview)
+
+
+@flow(name="code-transcript")
+def code_transcript(
+    path: str,
+    out_dir: str,
+    config: PipelineConfig,
+    coach: str | None = None,
+    hook: ProgressHook | None = None,
+) -> str:
+    """An existing transcript CSV (role, text[, start, end, speaker, backchannel]) in, session folder out."""
+    return _code_transcript(path, out_dir, config, coach, hook)
+
+
+@task(name="code-transcript", cache_policy=NO_CACHE, persist_result=False)
+def code_transcript_task(path: str, out_dir: str, config: PipelineConfig, coach: str | None = None,
+                         hook: ProgressHook | None = None) -> str:
+    return _code_transcript(path, out_dir, config, coach, hook, overview=False)
+
+
+@flow(name="code-transcripts")
+def code_transcripts(
+    paths: list[str],
+    out_dir: str,
+    config: PipelineConfig,
+    coach: str | None = None,
+    hooks: list[ProgressHook] | None = None,
+) -> list[tuple[str, str | None, str | None]]:
+    """Many transcripts in one flow run (a task each), the supervisor overview written once at the end.
+
+    One flow run per transcript costs more than coding a short session; a batch pays it once.
+    Returns ``(path, session folder, None)`` or ``(path, None, error message)`` per transcript: one
+    bad transcript does not stop the others (its task run shows as failed in the Prefect UI).
+    """
+    outcomes: list[tuple[str, str | None, str | None]] = []
+    for index, path in enumerate(paths):
+        hook = hooks[index] if hooks else None
+        try:
+            outcomes.append((path, code_transcript_task(path, out_dir, config, coach, hook), None))
+        except MifidelityError as exc:
+            outcomes.append((path, None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+            outcomes.append((path, None, f"unexpected error ({type(exc).__name__}: {exc})"))
+    if any(folder for _, folder, _ in outcomes):
+        write_overview(Path(out_dir))
+    return outcomes

@@ -161,6 +161,9 @@ def test_code_command_keeps_one_row_per_input_row(tmp_path):
         assert set(coded.loc[coach, "main_behaviour"]) <= {"question", "reflection", "input", "other"}
         assert set(coded.loc[~coach, "client_talk"]) <= {"change", "sustain", "neutral"}
         assert (coded.loc[coach, "client_talk"] == "").all() and (coded.loc[~coach, "question"] == "").all()
+    # The batch writes the supervisor overview once, after the last transcript: it lists every session.
+    overview = (tmp_path / "out" / "index.html").read_text()
+    assert all(truth.stem in overview for truth in truths)
 
 
 def test_rerun_uses_the_cache(processed):

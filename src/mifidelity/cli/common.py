@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, NoReturn, Optional
@@ -41,29 +42,42 @@ def quiet_prefect(verbose: bool) -> None:
 
 
 class TerminalProgress:
-    """Renders the pipeline's progress hook as one line per recording and stage on stderr."""
+    """Renders the pipeline's progress hook as one line per recording and stage on stderr.
+
+    Stages may run at the same time (transcription and diarisation do, in two threads): each keeps
+    its own clock, and a terminal line shows every stage still running.
+    """
 
     def __init__(self, label: str):
         self.label = label
-        self.stage: str | None = None
-        self.began = time.perf_counter()
-        self.last_shown = -1.0
+        self.began: dict[str, float] = {}
+        self.last_shown: dict[str, float] = {}
+        self.running: dict[str, str] = {}
         self.interactive = sys.stderr.isatty()
+        self._lock = threading.Lock()
 
     def __call__(self, stage: str, fraction: float) -> None:
-        if stage != self.stage:
-            self.stage, self.began, self.last_shown = stage, time.perf_counter(), -1.0
-        # Show each stage's start and end, and in between at most every 10%.
-        if fraction not in (0.0, 1.0) and fraction - self.last_shown < 0.1:
-            return
-        self.last_shown = fraction
-        elapsed = time.perf_counter() - self.began
-        line = f"{self.label}: {stage:<10} {fraction:4.0%}  {elapsed:6.1f} s"
-        if self.interactive:
-            end = "\n" if fraction >= 1.0 else ""
-            print(f"\r{line}", end=end, file=sys.stderr, flush=True)
-        elif fraction in (0.0, 1.0):
-            print(line, file=sys.stderr, flush=True)
+        with self._lock:
+            if fraction == 0.0 or stage not in self.began:
+                self.began[stage], self.last_shown[stage] = time.perf_counter(), -1.0
+            # Show each stage's start and end, and in between at most every 10%.
+            if fraction not in (0.0, 1.0) and fraction - self.last_shown[stage] < 0.1:
+                return
+            self.last_shown[stage] = fraction
+            elapsed = time.perf_counter() - self.began[stage]
+            line = f"{self.label}: {stage:<10} {fraction:4.0%}  {elapsed:6.1f} s"
+            if not self.interactive:
+                if fraction in (0.0, 1.0):
+                    print(line, file=sys.stderr, flush=True)
+                return
+            self.running.pop(stage, None)
+            if fraction >= 1.0:
+                print(f"\r\033[K{line}", file=sys.stderr, flush=True)
+            else:
+                self.running[stage] = f"{stage} {fraction:4.0%} {elapsed:6.1f} s"
+            if self.running:
+                print(f"\r\033[K{self.label}: " + " | ".join(self.running.values()), end="", file=sys.stderr,
+                      flush=True)
 
 
 def run_each(inputs: list[Path], run: Callable[[Path, ProgressHook], str], out: Path) -> int:
@@ -72,13 +86,27 @@ def run_each(inputs: list[Path], run: Callable[[Path, ProgressHook], str], out: 
     for index, path in enumerate(inputs, start=1):
         progress = TerminalProgress(f"[{index}/{len(inputs)}] {path.name}")
         try:
-            folder = run(path, progress)
-            print(f"{path}: done -> {folder}", file=sys.stderr)
+            report_outcome(path, run(path, progress), None)
         except MifidelityError as exc:
             failures += 1
-            print(f"{path}: failed: {exc}", file=sys.stderr)
+            report_outcome(path, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
             failures += 1
-            print(f"{path}: failed: unexpected error ({type(exc).__name__}: {exc})", file=sys.stderr)
-    print(f"{len(inputs) - failures} of {len(inputs)} succeeded; outputs in {out.resolve()}", file=sys.stderr)
+            report_outcome(path, None, f"unexpected error ({type(exc).__name__}: {exc})")
+    return report_batch(len(inputs), failures, out)
+
+
+def batch_progress(inputs: list[Path]) -> list[ProgressHook]:
+    """One progress line per input of a batch that runs in one go (``[3/30] name: stage ...``)."""
+    return [TerminalProgress(f"[{index}/{len(inputs)}] {path.name}") for index, path in enumerate(inputs, start=1)]
+
+
+def report_outcome(path: Path | str, folder: str | None, error: str | None) -> None:
+    """The one line per input: where its session went, or why it failed."""
+    print(f"{path}: done -> {folder}" if error is None else f"{path}: failed: {error}", file=sys.stderr)
+
+
+def report_batch(total: int, failures: int, out: Path) -> int:
+    """The batch's last line; the exit status (1 if any input failed)."""
+    print(f"{total - failures} of {total} succeeded; outputs in {out.resolve()}", file=sys.stderr)
     return 1 if failures else 0

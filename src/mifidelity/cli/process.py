@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from mifidelity.cli.common import fail, load_settings, quiet_prefect, run_each
+from mifidelity.cli.common import (batch_progress, fail, load_settings, quiet_prefect, report_batch, report_outcome,
+                                   run_each)
 from mifidelity.privacy import use_offline_environment
 
 
@@ -93,12 +94,13 @@ def code(
     """Code existing transcripts and score them."""
     use_offline_environment()
     settings = with_formats(load_settings(config), formats)
-    from mifidelity_flows.process_recording import code_transcript, warm_start
+    from mifidelity_flows.process_recording import code_transcripts, warm_start
 
     quiet_prefect(verbose)
     warm_start(settings, transcript_only=True)
-    raise typer.Exit(run_each(
-        list(inputs),
-        lambda path, progress: code_transcript(str(path), str(out), settings, coach, progress),
-        out,
-    ))
+    paths = list(inputs)
+    # One flow run for the whole batch: per transcript only its task and its files.
+    outcomes = code_transcripts([str(p) for p in paths], str(out), settings, coach, batch_progress(paths))
+    for path, folder, error in outcomes:
+        report_outcome(path, folder, error)
+    raise typer.Exit(report_batch(len(outcomes), sum(error is not None for _, _, error in outcomes), out))
