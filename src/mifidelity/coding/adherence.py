@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
-from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, torch_threads, word_piece_ids
+from mifidelity.coding.features import (ENCODER_NAME, _cpu_has_native_bf16, load_encoder, padded_batch, torch_threads,
+                                        word_piece_ids)
 from mifidelity.types import StageInfo
 
 
@@ -77,6 +78,9 @@ class AdherenceModel:
             self.head.weight.copy_(torch.from_numpy(np.asarray(head_weight, np.float32)))
             self.head.bias.copy_(torch.from_numpy(np.asarray(head_bias, np.float32)))
         self.head.eval()
+        # As the coder's frozen bottom: bfloat16 where the CPU computes it natively (22% less CPU time
+        # here; the same label on all 876 coach utterances of 30 AnnoMI transcripts, issue 26).
+        self.use_bf16 = _cpu_has_native_bf16()
         self._lock = threading.Lock()
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -90,7 +94,9 @@ class AdherenceModel:
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
                 input_ids, mask = padded_batch([ids[i] for i in batch])
-                hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_bf16):
+                    hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                hidden = hidden.float()
                 out[batch] = torch.softmax(self.head(mean_pool(hidden, mask)), dim=1).numpy()
         return out
 
