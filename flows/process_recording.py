@@ -58,19 +58,24 @@ def warm_start(config: PipelineConfig, transcript_only: bool = False) -> None:
                                         name="prefect-server-start", daemon=True)
         server_start.start()
     try:
-        loaders = [lambda: get_coder(config.coding).load()]
-        if not transcript_only:
-            from mifidelity.transcription import get_transcriber
-
-            loaders += [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
-        for load in loaders:
-            try:
-                load()
-            except Exception as exc:  # noqa: BLE001 - reported by the stage itself
-                logger.debug("warm start: a model did not load (%s)", type(exc).__name__)
+        _load_models(config, transcript_only)
     finally:
         if server_start is not None:
             server_start.join()
+
+
+def _load_models(config: PipelineConfig, transcript_only: bool = False) -> None:
+    """Load (once per process) the models of the configured stages; one that fails is left to its stage."""
+    loaders = [lambda: get_coder(config.coding).load()]
+    if not transcript_only:
+        from mifidelity.transcription import get_transcriber
+
+        loaders += [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
+    for load in loaders:
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - reported by the stage itself
+            logger.debug("a model did not load (%s)", type(exc).__name__)
 
 
 def _start_local_server(server) -> None:
@@ -117,11 +122,11 @@ def private_cache_storage(out_dir: str | Path, config: PipelineConfig):
     """
     import hashlib
 
-    from prefect.filesystems import LocalFileSystem
+    from mifidelity.cache_storage import PrivateLocalFileSystem
 
     folder = Path(config.cache.directory or Path(out_dir) / ".cache").absolute()
     private_dir(folder)
-    storage = LocalFileSystem(basepath=str(folder))
+    storage = PrivateLocalFileSystem(basepath=str(folder))  # results written 0600, folders 0700
     storage.save(f"mifidelity-cache-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
     return storage
 
@@ -199,7 +204,9 @@ def process_recording(
     clock = _Stopwatch(hook)
     recording = clock.run("audio", load_audio_task, path, config)
     # Diarisation does not need the transcript: the two run at the same time (two threads), each
-    # bounded in its own thread count (asr.cpu_threads, diarization.embedding.threads).
+    # bounded in its own thread count (asr.cpu_threads, diarization.embedding.threads). Their models
+    # load first, one after the other: two threads importing the same packages race.
+    _load_models(config)
     transcript, diarization = clock.run_together({
         "transcribe": (transcribe, recording, config, hook),
         "diarize": (diarize, recording, config, hook),

@@ -29,6 +29,8 @@ def test_cached_results_only_in_private_folder_and_reused(tmp_path):
         cached = sorted(p.name for p in cache.iterdir())
         assert [n.split("-")[0] for n in cached] == ["diarize", "transcribe"], cached
         assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+        # The cached results hold transcripts: owner-only files too, whatever the umask (issue 29).
+        assert {oct(stat.S_IMODE((cache / name).stat().st_mode)) for name in cached} == {oct(0o600)}
         assert not default_storage.exists() or not any(default_storage.iterdir())
 
         # The same audio again: both stages come from the cache, nothing new is written.
