@@ -1,4 +1,5 @@
-"""Two machines simulated on one (issue 29): a worker stopped with SIGTERM, a machine killed outright.
+"""Two machines simulated on one (issue 29): a worker stopped with SIGTERM, a machine killed outright; and a
+`mifidelity watch` stopped with SIGTERM.
 
 Each worker claims to be a machine through ``MIFIDELITY_HOST``; the ledger
 knows claims by that name, so a claim of "another machine" cannot be recovered
@@ -12,6 +13,7 @@ is 1 s and a claim is stale after 6 s; scans run every 2 s.
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -19,7 +21,8 @@ import pytest
 from support.flows import FAST_CONFIG, require_working_scheduler, wait_for
 from support.media import SESSION1, clip
 from support.workers import (
-    PrefectOnLoopback, command_line, kill_host, processes_of_host, write_tools_stuck_on_some_hosts,
+    PrefectOnLoopback, command_line, group_members, kill_host, processes_of_host, spawn, stop_group,
+    write_tools_stuck_on_some_hosts,
 )
 
 pytestmark = pytest.mark.slow
@@ -108,3 +111,32 @@ def test_a_killed_machine_s_recording_is_finished_by_the_other_within_3_minutes(
     assert states[held.flow_run_id] == "CRASHED" and all(s in ("CRASHED", "COMPLETED", "FAILED")
                                                           for s in states.values()), states
     print(f"recording finished by machine-b {took:.0f} s after machine stuck-2 was killed")
+
+
+def test_a_stopped_watch_gives_its_claim_back_and_exits_within_10_s(tmp_path):
+    """`mifidelity watch` on one machine, sent SIGTERM while it holds a recording (its own local Prefect server)."""
+    require_working_scheduler()
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    clip(SESSION1, inbox / "session.mp3", 0, 12)
+    ffmpeg = write_tools_stuck_on_some_hosts(tmp_path / "tools")
+    config = tmp_path / "config.yaml"
+    config.write_text(FAST_CONFIG + f"cache: {{enabled: false}}\naudio: {{ffmpeg: '{ffmpeg}'}}\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PREFECT_API_URL", None)
+    watcher = spawn([sys.executable, "-m", "mifidelity.cli", "watch", str(inbox), "--out", str(out), "--interval", "2",
+                     "--config", str(config), "--machine", "stuck-watch"], env, tmp_path / "watch.log")
+    try:
+        held = wait_for(lambda: _claimed_by(out, "stuck-watch"), timeout=180, step=0.5)
+        assert held, (tmp_path / "watch.log").read_text(errors="replace")[-3000:]
+        time.sleep(2)
+        os.kill(watcher.pid, signal.SIGTERM)
+        began = time.monotonic()
+        # Every Python process of the watcher (itself, its Prefect server, the flow run) is gone within 10 s.
+        assert wait_for(lambda: not [p for p in group_members(watcher.pid) if "python" in command_line(p)],
+                        timeout=10, step=0.2), [command_line(p) for p in group_members(watcher.pid)]
+        print(f"watch stopped {time.monotonic() - began:.1f} s after SIGTERM")
+        row = _row(out)
+        assert (row.status, row.claimed_by, row.attempts) == ("queued", None, 0), row
+    finally:
+        stop_group(watcher, signal.SIGKILL)

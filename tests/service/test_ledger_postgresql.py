@@ -4,10 +4,8 @@ A throwaway cluster listens on a Unix socket only (no TCP). As root it runs as t
 `postgres` system user, as PostgreSQL requires.
 """
 
-import glob
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -18,13 +16,9 @@ import pytest
 from support.flows import FAST_CONFIG
 from support.media import SESSION1, clip
 
+from support.postgres import INITDB, as_db_user as _as_db_user
+
 pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
-INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-
-
-def _as_db_user(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    return subprocess.run(prefix + args, check=True, capture_output=True, text=True, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from typing import Iterator
 
 from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
+from mifidelity.service.processes import die_with_parent, flow_run_processes, stop_flow_runs
 
 
 def scheduler_problem() -> str | None:
@@ -47,25 +48,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_LOCAL_SERVERS: set[int] = set()  # pids of local Prefect servers, which must outlive the flow runs reporting to them
+
+
 def stop_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C so the local server is stopped cleanly."""
+    """Treat SIGTERM like Ctrl-C, once the flow runs (child processes) have given their claims back and ended.
+
+    Prefect's runner would otherwise wait for them, or kill them outright.
+    """
     import signal
 
-    def _raise(_signum, _frame):
+    def _stop(_signum, _frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut this short
+        stop_flow_runs(flow_run_processes(os.getpid(), _LOCAL_SERVERS), os.getpid())
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _raise)
-
-
-def die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the server gets SIGTERM when the watcher dies, even by SIGKILL."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort, not on Linux
-        pass
+    signal.signal(signal.SIGTERM, _stop)
 
 
 @contextmanager
@@ -93,6 +91,7 @@ def local_prefect_server(state_dir: Path, timeout: float = 120.0) -> Iterator[st
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/api"
+    _LOCAL_SERVERS.add(server.pid)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -108,6 +107,7 @@ def local_prefect_server(state_dir: Path, timeout: float = 120.0) -> Iterator[st
             time.sleep(0.5)
         yield url
     finally:
+        _LOCAL_SERVERS.discard(server.pid)
         server.terminate()
         try:
             server.wait(timeout=20)
@@ -144,14 +144,28 @@ def serve_watch(flow, inbox: Path, out: Path, config_path: Path | None, interval
 
 
 def _serve(flow, name: str, interval: float, parameters: dict, verbose: bool) -> None:
-    flow.serve(
-        name=name,
-        interval=interval,
-        parameters=parameters,
-        limit=1,  # one scan at a time; each scan bounds its own concurrency (inbox.max_concurrency)
-        pause_on_shutdown=True,
-        print_starting_message=verbose,
-    )
+    """What ``flow.serve`` does, with a runner that lets its flow runs give their claims back when stopped."""
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    class ClaimReleasingRunner(Runner):
+        """Prefect's runner answers SIGTERM by leaving its flow runs to be killed; SIGTERM them first."""
+
+        def handle_sigterm(self, *args, **kwargs) -> None:
+            stop_flow_runs(flow_run_processes(os.getpid(), _LOCAL_SERVERS), os.getpid())
+            super().handle_sigterm(*args, **kwargs)
+
+    # one scan at a time; each scan bounds its own concurrency (inbox.max_concurrency)
+    runner = ClaimReleasingRunner(name=name, pause_on_shutdown=True, limit=1)
+    runner.add_flow(flow, name=name, interval=interval, parameters=parameters)
+    if verbose:
+        print(f"serving {flow.name!r} as deployment {name!r}", file=sys.stderr, flush=True)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal):
+        pass
 
 
 def register_pool_deployment(flow, inbox: str, out: str, pool: str, interval: float, config_path: str | None = None,

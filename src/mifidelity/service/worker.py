@@ -14,70 +14,17 @@ Under systemd use ``KillMode=mixed``, so that SIGTERM goes to this process only
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
-from mifidelity.service.prefect_server import die_with_parent
-
-FLOW_RUNS_GRACE_SECONDS = 7.0
-"""How long the flow runs get to give their claims back and end, before the worker is stopped regardless."""
+from mifidelity.service.processes import die_with_parent, flow_run_processes, stop_flow_runs
 
 
-def children(pid: int) -> list[int]:
-    """Live direct children of process ``pid`` (zombies excluded)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_until(condition, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-def stop_worker(worker: subprocess.Popen, grace: float = FLOW_RUNS_GRACE_SECONDS) -> int:
-    """Stop the flow runs first (SIGTERM, up to ``grace`` seconds), then the worker; returns its exit status."""
-    flow_runs = children(worker.pid)
-    groups = set()
-    for pid in flow_runs:
-        try:
-            if os.getpgid(pid) == pid:  # Prefect starts each flow run in a process group of its own
-                groups.add(pid)
-        except ProcessLookupError:
-            pass
-        _signal(pid, signal.SIGTERM)
-    _wait_until(lambda: not set(flow_runs) & set(children(worker.pid)), grace)
-    for pid in set(flow_runs) & set(children(worker.pid)):
-        _signal(pid, signal.SIGKILL)  # past the grace: the heartbeat stops, the claim goes stale
-    for group in groups:  # what the flow runs left running (an ffmpeg decoding for nobody)
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def stop_worker(worker: subprocess.Popen) -> int:
+    """Stop the flow runs first (SIGTERM, then a grace period), then the worker; returns its exit status."""
+    stop_flow_runs(flow_run_processes(worker.pid), worker.pid)
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         try:
