@@ -15,6 +15,7 @@ that was killed outright are marked Crashed by the scan that takes their claims 
 Logs name files, session ids and statuses; never transcript text.
 """
 
+import multiprocessing
 import os
 import threading
 from pathlib import Path
@@ -74,6 +75,12 @@ class _TaskAttempt:
         return self.future.result()
 
 
+def _process_of_its_own(run_id) -> bool:
+    """Whether this process was started for this flow run (by a worker, or by `mifidelity watch`'s runner),
+    rather than being, say, a test that called the flow: only then may a stop end the whole process."""
+    return os.environ.get("PREFECT__FLOW_RUN_ID") == str(run_id) or multiprocessing.parent_process() is not None
+
+
 def _exit_soon(status: int) -> None:
     """End this process shortly, whatever task threads are still busy (their claims were given back).
 
@@ -113,7 +120,8 @@ def watch_inbox(inbox: str, out_dir: str, config_path: str | None = None,
         report = run_inbox(inbox_path, out_path, settings, submit, get_run_logger(), flow_run_id=this_run,
                            abandoned=abandoned)
     except (TerminationSignal, KeyboardInterrupt):  # SIGTERM or Ctrl-C: the claims were given back
-        _exit_soon(143)
+        if _process_of_its_own(this_run):
+            _exit_soon(143)
         raise
     summary = {k: len(v) for k, v in report.as_dict().items() if v}
     get_run_logger().info("inbox run finished: %s", summary or "nothing to do")
