@@ -79,7 +79,7 @@ def coded_from_transcript(source: str | None) -> bool:
     """Whether the session was coded from a transcript (``mifidelity code``) rather than from a recording.
 
     Such a session never had a recording of its own; an audio file beside the transcript may still be
-    played (:func:`find_recording`). templates/session.html.j2 applies the same test to say so.
+    played (:func:`find_recording`). The report says which (``SessionReport.from_transcript``).
     """
     return bool(source) and Path(source).suffix.lower() == TRANSCRIPT_SUFFIX
 

@@ -27,6 +27,7 @@ from mifidelity.report.highlights import (
 from mifidelity.report.intervals import BOOTSTRAP_ROUNDS, bootstrap_intervals
 from mifidelity.report.scorecard import scorecard
 from mifidelity.report.session_facts import (
+    coded_from_transcript,
     find_recording,
     recording_url,
     roles_text,
@@ -84,6 +85,7 @@ class SessionReport:
     duration: float | None  # seconds
     duration_text: str
     audio_url: str | None  # the original recording for the audio player, None when unreachable
+    from_transcript: bool  # coded from a transcript (mifidelity code): there never was a recording
     coder_text: str
     generated: str  # when this report was made, "YYYY-MM-DD HH:MM"
 
@@ -139,6 +141,7 @@ def build_session_report(session: CodedSession, report_dir: str | Path | None = 
         n_coach=sum(r["role"] == "coach" for r in rows),
         n_client=sum(r["role"] != "coach" for r in rows),
         roles_text=roles_text(session),
+        from_transcript=coded_from_transcript(session.source),
         date=date,
         date_text=date.strftime("%Y-%m-%d %H:%M"),
         date_basis=DATE_BASIS_WORDS[basis],
