@@ -172,6 +172,11 @@ class PrefectOnLoopback:
     def logs(self) -> str:
         return "".join(log.read_text(errors="replace")[-2500:] for log in sorted(self.state.glob("worker-*.log")))
 
+    def stop_workers(self) -> None:
+        """SIGTERM every worker (the server stays up, so their runs can report how they ended)."""
+        for process in reversed(self.processes[1:]):
+            stop_group(process)
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             stop_group(process)
@@ -189,3 +194,17 @@ class PrefectOnLoopback:
                     parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids)))
                 states.update({str(f.id): f.state.type.value for f in nested})
         return states
+
+    def all_runs(self) -> list[tuple[str, str, str, bool]]:
+        """Every flow run and task run: (kind, id, state type, whether it started)."""
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.client_env["PREFECT_API_URL"]}):
+            with get_client(sync_client=True) as client:
+                flow_runs, task_runs = [], []
+                for found, read in ((flow_runs, client.read_flow_runs), (task_runs, client.read_task_runs)):
+                    while page := read(limit=200, offset=len(found)):  # the API's page size is at most 200
+                        found.extend(page)
+        return ([("flow", str(r.id), r.state.type.value, r.start_time is not None) for r in flow_runs]
+                + [("task", str(r.id), r.state.type.value, r.start_time is not None) for r in task_runs])
