@@ -65,12 +65,17 @@ def warm_start(config: PipelineConfig, transcript_only: bool = False) -> None:
 
 
 def _load_models(config: PipelineConfig, transcript_only: bool = False) -> None:
-    """Load (once per process) the models of the configured stages; one that fails is left to its stage."""
-    loaders = [lambda: get_coder(config.coding).load()]
-    if not transcript_only:
+    """Load (once per process) the models of the stages that run first; one that fails is left to its stage.
+
+    For recordings, the recogniser and the diariser: the coder loads when the first session is coded,
+    so its 240 MB are not held while transcription and diarisation run (the run's peak memory).
+    """
+    if transcript_only:
+        loaders = [lambda: get_coder(config.coding).load()]
+    else:
         from mifidelity.transcription import get_transcriber
 
-        loaders += [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
+        loaders = [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
     for load in loaders:
         try:
             load()
