@@ -21,10 +21,9 @@ logger = logging.getLogger(__name__)
 VAD_FRAME_SAMPLES = 512  # Silero's hop at 16 kHz: 32 ms
 VAD_FRAME_SECONDS = VAD_FRAME_SAMPLES / SAMPLE_RATE
 # Silero keeps an LSTM state across frames; chunking long audio bounds memory
-# (the onnx wrapper builds a (frames, 576) batch and the activations of up to
-# 10,000 frames) at the cost of a state reset every chunk, which is harmless at
-# 2 minutes (its first frames only).
-_CHUNK_SECONDS = 120.0
+# (the onnx wrapper builds a (frames, 576) batch) at the cost of a state reset
+# every chunk, which is harmless at 10 minutes.
+_CHUNK_SECONDS = 600.0
 
 _model = None
 _model_lock = threading.Lock()
