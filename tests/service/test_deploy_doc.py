@@ -11,15 +11,13 @@ import asyncio
 import os
 import re
 import shutil
-import tempfile
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from support import ROOT
 
-from support.postgres import INITDB, as_db_user as _as_db_user
+from support.postgres import as_db_user as _as_db_user, cluster_folders
 
 pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
 
@@ -41,17 +39,7 @@ def cluster():
     """A stopped-and-started PostgreSQL cluster, first listening on no TCP address at all (Unix socket only)."""
     from mifidelity.service.prefect_server import free_port
 
-    if not INITDB:
-        pytest.skip("PostgreSQL is not installed (scripts/install-system-packages.sh installs it)")
-    bin_dir = Path(INITDB[-1]).parent
-    base = Path(tempfile.mkdtemp(prefix="mifidelity-pgdoc-", dir="/tmp"))
-    base.chmod(0o755)
-    data, sockets = base / "data", base / "sockets"
-    data.mkdir()
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres")
-        shutil.chown(sockets, "postgres")
+    bin_dir, base, data, sockets = cluster_folders("mifidelity-pgdoc-")
     port = free_port()
     _as_db_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
     with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:

@@ -4,36 +4,23 @@ A throwaway cluster listens on a Unix socket only (no TCP). As root it runs as t
 `postgres` system user, as PostgreSQL requires.
 """
 
-import os
 import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from support.flows import FAST_CONFIG
 from support.media import SESSION1, clip
 
-from support.postgres import INITDB, as_db_user as _as_db_user
+from support.postgres import as_db_user as _as_db_user, cluster_folders
 
 pytest.importorskip("psycopg", reason="install the test extra: pip install -e '.[test]'")
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    if not INITDB:
-        pytest.skip("PostgreSQL is not installed (scripts/install-system-packages.sh installs it)")
-    bin_dir = Path(INITDB[-1]).parent
-    base = Path(tempfile.mkdtemp(prefix="mifidelity-pg-", dir="/tmp"))
-    base.chmod(0o755)
-    data, sockets = base / "data", base / "sockets"
-    data.mkdir()
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres")
-        shutil.chown(sockets, "postgres")
+    bin_dir, base, data, sockets = cluster_folders("mifidelity-pg-")
     port = "54329"
     try:
         _as_db_user([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"])
