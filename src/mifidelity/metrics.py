@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, MI_ADHERENT, MI_NON_ADHERENT, PROBABILITY_COLUMNS
+from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, MI_ADHERENT, MI_NON_ADHERENT, PROBABILITY_COLUMNS,
+                                    is_true)
 
 
 @dataclass
@@ -101,13 +102,9 @@ def coach_volleys(coded: pd.DataFrame) -> pd.Series:
     """
     takes_floor = coded["role"] == "client"
     if "backchannel" in coded:
-        takes_floor &= ~coded["backchannel"].map(_is_true).astype(bool)
+        takes_floor &= ~coded["backchannel"].map(is_true).astype(bool)
     volley = takes_floor.cumsum()
     return volley[coded["role"] == "coach"]
-
-
-def _is_true(value) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def volley_codes(coded: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +123,7 @@ def volley_codes(coded: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "question": question,
         "reflection": reflection,
-        "giving_information": grouped["giving_information"].agg(lambda g: any(_is_true(v) for v in g)),
+        "giving_information": grouped["giving_information"].agg(lambda g: any(is_true(v) for v in g)),
     })
     if ADHERENCE_COLUMN in coded:
         for label in ADHERENCE_LABELS[1:]:

@@ -105,6 +105,18 @@ class UtteranceCoder(Protocol):
 BACKCHANNEL_COLUMN = "backchannel"
 
 
+def is_true(value) -> bool:
+    """A boolean cell, also as read back from a CSV (``"True"``)."""
+    return value is True or str(value).lower() == "true"
+
+
+def backchannel_flags(utterances: pd.DataFrame) -> list[bool]:
+    """Whether each row is a back-channel (all False when the table has no ``backchannel`` column)."""
+    if BACKCHANNEL_COLUMN not in utterances:
+        return [False] * len(utterances)
+    return [is_true(v) for v in utterances[BACKCHANNEL_COLUMN]]
+
+
 def code_backchannels(coded: pd.DataFrame) -> pd.DataFrame:
     """Back-channels (``backchannel`` rows: a short "mm-hmm" inside the other's turn) are never a behaviour.
 

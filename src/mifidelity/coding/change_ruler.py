@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from mifidelity.coding.base import BACKCHANNEL_COLUMN
+from mifidelity.coding.base import backchannel_flags
 
 DIMENSIONS = ("importance", "confidence", "readiness", "other")
 # How far to look, in utterances of the other speaker (back-channels not counted): a client often
@@ -164,8 +164,7 @@ def find_change_ruler(utterances: pd.DataFrame) -> ChangeRuler:
     """
     roles = [str(r) for r in utterances["role"]]
     texts = [normalise("" if t is None or t != t else t) for t in utterances["text"]]
-    backchannel = (list(utterances[BACKCHANNEL_COLUMN].map(_is_true)) if BACKCHANNEL_COLUMN in utterances
-                   else [False] * len(roles))
+    backchannel = backchannel_flags(utterances)
     turns = [i for i in range(len(roles)) if not backchannel[i]]
     questions: list[ScalingQuestion] = []
     answered_ruler = False  # a ruler has been answered: a later "why not a zero, on that scale" follows it up
@@ -236,10 +235,6 @@ def _dimension(text: str) -> str:
 def _is_follow_up(text: str, top: int) -> bool:
     """Asks why, or what it would take, about a point on the scale."""
     return bool(_FOLLOW_UP_CUE.search(text)) and bool(scale_numbers(text.split(), top) or _SCALE_REFERENCE.search(text))
-
-
-def _is_true(value) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def _plain_number(value: float | None) -> float | int | None:

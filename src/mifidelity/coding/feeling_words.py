@@ -40,7 +40,7 @@ from importlib import metadata, resources
 
 import pandas as pd
 
-from mifidelity.coding.base import BACKCHANNEL_COLUMN
+from mifidelity.coding.base import backchannel_flags
 
 EMOTIONS = ("anger", "fear", "sadness", "joy", "disgust", "surprise")
 # EmoLex marks some words only positive or negative ("stress", "tired", "calm"); after a form of
@@ -212,8 +212,7 @@ def find_feeling_words(utterances: pd.DataFrame) -> FeelingWords:
     """
     roles = [str(r) for r in utterances["role"]]
     texts = ["" if t is None or t != t else str(t) for t in utterances["text"]]
-    backchannel = (list(utterances[BACKCHANNEL_COLUMN].map(lambda v: v is True or str(v).lower() == "true"))
-                   if BACKCHANNEL_COLUMN in utterances else [False] * len(roles))
+    backchannel = backchannel_flags(utterances)
     reflection = list(utterances["reflection"]) if "reflection" in utterances else [None] * len(roles)
     feelings, negated = [], 0
     for i, role in enumerate(roles):

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT
+from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT, is_true
 
 # Adherence label -> filter code (MITI 4.2.1's adherence codes, coach rows).
 ADHERENCE_FILTER = {
@@ -51,11 +51,6 @@ TAG_LABELS = {code: tag for code, _, tag in CODE_FILTERS if tag}
 def utterance_rows(utterances: pd.DataFrame) -> list[dict]:
     """The coded-utterance table as one dict per utterance, NaN as ``None``."""
     return utterances.astype(object).where(utterances.notna(), None).to_dict(orient="records")
-
-
-def is_true(value) -> bool:
-    """A boolean cell, also as read back from a CSV (``"True"``)."""
-    return value is True or str(value).lower() == "true"
 
 
 def row_value(row: dict, key: str):
