@@ -115,7 +115,7 @@ def torch_threads(count: int | None = None):
 
 
 @functools.cache
-def _cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
     """bfloat16 halves encoder time on CPUs with AVX512-BF16/AMX and changes embeddings by <0.1%.
 
     Elsewhere bf16 would be emulated (slower), so stay in float32.

@@ -35,7 +35,7 @@ from mifidelity.coding.context import (
 )
 from mifidelity.coding.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi, load_corrections
 from mifidelity.coding.features import (
-    ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, _cpu_has_native_bf16, encoder_dir,
+    ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, encoder_dir,
     strip_asr, torch_threads,
 )
 from mifidelity.files import private_dir
@@ -90,7 +90,7 @@ def session_rows(data: pd.DataFrame) -> list[np.ndarray]:
 def bottom_states(texts: list[str], cache_dir: str | None) -> list[np.ndarray]:
     """Frozen-bottom states per utterance (float16), cached on disk by the texts' hash."""
     digest = hashlib.sha256("\x1e".join(texts).encode("utf-8"))
-    digest.update(f"L{BOTTOM_LAYERS}-{HEAD_TOKENS}-{TAIL_TOKENS}-{_cpu_has_native_bf16()}".encode())
+    digest.update(f"L{BOTTOM_LAYERS}-{HEAD_TOKENS}-{TAIL_TOKENS}-{cpu_has_native_bf16()}".encode())
     path = Path(cache_dir) / f"bottom-{digest.hexdigest()[:20]}.npz" if cache_dir else None
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as cached:
