@@ -21,7 +21,7 @@ import pytest
 from support.flows import FAST_CONFIG, require_working_scheduler, wait_for
 from support.media import SESSION1, clip
 from support.workers import (
-    PrefectOnLoopback, command_line, group_members, kill_host, processes_of_host, spawn, stop_group,
+    PrefectOnLoopback, command_line, group_members, kill_host, ledger_rows, processes_of_host, spawn, stop_group,
     write_tools_stuck_on_some_hosts,
 )
 
@@ -53,15 +53,7 @@ def machines(tmp_path_factory):
 
 
 def _row(out):
-    from mifidelity.service.ledger import Ledger, default_database_url
-
-    if not (out / ".ledger.sqlite").exists():
-        return None
-    ledger = Ledger(default_database_url(out))
-    try:
-        rows = ledger.all()
-    finally:
-        ledger.close()
+    rows = ledger_rows(out)
     return rows[0] if rows else None
 
 

@@ -10,7 +10,6 @@ had started, which made the test depend on how busy the machine was.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 from support import ROOT
 from support.flows import FAST_CONFIG, wait_for
 from support.media import SESSION1, SESSION2, clip
+from support.workers import ledger_rows, write_wrapped_tools
 
 pytestmark = pytest.mark.slow
 
@@ -108,29 +108,13 @@ def test_two_workers_process_two_recordings_in_parallel(tmp_path):
 
 def _both_in(out: Path, status: str):
     """The two ledger rows once both have STATUS, else None."""
-    from mifidelity.service.ledger import Ledger, default_database_url
-
-    if not (out / ".ledger.sqlite").exists():
-        return None
-    ledger = Ledger(default_database_url(out))
-    try:
-        rows = ledger.all()
-    finally:
-        ledger.close()
+    rows = ledger_rows(out)
     return rows if len(rows) == 2 and all(r.status == status for r in rows) else None
 
 
 def _write_gated_tools(folder: Path, release: Path) -> None:
     """ffmpeg that waits until RELEASE exists (at most 10 minutes), and ffprobe beside it, as the pipeline expects."""
-    real_ffmpeg, real_ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
-    assert real_ffmpeg and real_ffprobe
-    (folder / "ffmpeg").write_text(
-        "#!/bin/sh\n"
-        f"for i in $(seq 3000); do [ -e '{release}' ] && break; sleep 0.2; done\n"
-        f'exec \'{real_ffmpeg}\' "$@"\n')
-    (folder / "ffprobe").write_text(f'#!/bin/sh\nexec \'{real_ffprobe}\' "$@"\n')
-    for tool in ("ffmpeg", "ffprobe"):
-        (folder / tool).chmod(0o755)
+    write_wrapped_tools(folder, f"for i in $(seq 3000); do [ -e '{release}' ] && break; sleep 0.2; done")
 
 
 def _healthy(httpx, port) -> bool:

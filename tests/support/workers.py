@@ -102,19 +102,35 @@ def kill_host(host: str) -> int:
     return len(killed)
 
 
-def write_tools_stuck_on_some_hosts(folder: Path) -> Path:
-    """ffmpeg that hangs on hosts named ``stuck-*`` and is the real one elsewhere; ffprobe beside it. Returns ffmpeg."""
+def write_wrapped_tools(folder: Path, before_ffmpeg: str) -> Path:
+    """An ffmpeg that runs the shell line ``before_ffmpeg`` and then the real one, with ffprobe beside it
+    (the pipeline expects both in one folder). Returns the ffmpeg."""
     real_ffmpeg, real_ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     assert real_ffmpeg and real_ffprobe
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ffmpeg").write_text(
-        "#!/bin/sh\n"
-        f'case "$MIFIDELITY_HOST" in {STUCK_PREFIX}*) exec sleep 600;; esac\n'
-        f'exec \'{real_ffmpeg}\' "$@"\n')
+    (folder / "ffmpeg").write_text(f"#!/bin/sh\n{before_ffmpeg}\nexec '{real_ffmpeg}' \"$@\"\n")
     (folder / "ffprobe").write_text(f'#!/bin/sh\nexec \'{real_ffprobe}\' "$@"\n')
     for tool in ("ffmpeg", "ffprobe"):
         (folder / tool).chmod(0o755)
     return folder / "ffmpeg"
+
+
+def write_tools_stuck_on_some_hosts(folder: Path) -> Path:
+    """ffmpeg that hangs on hosts named ``stuck-*`` and is the real one elsewhere; ffprobe beside it. Returns ffmpeg."""
+    return write_wrapped_tools(folder, f'case "$MIFIDELITY_HOST" in {STUCK_PREFIX}*) exec sleep 600;; esac')
+
+
+def ledger_rows(out: Path) -> list:
+    """The rows of OUT's SQLite ledger; [] before a watcher has made it."""
+    from mifidelity.service.ledger import Ledger, default_database_url
+
+    if not (out / ".ledger.sqlite").exists():
+        return []
+    ledger = Ledger(default_database_url(out))
+    try:
+        return ledger.all()
+    finally:
+        ledger.close()
 
 
 class PrefectOnLoopback:
