@@ -15,27 +15,15 @@ import pytest
 
 from support.flows import FAST_CONFIG, require_working_scheduler, wait_for
 from support.media import SESSION1, SESSION2, clip
-from support.workers import PrefectOnLoopback, command_line, processes_of_host
+from support.workers import PrefectOnLoopback, command_line, ledger_rows, processes_of_host
 
 pytestmark = pytest.mark.slow
 
 RECORDINGS = 16
 
 
-def _rows(out):
-    from mifidelity.service.ledger import Ledger, default_database_url
-
-    if not (out / ".ledger.sqlite").exists():
-        return []
-    ledger = Ledger(default_database_url(out))
-    try:
-        return ledger.all()
-    finally:
-        ledger.close()
-
-
 def _held_by(out, host, other_than=()):
-    return next((r for r in _rows(out) if r.status == "processing" and (r.claimed_by or "").startswith(f"{host}:")
+    return next((r for r in ledger_rows(out) if r.status == "processing" and (r.claimed_by or "").startswith(f"{host}:")
                  and r.sha256 not in other_than), None)
 
 
@@ -72,11 +60,11 @@ def test_sixteen_recordings_two_workers_two_faults_each_processed_once(tmp_path)
         prefect.worker("machine-b")  # ... and Restart=on-failure starts it again
 
         def all_done():
-            rows = _rows(out)
+            rows = ledger_rows(out)
             return len(rows) == RECORDINGS and all(r.status in ("done", "failed") for r in rows) and rows
 
         rows = wait_for(all_done, timeout=900, step=2)
-        assert rows, ([(r.source_path, r.status) for r in _rows(out)], prefect.logs())
+        assert rows, ([(r.source_path, r.status) for r in ledger_rows(out)], prefect.logs())
         assert {r.source_path: r.status for r in rows} == {name: "done" for name in names}
         assert {r.session_id for r in rows} == {f"week {i:02d}" for i in range(RECORDINGS)}
         assert sorted(p.parent.name for p in out.glob("*/session.json")) == sorted(r.session_id for r in rows)
