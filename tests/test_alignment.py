@@ -1,6 +1,6 @@
 import pytest
 
-from mifidelity.alignment import assign_speakers, speaker_at, words_to_utterances
+from mifidelity.alignment import align, speaker_at
 from mifidelity.types import SpeakerTurn, Utterance, Word
 from support.dialogue import needs_tts
 
@@ -13,7 +13,8 @@ def w(start, end, text="x"):
 
 def test_word_belongs_to_speaker_at_its_midpoint():
     # Starts in A's turn but its midpoint (2.6) is in B's.
-    assert assign_speakers([w(1.9, 3.3)], TURNS) == ["B"]
+    [utterance] = align([w(1.9, 3.3)], TURNS).utterances
+    assert utterance.speaker == "B"
 
 
 def test_word_in_gap_goes_to_nearest_turn():
@@ -24,13 +25,14 @@ def test_word_in_gap_goes_to_nearest_turn():
 
 
 def test_no_turns_gives_one_default_speaker():
-    assert assign_speakers([w(0, 1), w(1, 2)], []) == ["SPEAKER_00", "SPEAKER_00"]
+    utterances = align([w(0, 1, "a"), w(1, 2, "b"), w(5, 6, "c")], []).utterances
+    assert [(u.speaker, u.text) for u in utterances] == [("SPEAKER_00", "a b"), ("SPEAKER_00", "c")]
 
 
 def test_utterances_split_at_speaker_change_and_long_pause():
     words = [w(0.0, 0.5, "hello"), w(0.6, 1.0, "there"), w(2.6, 3.0, "hi"), w(5.2, 5.6, "so"),
              w(7.0, 7.4, "anyway")]
-    utterances = words_to_utterances(words, TURNS, max_pause=1.0)
+    utterances = align(words, TURNS, max_pause=1.0).utterances
     assert [(u.speaker, u.text) for u in utterances] == [
         ("A", "hello there"), ("B", "hi"), ("A", "so"), ("A", "anyway")]
     assert utterances[0].start == 0.0 and utterances[0].end == 1.0
@@ -51,14 +53,15 @@ def test_no_word_lost_or_repeated():
         turns.append(SpeakerTurn(s, e, rng.choice("AB")))
         s = e + rng.uniform(0, 1)
     rng.shuffle(words)
-    utterances = words_to_utterances(words, turns)
+    utterances = align(words, turns).utterances
     joined = " ".join(u.text for u in utterances).split()
     assert joined == [f"w{i}" for i in range(500)]
     assert all(a.start <= b.start for a, b in zip(utterances, utterances[1:]))
 
 
 def test_empty_input():
-    assert words_to_utterances([], TURNS) == []
+    assert align([], TURNS).utterances == []
+    assert align([], []).utterances == []
 
 
 # -- back-channels and overlap (issue 18) -------------------------------------------------------------------
@@ -228,8 +231,9 @@ def test_real_backchannels_no_longer_split_the_turn_they_land_in(tmp_path):
                    for row in truth.itertuples() if row.end - row.start >= 2.0)
 
     plain, run = [], []   # the pre-issue-18 grouping: runs of the speaker at each word's midpoint
-    for word, speaker in zip(sorted(words, key=lambda w: w.start), assign_speakers(sorted(words, key=lambda w: w.start),
-                                                                                   turns)):
+    ordered = sorted(turns, key=lambda t: t.start)
+    for word in sorted(words, key=lambda w: w.start):
+        speaker = speaker_at(word.midpoint, ordered)
         if run and (speaker != run[-1][1] or word.start - run[-1][0].end > 1.0):
             plain.append(Utterance(run[0][0].start, run[-1][0].end, run[0][1], ""))
             run = []

@@ -95,13 +95,6 @@ def speaker_at(time: float, turns: Sequence[SpeakerTurn], starts: Sequence[float
     return before.speaker if time - before.end <= after.start - time else after.speaker
 
 
-def assign_speakers(words: Sequence[Word], turns: Sequence[SpeakerTurn]) -> list[str]:
-    """One speaker label per word (by the word's midpoint)."""
-    ordered = sorted(turns, key=lambda t: t.start)
-    starts = [t.start for t in ordered]
-    return [speaker_at(w.midpoint, ordered, starts) for w in words]
-
-
 @dataclass
 class _Island:
     """A short stretch of one speaker inside another's uninterrupted talk."""
@@ -360,13 +353,6 @@ def _covered_seconds(words: Sequence[Word]) -> float:
             total += word.end - start
         reach = max(reach, word.end)
     return total
-
-
-def words_to_utterances(
-    words: Sequence[Word], turns: Sequence[SpeakerTurn], max_pause: float = 1.0
-) -> list[Utterance]:
-    """The utterances of :func:`align` (for callers that need nothing else)."""
-    return align(words, turns, max_pause).utterances
 
 
 def attribution_note(alignment: Alignment) -> str | None:

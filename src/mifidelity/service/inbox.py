@@ -87,16 +87,6 @@ def scan(inbox: str | Path) -> list[Candidate]:
     return sorted(found, key=lambda c: c.relative)
 
 
-def quiet_for(path: str | Path, now: float | None = None) -> float:
-    """Seconds since the file's content or metadata last changed (mtime and ctime, not following links).
-
-    ctime cannot be set by copy tools, so a copy that preserves an old mtime
-    still counts as changing while it is written.
-    """
-    info = os.lstat(path)
-    return (now or time.time()) - max(info.st_mtime, info.st_ctime)
-
-
 def is_stable(candidate: Candidate, stable_seconds: float, now: float | None = None) -> bool:
     """True when the file has not changed (size, mtime, ctime) for ``stable_seconds``."""
     try:
