@@ -14,7 +14,7 @@ Each model runs in its own process, with the pipeline's settings from
 timestamps; openai-whisper fp32, greedy, word timestamps), one recording after another.
 Reported per model: model load seconds, transcribe seconds (load excluded), x real time
 (audio seconds / transcribe seconds), WER pooled over all recordings (jiwer, after
-``mifidelity.pipeline_accuracy.normalise_words``) and per recording, peak RSS of the process, and
+``mifidelity.training.pipeline_accuracy.normalise_words``) and per recording, peak RSS of the process, and
 the 1-minute load average before/after (on a shared machine a load above the core count
 means the model got less than the whole CPU).
 """
@@ -100,7 +100,7 @@ def measure(engine: str, model: str, audio: list[Path]) -> dict:
 def score(result: dict, audio: list[Path]) -> dict:
     import jiwer
 
-    from mifidelity.pipeline_accuracy import normalise_words
+    from mifidelity.training.pipeline_accuracy import normalise_words
 
     refs = [normalise_words(reference_text(p)) for p in audio]
     hyps = [normalise_words(f["hypothesis"]) or "<empty>" for f in result["files"]]

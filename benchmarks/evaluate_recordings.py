@@ -34,8 +34,9 @@ from mifidelity.audio import find_recordings
 from mifidelity.coding import get_coder
 from mifidelity.config import CodingConfig
 from mifidelity.metrics import compute_metrics, expected_metrics
-from mifidelity.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap, diarization_error_rate,
-                                          read_rttm, role_time_accuracy, word_error_rate)
+from mifidelity.training.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap,
+                                                   diarization_error_rate, read_rttm, role_time_accuracy,
+                                                   word_error_rate)
 from mifidelity.types import SpeakerTurn
 
 

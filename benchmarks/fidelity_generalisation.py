@@ -1,6 +1,6 @@
 """Does the session estimate hold beyond the collection it learnt from? Held-out groups, not held-out rows.
 
-Runs every validation scheme of :mod:`mifidelity.coding.training.fidelity` (the session model
+Runs every validation scheme of :mod:`mifidelity.training.fidelity` (the session model
 refitted in each split, nothing of the held-out group seen in training):
 
 - ``pooled``: 5-fold by group over AnnoMI + HLQC (a video transcribed twice is one group), repeated;
@@ -20,7 +20,7 @@ Usage::
         [--report docs/fidelity-generalisation.md] [--write] [--plot docs/fidelity_reliability.png]
 
 (``--coder-oof``: out-of-fold AnnoMI coder probabilities from
-``python -m mifidelity.coding.training.evaluate --save-probabilities``; every option of the
+``python -m mifidelity.training.evaluate --save-probabilities``; every option of the
 training command is accepted.)
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mifidelity.coding.training.fidelity import main  # noqa: E402
+from mifidelity.training.fidelity import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """Does the session verdict hold on recordings? AnnoMI transcripts rendered to speech, held out of training.
 
 1. Picks held-out AnnoMI dev transcripts (``--low`` low-quality and ``--high`` high-quality,
-   seeded) and fits the session-fidelity models (:mod:`mifidelity.coding.training.fidelity`) on the
+   seeded) and fits the session-fidelity models (:mod:`mifidelity.training.fidelity`) on the
    *other* transcripts only, from out-of-fold codes (``--coder-oof``).
 2. Renders each held-out transcript to speech (Piper coach, flite client, mono; the renderer of
    ``benchmarks/sessions.py``) and runs the real ``mifidelity process`` on them.
@@ -14,7 +14,7 @@ Usage::
         --work /tmp/fidelity-rec [--annomi ../shared/data/annomi] [--low 5] [--high 10]
 
 ``--adherence-oof``: the out-of-fold adherence probabilities that
-``mifidelity.coding.training.fidelity --adherence-oof`` caches (computed here, five fine-tunings,
+``mifidelity.training.fidelity --adherence-oof`` caches (computed here, five fine-tunings,
 and written there if the file does not exist).
 
 Nothing from the corpus is written into the repository; renders are cached in ``--work``.
@@ -38,12 +38,12 @@ import sessions as bench_sessions  # noqa: E402  (the benchmark renderer)
 
 from mifidelity.coding import get_coder  # noqa: E402
 from mifidelity.config import CodingConfig  # noqa: E402
-from mifidelity.coding.training.data import load_annomi  # noqa: E402
 from mifidelity.fidelity import FidelityModel  # noqa: E402
-from mifidelity.coding.training.fidelity import SEED, fit_artifact, load_rows  # noqa: E402
-from mifidelity.coding.training.hlqc import DEFAULT_HLQC_DIR  # noqa: E402
 from mifidelity.metrics import compute_metrics  # noqa: E402
 from mifidelity.session import code_utterances  # noqa: E402
+from mifidelity.training.data import load_annomi  # noqa: E402
+from mifidelity.training.fidelity import SEED, fit_artifact, load_rows  # noqa: E402
+from mifidelity.training.hlqc import DEFAULT_HLQC_DIR  # noqa: E402
 
 
 def held_out_ids(data: pd.DataFrame, n_low: int, n_high: int, seed: int = SEED) -> list[int]:

@@ -2,7 +2,7 @@
 
 For every AnnoMI transcript (both text versions: as written, "clean", and lower-cased without
 punctuation, "asr") the pipeline's coded table is built from **out-of-fold** coder probabilities
-(each transcript coded by a model that never saw it: ``python -m mifidelity.coding.training.evaluate
+(each transcript coded by a model that never saw it: ``python -m mifidelity.training.evaluate
 --save-probabilities OOF.npz``), its intervals are computed (:func:`mifidelity.report.intervals.bootstrap_intervals`),
 and the experts' value of each metric (:func:`mifidelity.metrics.compute_metrics` on the experts'
 majority codes) is checked against them. Printed per metric and version: sessions, how many intervals
@@ -102,8 +102,8 @@ def legacy_intervals(utterances: pd.DataFrame, rounds: int = BOOTSTRAP_ROUNDS, s
 
 def load_sessions(annomi: str, coder_oof: str) -> tuple[list[dict], pd.DataFrame]:
     """One entry per transcript and version: its coded table, the experts' and the coder's metrics."""
-    from mifidelity.coding.training.data import load_annomi
-    from mifidelity.coding.training.fidelity import coded_table, coder_probabilities
+    from mifidelity.training.data import load_annomi
+    from mifidelity.training.fidelity import coded_table, coder_probabilities
 
     data = load_annomi(annomi)
     probabilities = coder_probabilities(coder_oof, data)
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default="../shared/data/annomi", help="AnnoMI folder (AnnoMI-full.dev.csv)")
     parser.add_argument("--coder-oof", required=True, metavar="NPZ",
-                        help="out-of-fold coder probabilities (mifidelity.coding.training.evaluate --save-probabilities)")
+                        help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities)")
     parser.add_argument("--rounds", type=int, default=BOOTSTRAP_ROUNDS, help="bootstrap rounds (default %(default)s)")
     parser.add_argument("--target", type=float, default=0.95,
                         help="coverage the calibration must reach on training transcripts (default %(default)s)")

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from mifidelity.pipeline_accuracy import diarization_error_rate, read_rttm, role_time_accuracy, word_error_rate
 from mifidelity.metrics import compute_metrics
+from mifidelity.training.pipeline_accuracy import diarization_error_rate, read_rttm, role_time_accuracy, word_error_rate
 from mifidelity.types import SpeakerTurn
 
 STAGE_LINE = re.compile(r":\s+(\w+)\s+(\d+)%\s+[\d.]+ s\s*$")

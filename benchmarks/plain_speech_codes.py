@@ -11,7 +11,7 @@ after (the shipped coder, cues weighed in):
    right (Persuade and Confront count as one: "MI-non-adherent"), each utterance coded on its own
    and after a client turn.
 2. ``annomi``: AnnoMI out-of-fold (the coder's probabilities saved by ``python -m
-   mifidelity.coding.training.evaluate --save-probabilities``, row-aligned with ``load_annomi``):
+   mifidelity.training.evaluate --save-probabilities``, row-aligned with ``load_annomi``):
    the cues applied on top, macro-F1 of main behaviour / question / reflection against the
    experts, clean text and lower-cased without punctuation.
 3. ``gold``: mi-forum's human-coded counsellor sentences (``mi-gold.dev.csv``): adherence macro-F1
@@ -91,11 +91,11 @@ def test_set_section(before, after, path: Path) -> None:
 def annomi_section(annomi: str, oof: str) -> None:
     from mifidelity.coding.base import LABELS
     from mifidelity.coding.plain_speech import CUES, adjust_behaviour, detect_all
-    from mifidelity.coding.training.data import load_annomi
-    from mifidelity.coding.training.fidelity import coder_probabilities
-    from mifidelity.coding.training.scores import (confusion, counts_from_labels, hard_labels, session_agreement,
+    from mifidelity.training.data import load_annomi
+    from mifidelity.training.fidelity import coder_probabilities
+    from mifidelity.training.scores import (confusion, counts_from_labels, hard_labels, session_agreement,
                                                    session_metric_table, task_scores)
-    from mifidelity.coding.training.train import version_texts
+    from mifidelity.training.train import version_texts
 
     data = load_annomi(annomi)
     saved = coder_probabilities(oof, data)
@@ -144,7 +144,7 @@ def annomi_section(annomi: str, oof: str) -> None:
 def adherence_scores(coder, texts: list[str], labels: np.ndarray, scored: tuple) -> tuple[float, dict]:
     """Macro-F1 of the whole coder's adherence over ``scored`` labels, each text coded alone as a coach turn."""
     from mifidelity.coding.base import ADHERENCE_LABELS
-    from mifidelity.coding.training.adherence import macro_f1
+    from mifidelity.training.adherence import macro_f1
 
     predicted = np.array([ADHERENCE_LABELS.index(coder.code(["coach"], [t]).at[0, "adherence"]) for t in texts])
     return macro_f1(labels, predicted, scored)
@@ -152,8 +152,8 @@ def adherence_scores(coder, texts: list[str], labels: np.ndarray, scored: tuple)
 
 def gold_section(before, after, forum: str) -> None:
     from mifidelity.coding.features import strip_asr
-    from mifidelity.coding.training.adherence import GOLD_SCORED
-    from mifidelity.coding.training.adherence_data import load_gold
+    from mifidelity.training.adherence import GOLD_SCORED
+    from mifidelity.training.adherence_data import load_gold
 
     gold = load_gold(forum)
     print(f"\n## mi-gold ({len(gold)} counsellor sentences), adherence macro-F1 over {', '.join(GOLD_SCORED)}; "
@@ -167,8 +167,8 @@ def gold_section(before, after, forum: str) -> None:
 
 def spoken_section(before, after) -> None:
     from mifidelity.coding.base import ADHERENCE_LABELS
-    from mifidelity.coding.training.adherence import macro_f1, spoken_test_session
-    from mifidelity.coding.training.adherence_data import SPOKEN_TEST, load_spoken
+    from mifidelity.training.adherence import macro_f1, spoken_test_session
+    from mifidelity.training.adherence_data import SPOKEN_TEST, load_spoken
 
     test = load_spoken(SPOKEN_TEST)
     print(f"\n## Spoken adherence test ({len(test)} coach utterances, each after its client turn), macro-F1, 7 codes")
@@ -186,7 +186,7 @@ def spoken_section(before, after) -> None:
 
 def speed_section(before, after, annomi: str, repeats: int = 5) -> None:
     from mifidelity.coding.plain_speech import adjust_adherence, adjust_behaviour, detect_all
-    from mifidelity.coding.training.data import load_annomi
+    from mifidelity.training.data import load_annomi
 
     data = load_annomi(annomi)
     sizes = data.groupby("transcript_id").size()

@@ -65,7 +65,7 @@ def _clean_text(text: str) -> str:
 
 def annomi_transcripts(annomi_dir: Path) -> dict[int, list[ms.Turn]]:
     """Every dev transcript as make_samples turns, majority-vote codes (the coder's own loader)."""
-    from mifidelity.coding.training.data import load_annomi
+    from mifidelity.training.data import load_annomi
 
     table = load_annomi(annomi_dir)
     transcripts: dict[int, list[ms.Turn]] = {}

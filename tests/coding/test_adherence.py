@@ -33,7 +33,7 @@ def coder() -> AdherenceCoder:
 
 
 def test_examples_are_not_training_sentences():
-    from mifidelity.coding.training.adherence_data import SPOKEN_TRAIN
+    from mifidelity.training.adherence_data import SPOKEN_TRAIN
 
     training = set(pd.read_csv(SPOKEN_TRAIN)["text"].str.lower())
     assert not training & {t.lower() for t in CLEAR_EXAMPLES.values()}

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from mifidelity.metrics import compute_metrics
-from mifidelity.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap, role_time_accuracy,
-                                          word_error_rate)
+from mifidelity.training.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap,
+                                                   role_time_accuracy, word_error_rate)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_audio"

@@ -18,7 +18,7 @@ import sys
 import pandas as pd
 import pytest
 
-from mifidelity.pipeline_accuracy import role_time_accuracy
+from mifidelity.training.pipeline_accuracy import role_time_accuracy
 from support import ROOT
 from support.dialogue import needs_tts, render_dialogue, render_voice
 

@@ -192,7 +192,7 @@ def test_utterance_rows_are_cached_per_corrections_object_and_output_folder(tmp_
 
 def test_export_neutralises_formula_cells_and_training_reads_them_back(fresh_app, tmp_path):
     """Utterance text that starts with = + - @ is shown as text by a spreadsheet, and read back as said (issue 27)."""
-    from mifidelity.coding.training.data import load_corrections
+    from mifidelity.training.data import load_corrections
 
     out = fresh_app.portal.library.out_dir
     hostile = fidelity_session("b-first", 0.72, coach="Coach B")

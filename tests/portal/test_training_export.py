@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.training.data import TASKS, load_corrections
-from mifidelity.coding.training.train import label_matrix
+from mifidelity.training.data import TASKS, load_corrections
+from mifidelity.training.train import label_matrix
 from mifidelity.portal.corrections import write_training_csv
 
 from portal.helpers import Browser
@@ -58,7 +58,7 @@ def test_a_file_that_is_not_an_export_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_the_evaluation_reports_the_coders_agreement_with_the_corrections(exported):
-    from mifidelity.coding.training.scores import correction_agreement
+    from mifidelity.training.scores import correction_agreement
 
     table = correction_agreement(load_corrections(exported))
     assert set(table["code"]) == {"question", "giving_information", "reflection"}

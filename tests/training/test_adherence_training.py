@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mifidelity.coding.adherence import ADHERENCE_LABELS, AdherenceModel
-from mifidelity.coding.training.adherence import (
+from mifidelity.training.adherence import (
     FrozenStates, TuningSettings, fine_tune, predict, training_examples,
 )
-from mifidelity.coding.training.adherence_data import ExampleSet
+from mifidelity.training.adherence_data import ExampleSet
 
 TEXTS = {
     "affirm": ["You kept at it all week, that took real effort.", "You've been so determined about this."],

@@ -9,7 +9,7 @@ from mifidelity.coding.base import CODE_COLUMNS
 
 def test_expert_agreement_scores_each_expert_and_the_coder_against_the_others():
     pytest.importorskip("sklearn")
-    from mifidelity.coding.training.scores import expert_agreement
+    from mifidelity.training.scores import expert_agreement
 
     # One transcript, four client utterances, three annotators; annotator "c" disagrees on utterance 3.
     votes = {"a": ["change", "sustain", "neutral", "neutral"],
@@ -35,7 +35,7 @@ def test_expert_agreement_scores_each_expert_and_the_coder_against_the_others():
 
 def test_out_of_fold_probabilities_are_saved_row_aligned_without_text(tmp_path):
     pytest.importorskip("sklearn")
-    from mifidelity.coding.training.evaluate import save_probabilities
+    from mifidelity.training.evaluate import save_probabilities
 
     data = pd.DataFrame({"transcript_id": [3, 3, 5], "utterance_id": [0, 1, 0], "text": ["a", "b", "c"]})
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])

@@ -1,9 +1,9 @@
-"""Fitting the session estimates (mifidelity.coding.training.fidelity): sign-constrained and text models."""
+"""Fitting the session estimates (mifidelity.training.fidelity): sign-constrained and text models."""
 
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.training.fidelity import fit_logistic, fit_text, predict_logistic, text_log_odds
+from mifidelity.training.fidelity import fit_logistic, fit_text, predict_logistic, text_log_odds
 
 
 def test_fit_logistic_drops_features_against_their_construct():

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from pyannote.core import Annotation, Segment
 
-from mifidelity.pipeline_accuracy import diarization_error_rate, normalise_words, role_time_accuracy, word_error_rate
+from mifidelity.training.pipeline_accuracy import diarization_error_rate, normalise_words, role_time_accuracy, word_error_rate
 from mifidelity.types import SpeakerTurn
 
 
@@ -32,7 +32,7 @@ def test_der_is_label_permutation_invariant():
 
 
 def test_codes_by_overlap_and_code_agreement():
-    from mifidelity.pipeline_accuracy import code_agreement, codes_by_overlap
+    from mifidelity.training.pipeline_accuracy import code_agreement, codes_by_overlap
 
     truth = pd.DataFrame({
         "start": [0.0, 3.0, 6.0], "end": [3.0, 6.0, 9.0], "role": ["coach", "client", "coach"],

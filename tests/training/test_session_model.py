@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.coding.training.fidelity import (
+from mifidelity.metrics import coach_volleys
+from mifidelity.training.fidelity import (
     fit_logistic, parameter_variance, session_rows, session_weights, splits,
 )
-from mifidelity.coding.training.hlqc import GROUP_OFFSET, load_hlqc
-from mifidelity.coding.training.session_data import RatedSession, truncated
-from mifidelity.metrics import coach_volleys
+from mifidelity.training.hlqc import GROUP_OFFSET, load_hlqc
+from mifidelity.training.session_data import RatedSession, truncated
 
 COLUMNS = ["role", "text", "main_behaviour", "question", "reflection", "giving_information", "adherence", "client_talk"]
 
@@ -116,10 +116,10 @@ def _rated(name, collection, group, high, rng, version="asr", topic="unknown"):
 
 @pytest.mark.slow
 def test_held_out_validation_runs_end_to_end_and_separates_what_is_separable():
-    from mifidelity.coding.training.fidelity import (
+    from mifidelity.training.fidelity import (
         choose_evidence_k, cross_validate, fit_artifact, with_evidence,
     )
-    from mifidelity.coding.training.fidelity_report import summary_table
+    from mifidelity.training.fidelity_report import summary_table
     from mifidelity.fidelity import FidelityModel
 
     rng = np.random.default_rng(3)

@@ -15,7 +15,7 @@ import torch
 from mifidelity.audio import load_recording
 from mifidelity.config import AsrConfig
 from mifidelity.errors import MifidelityError
-from mifidelity.pipeline_accuracy import word_error_rate
+from mifidelity.training.pipeline_accuracy import word_error_rate
 from mifidelity.transcription import get_transcriber
 from mifidelity.transcription import models as asr_models
 from mifidelity.transcription.convert import (

@@ -1,7 +1,7 @@
 """Utterance coding (MITI 4.2.1 behaviour codes): the trained coder and a keyword fallback.
 
 Production code only; how the trained coders and the session-fidelity model are fitted
-and cross-validated lives in :mod:`mifidelity.coding.training`.
+and cross-validated lives in :mod:`mifidelity.training`.
 """
 
 from __future__ import annotations

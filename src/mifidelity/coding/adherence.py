@@ -10,7 +10,7 @@ are kept as shipped and whose top layers were fine-tuned for this task, mean-poo
 softmax layer. The artifact holds only the fine-tuned layers and the softmax layer (float16
 arrays and a JSON string, no pickle); the lower layers come from the package. See
 ``docs/model-card-adherence.md`` for data, scores and limits, and
-:mod:`mifidelity.coding.training.adherence` for how the artifact is made.
+:mod:`mifidelity.training.adherence` for how the artifact is made.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class AdherenceCoder:
     Parameters
     ----------
     model_path:
-        An artifact written by ``python -m mifidelity.coding.training.adherence train``;
+        An artifact written by ``python -m mifidelity.training.adherence train``;
         ``None`` uses the bundled one.
 
     Notes

@@ -4,7 +4,7 @@ The context coder (:mod:`mifidelity.coding.context`) runs layer 6 and its heads 
 chunk holds its target utterances plus two utterances of context before and one after; this
 module decides the chunks and builds, for each, which word piece may attend to which (masks),
 how a key relates to the query's utterance (relation ids) and how word pieces pool into
-utterances. Training (:mod:`mifidelity.coding.training.train`) and coding share it.
+utterances. Training (:mod:`mifidelity.training.train`) and coding share it.
 """
 
 from __future__ import annotations

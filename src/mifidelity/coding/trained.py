@@ -56,7 +56,7 @@ class TrainedCoder:
     Parameters
     ----------
     model_path:
-        An artifact written by ``python -m mifidelity.coding.training.train``; ``None`` uses
+        An artifact written by ``python -m mifidelity.training.train``; ``None`` uses
         the one bundled with the package.
 
     Notes

@@ -318,7 +318,7 @@ def write_training_csv(store: PortalStore, out_dir: str | Path, path: str | Path
     writer = csv.DictWriter(buffer, fieldnames=TRAINING_COLUMNS, lineterminator="\n")
     writer.writeheader()
     # utterance text and comments can start like a formula: shown as text in a spreadsheet, read back as
-    # written by coding.training.data.load_corrections
+    # written by mifidelity.training.data.load_corrections
     writer.writerows({key: spreadsheet_safe(value) for key, value in row.items()} for row in rows)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,11 +2,11 @@
 
 Usage (from the repository root)::
 
-    python -m mifidelity.coding.training.adherence train    [--forum DIR] [--annomi DIR]
-    python -m mifidelity.coding.training.adherence evaluate [--forum DIR] [--annomi DIR] [--folds 5]
+    python -m mifidelity.training.adherence train    [--forum DIR] [--annomi DIR]
+    python -m mifidelity.training.adherence evaluate [--forum DIR] [--annomi DIR] [--folds 5]
 
 The training examples (mi-forum gold and silver, AnnoMI, our own spoken examples):
-:mod:`mifidelity.coding.training.adherence_data`. Every example is used twice, as written
+:mod:`mifidelity.training.adherence_data`. Every example is used twice, as written
 and as :func:`~mifidelity.coding.features.strip_asr` gives it.
 
 The bundled all-MiniLM-L6-v2 keeps its lower layers; the top :data:`TUNED_LAYERS` layers
@@ -37,10 +37,10 @@ from mifidelity.coding.adherence import (
     ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool,
 )
 from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, strip_asr, torch_threads, word_piece_ids
-from mifidelity.coding.training.adherence_data import (
+from mifidelity.training.adherence_data import (
     DEFAULT_FORUM_DIR, SPOKEN_TEST, VERSIONS, ExampleSet, Sources, all_training_sets, load_sources,
 )
-from mifidelity.coding.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR
+from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR
 
 logger = logging.getLogger(__name__)
 

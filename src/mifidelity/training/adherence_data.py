@@ -6,7 +6,7 @@ options, plain information/questions/reflections; public domain), and our own sp
 examples in ``training_data/spoken_adherence_train.csv``. Every example is used twice: as
 written and as a speech recogniser without punctuation would give it (:func:`strip_asr`).
 ``training_data/spoken_adherence_test.csv`` is never trained on. Fine-tuning and evaluation:
-:mod:`mifidelity.coding.training.adherence`.
+:mod:`mifidelity.training.adherence`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.coding.features import strip_asr
-from mifidelity.coding.training.data import FULL_CSV, load_annomi
+from mifidelity.training.data import FULL_CSV, load_annomi
 
 DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
 TRAINING_DATA = Path(__file__).resolve().parent / "training_data"

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m mifidelity.coding.training.evaluate --data ../shared/data/annomi
+    python -m mifidelity.training.evaluate --data ../shared/data/annomi
 
 5-fold cross-validation grouped by transcript (a session never appears in both
 training and test folds). Every fold is scored twice: on the transcripts as
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import LABELS
-from mifidelity.coding.training.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, load_corrections
-from mifidelity.coding.training.scores import (
+from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, load_corrections
+from mifidelity.training.scores import (
     SCORED_TASKS, SESSION_METRICS, confusion, correction_agreement, counts_from_labels, counts_from_probabilities,
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
 )
-from mifidelity.coding.training.train import (
+from mifidelity.training.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
 )
 
@@ -100,7 +100,7 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
     Parameters
     ----------
     prepared:
-        :func:`mifidelity.coding.training.train.prepare` output (frozen-bottom states and cues per version).
+        :func:`mifidelity.training.train.prepare` output (frozen-bottom states and cues per version).
     extra_train:
         Rows added to every training fold and never scored (accepted portal corrections).
 

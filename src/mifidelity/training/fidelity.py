@@ -1,7 +1,7 @@
 """Train and validate the session estimates of :mod:`mifidelity.fidelity` on two rated collections.
 
 The estimates learn from sessions that an expert labelled high or low MI quality, coded by the
-pipeline's own coders (:mod:`mifidelity.coding.training.session_data`): AnnoMI (coded out of fold,
+pipeline's own coders (:mod:`mifidelity.training.session_data`): AnnoMI (coded out of fold,
 as written and as ASR-style text) and HLQC (another collection, ASR-style, coded as
 ``mifidelity code`` does). A model that holds only on the collection it learnt from says little,
 so it is validated by holding out whole groups:
@@ -24,7 +24,7 @@ out-of-fold predictions of full and truncated sessions.
 
 Usage::
 
-    python -m mifidelity.coding.training.fidelity --coder-oof OOF.npz [--annomi DIR] [--hlqc DIR] \
+    python -m mifidelity.training.fidelity --coder-oof OOF.npz [--annomi DIR] [--hlqc DIR] \
         [--adherence-oof NPZ] [--repeats 5] [--write] [--plot docs/fidelity_reliability.png]
 """
 
@@ -38,17 +38,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.training.data import DEFAULT_DATA_DIR
-from mifidelity.coding.training.hlqc import DEFAULT_HLQC_DIR
-from mifidelity.coding.training.session_data import (
-    VERSIONS, RatedSession, annomi_sessions, coded_table, coder_probabilities, hlqc_sessions, truncated,
-)
 from mifidelity.fidelity import (
     ARTIFACT, CONSTRUCTS, EVIDENCE_FEATURE, GLOBAL_NAMES, QUALITY, TEXT_FEATURE, TEXT_NGRAMS, coach_document,
     evidence_volleys, predictive_probability, session_features,
 )
-from mifidelity.coding.training.fidelity_report import plot_reliability, reliability_table, rq_agreement, summary_table
 from mifidelity.metrics import compute_metrics
+from mifidelity.training.data import DEFAULT_DATA_DIR
+from mifidelity.training.fidelity_report import plot_reliability, reliability_table, rq_agreement, summary_table
+from mifidelity.training.hlqc import DEFAULT_HLQC_DIR
+from mifidelity.training.session_data import (
+    VERSIONS, RatedSession, annomi_sessions, coded_table, coder_probabilities, hlqc_sessions, truncated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default=DEFAULT_DATA_DIR, help="AnnoMI folder (default %(default)s)")
     parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, help="HLQC folder (default %(default)s)")
-    parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (coding.training.evaluate --save-probabilities)")
+    parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities)")
     parser.add_argument("--adherence-oof", default=None, help="out-of-fold AnnoMI adherence probabilities (.npz); default: the shipped coder's")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="repeats of the pooled 5-fold validation")
     parser.add_argument("--design", choices=DESIGNS, default="stacked")

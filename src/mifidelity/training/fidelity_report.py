@@ -1,4 +1,4 @@
-"""Tables and plots of the session model's held-out validation (:mod:`mifidelity.coding.training.fidelity`)."""
+"""Tables and plots of the session model's held-out validation (:mod:`mifidelity.training.fidelity`)."""
 
 from __future__ import annotations
 
@@ -126,8 +126,8 @@ def rq_agreement(rows: pd.DataFrame, annomi: str | Path) -> str:
     """Spearman of the session R:Q (pipeline codes) against the R:Q from AnnoMI's expert codes, per text version."""
     from scipy.stats import spearmanr
 
-    from mifidelity.coding.training.data import load_annomi
-    from mifidelity.coding.training.session_data import coded_table
+    from mifidelity.training.data import load_annomi
+    from mifidelity.training.session_data import coded_table
     from mifidelity.metrics import compute_metrics
 
     data = load_annomi(annomi)

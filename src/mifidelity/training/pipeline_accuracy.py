@@ -3,7 +3,7 @@
 Word error rate (jiwer), diarisation error rate (pyannote.metrics), the
 share of speech time given to the right role, and how well the coder's codes
 on a pipeline transcript agree with reference codes. (The coder's own
-cross-validation on AnnoMI is :mod:`mifidelity.coding.training.evaluate`.)
+cross-validation on AnnoMI is :mod:`mifidelity.training.evaluate`.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Scoring the coder against experts: macro-F1 per task, confusion, session metrics, expert agreement.
 
-Shared by the cross-validation command (:mod:`mifidelity.coding.training.evaluate`), the
+Shared by the cross-validation command (:mod:`mifidelity.training.evaluate`), the
 adherence and session-model training, and the tests. Never looks at utterance text except to
 re-code an accepted correction (:func:`correction_agreement`).
 """
@@ -12,8 +12,8 @@ import pandas as pd
 
 from mifidelity.coding.base import LABELS
 from mifidelity.coding.model import joint_behaviour
-from mifidelity.coding.training.data import TASKS, majority_vote
-from mifidelity.coding.training.train import task_rows
+from mifidelity.training.data import TASKS, majority_vote
+from mifidelity.training.train import task_rows
 
 SCORED_TASKS = ("main_behaviour", "question", "reflection", "client_talk", "giving_information")
 SESSION_METRICS = ("R:Q", "%CR", "%OQ", "%CT")
@@ -158,14 +158,14 @@ def expert_agreement(annotators: pd.DataFrame, data: pd.DataFrame, predicted: di
     """One expert and the coder against the majority of the other experts, where several coded a transcript.
 
     For every annotator of a multiply-annotated transcript, the reference is the majority vote of
-    the *other* annotators (ties as in :func:`~mifidelity.coding.training.data.majority_vote`). "expert"
+    the *other* annotators (ties as in :func:`~mifidelity.training.data.majority_vote`). "expert"
     scores the held-out annotator against it and "coder" scores the coder's labels against the
     same references; both are macro-F1 over all (utterance, held-out annotator) pairs.
 
     Parameters
     ----------
     annotators:
-        :func:`~mifidelity.coding.training.data.annotator_tables` output.
+        :func:`~mifidelity.training.data.annotator_tables` output.
     data:
         The corpus rows (``transcript_id``, ``utterance_id``) that ``predicted`` is aligned with.
     predicted:

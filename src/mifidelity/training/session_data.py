@@ -3,7 +3,7 @@
 Two collections carry an expert's high / low MI-quality label per session:
 
 - **AnnoMI** (``../shared/data/annomi``, public domain): 103 transcripts of MI demonstrations. Its
-  behaviour codes come from the coder *out of fold* (``coding.training.evaluate --save-probabilities``:
+  behaviour codes come from the coder *out of fold* (``training.evaluate --save-probabilities``:
   each transcript coded by a model that never saw it), in two text versions: as written ("clean")
   and lower-cased without punctuation ("asr"). Its adherence codes come from the shipped adherence
   coder, or out of fold when ``--adherence-oof`` names a file of them.
@@ -27,8 +27,8 @@ from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
 from mifidelity.coding.features import strip_asr
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.coding.plain_speech import adjust_adherence, adjust_behaviour, detect_all
-from mifidelity.coding.training.data import FULL_CSV, load_annomi
 from mifidelity.metrics import coach_volleys
+from mifidelity.training.data import FULL_CSV, load_annomi
 
 VERSIONS = ("clean", "asr")
 TASKS = tuple(LABELS)
@@ -128,7 +128,7 @@ def annomi_sessions(annomi_dir: str | Path, coder_oof: str | Path,
 
 def hlqc_sessions(hlqc_dir: str | Path, cache_dir: str | Path | None = None) -> list[RatedSession]:
     """HLQC sessions coded by the shipped coders, as ``mifidelity code`` does."""
-    from mifidelity.coding.training.hlqc import DEFAULT_CACHE, coded_hlqc, load_hlqc
+    from mifidelity.training.hlqc import DEFAULT_CACHE, coded_hlqc, load_hlqc
 
     meta = load_hlqc(hlqc_dir)
     coded = coded_hlqc(hlqc_dir, cache_dir if cache_dir is not None else DEFAULT_CACHE)

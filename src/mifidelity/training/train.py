@@ -1,9 +1,8 @@
 """Train the context coder on AnnoMI and write the artifact.
 
-Usage (from the repository root)::
+Usage (``--out`` defaults to the artifact the shipped coder loads, ``coding/artifacts/minilm-context.npz``)::
 
-    python -m mifidelity.coding.training.train --data ../shared/data/annomi \
-        --out src/mifidelity/coding/artifacts/minilm-context.npz
+    python -m mifidelity.training.train --data ../shared/data/annomi
 
 ``--extra-corrections corrections.csv`` (repeatable) adds the supervisor-accepted corrections that
 `mifidelity corrections export` writes; evaluate with the same flag to see their effect.
@@ -33,18 +32,19 @@ from mifidelity.coding.chunks import NEXT_TOKENS, PREV_TOKENS, make_chunks
 from mifidelity.coding.context import (
     BOTTOM_LAYERS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
 )
-from mifidelity.coding.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi, load_corrections
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, encoder_dir,
     strip_asr, torch_threads,
 )
+from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.files import private_dir
+from mifidelity.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi, load_corrections
 
 logger = logging.getLogger(__name__)
 
 SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
-DEFAULT_OUT = "src/mifidelity/coding/artifacts/minilm-context.npz"
+DEFAULT_OUT = str(DEFAULT_ARTIFACT)  # the artifact the shipped coder loads, wherever the package is installed
 VERSIONS = ("clean", "asr")
 MODEL_VERSION = "5"
 
@@ -146,7 +146,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     Parameters
     ----------
     data:
-        Labelled utterances (:func:`~mifidelity.coding.training.data.load_annomi`).
+        Labelled utterances (:func:`~mifidelity.training.data.load_annomi`).
     prepared:
         :func:`prepare` output.
     train_index:
