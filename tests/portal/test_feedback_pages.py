@@ -56,7 +56,7 @@ def test_the_review_page_shows_the_words_the_turns_around_them_and_who_flagged_w
     boss.login("boss")
     assert coach.post("/sessions/a-first/utterances/3/feedback",
                       {"proposal": "adherence=none", "comment": "only a question"}).status_code == 303
-    made = fresh_app.portal.corrections.for_session("a-first")[0]
+    made = fresh_app.state.portal.corrections.for_session("a-first")[0]
     text = visible_text(boss.get("/corrections").text)
     for words in ("You have already made a start by coming here.",  # the turn before
                   "What would you like us to look at first?",  # the flagged one
@@ -87,7 +87,7 @@ def test_a_flag_is_confirmed_marked_on_its_row_and_the_coach_later_sees_the_deci
     assert 'id="feedback-sent"' not in coach.get("/sessions/a-first/").text  # confirmed once, not on every visit
     assert 'id="feedback-sent"' not in boss.get(location).text  # and only to the coach who sent it
 
-    correction = fresh_app.portal.corrections.for_session("a-first")[0].id
+    correction = fresh_app.state.portal.corrections.for_session("a-first")[0].id
     boss.post(f"/corrections/{correction}/decision", {"decision": "reject", "back": "/corrections"})
     later = coach.get("/sessions/a-first/").text
     assert "rejected" in visible_text(_row(later, 3))
@@ -123,7 +123,7 @@ def test_a_coach_without_sessions_gets_their_page_too(fresh_app):
     from mifidelity.portal.accounts import Accounts
     from mifidelity.portal.tables import Role
 
-    Accounts(fresh_app.portal.store).add("Coach C", Role.COACH, "coach-c-password")
+    Accounts(fresh_app.state.portal.store).add("Coach C", Role.COACH, "coach-c-password")
     newcomer = Browser(fresh_app)
     assert newcomer.login("Coach C", "coach-c-password").status_code == 303
     page = newcomer.get("/")

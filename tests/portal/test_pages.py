@@ -27,7 +27,7 @@ def test_the_static_report_is_left_as_it_was(portal_out, browsers):
 
 
 def test_a_report_view_builds_the_portal_bar_once(fresh_app, monkeypatch):
-    portal = fresh_app.portal
+    portal = fresh_app.state.portal
     calls = []
     real_bar = portal._bar
     monkeypatch.setattr(portal, "_bar", lambda user: calls.append(user) or real_bar(user))

@@ -59,11 +59,11 @@ def test_password_change_and_removal_log_the_account_out(fresh_app):
     from mifidelity.portal.security import PortalSettings
 
     # `users passwd` / `users remove` run in another process: the portal sees them at its next recheck.
-    fresh_app.portal.web_sessions.settings = PortalSettings(recheck_seconds=0.2)
+    fresh_app.state.portal.web_sessions.settings = PortalSettings(recheck_seconds=0.2)
     coach, boss = Browser(fresh_app), Browser(fresh_app)
     coach.login("Coach A")
     boss.login("boss")
-    accounts = Accounts(fresh_app.portal.store)
+    accounts = Accounts(fresh_app.state.portal.store)
     accounts.set_password("Coach A", "a-brand-new-password")
     accounts.remove("boss")
     time.sleep(0.25)
@@ -74,7 +74,7 @@ def test_password_change_and_removal_log_the_account_out(fresh_app):
 def test_idle_sessions_expire(fresh_app):
     browser = Browser(fresh_app)
     browser.login("Coach B")
-    sessions = fresh_app.portal.web_sessions
+    sessions = fresh_app.state.portal.web_sessions
     sessions.clock = lambda: utcnow() + timedelta(minutes=sessions.settings.idle_minutes + 1)
     assert browser.get("/").status_code == 303
 
@@ -112,7 +112,7 @@ def test_posts_without_the_sessions_csrf_token_are_refused(fresh_app, path, data
         # the right token, but sent from another site, or as JSON
         assert browser.post(path, data, headers={"origin": "https://evil.example"}).status_code in (403, 404)
         assert browser.client.post(path, json={**data, "csrf_token": browser.csrf}).status_code in (403, 404)
-    corrections = fresh_app.portal.corrections.for_session("a-first")
+    corrections = fresh_app.state.portal.corrections.for_session("a-first")
     assert [(c.id, c.status.value) for c in corrections] == [(1, "open")]  # nothing forged got through
     assert coach.get("/").status_code == 200 and boss.get("/").status_code == 200  # still logged in
 
@@ -127,7 +127,7 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(fresh_app)
     response = browser.login("Coach A")  # the right password, past the throttle
     assert response.status_code == 429 and SESSION_COOKIE not in browser.client.cookies
     assert Browser(fresh_app).login("Coach B").status_code == 303  # other accounts still log in
-    throttle = fresh_app.portal.throttle
+    throttle = fresh_app.state.portal.throttle
     throttle.clock = lambda: utcnow() + timedelta(minutes=throttle.settings.throttle_minutes + 1)
     assert browser.login("Coach A").status_code == 303  # the window has passed
 
@@ -136,14 +136,14 @@ def test_wrong_passwords_from_one_address_do_not_lock_the_coach_out_elsewhere(fr
     """Knowing a coach's name must not let anyone keep that coach out (issue 27, bug 2)."""
     attacker = Browser(fresh_app, address="203.0.113.66")
     for _ in range(3):  # keep it up for a while: every try is refused, nothing is checked
-        for _ in range(fresh_app.portal.settings.max_failures_per_account + 2):
+        for _ in range(fresh_app.state.portal.settings.max_failures_per_account + 2):
             attacker.login("Coach A", "wrong-password!")
         assert attacker.login("Coach A").status_code == 429  # the attacker's address is locked for that name
     assert Browser(fresh_app, address="198.51.100.7").login("Coach A").status_code == 303  # the coach is not
 
 
 def test_a_guess_spread_over_many_addresses_locks_the_account(fresh_app):
-    settings = fresh_app.portal.settings
+    settings = fresh_app.state.portal.settings
     per_address = settings.max_failures_per_account - 1
     for i in range(-(-settings.max_failures_per_account_everywhere // per_address)):
         for _ in range(per_address):
@@ -153,7 +153,7 @@ def test_a_guess_spread_over_many_addresses_locks_the_account(fresh_app):
 
 def test_many_failures_from_one_address_lock_that_address(fresh_app):
     browser = Browser(fresh_app)
-    limit = fresh_app.portal.settings.max_failures_per_address
+    limit = fresh_app.state.portal.settings.max_failures_per_address
     for i in range(limit):
         assert browser.login(f"guess-{i}", "whatever-password").status_code == 401
     assert browser.login("boss").status_code == 429
@@ -215,7 +215,7 @@ def test_traversal_attempts_get_nothing(browsers, path):
 
 
 def test_a_symlinked_report_is_not_followed(fresh_app, tmp_path):
-    out = fresh_app.portal.library.out_dir
+    out = fresh_app.state.portal.library.out_dir
     outside = tmp_path / "stolen.html"
     outside.write_text("<html><body>stolen secrets</body></html>")
     report = out / "b-first" / "report.html"
@@ -263,7 +263,7 @@ def folder_state(out: Path) -> dict:
 
 
 def test_no_transcript_text_in_logs_and_no_writes_into_session_folders(fresh_app, caplog):
-    out = fresh_app.portal.library.out_dir
+    out = fresh_app.state.portal.library.out_dir
     before = folder_state(out)
     caplog.set_level(logging.DEBUG)
     coach, boss = Browser(fresh_app), Browser(fresh_app)
@@ -295,8 +295,8 @@ def _add_session(app, session_id: str, coach: str, source: str) -> None:
 
     session = coded_session([("coach", "What brings you here?", "open")], session_id=session_id, coach=coach)
     session.source = source
-    write_session(session, app.portal.library.out_dir)
-    app.portal.library._scanned_at = -float("inf")  # rescan now
+    write_session(session, app.state.portal.library.out_dir)
+    app.state.portal.library._scanned_at = -float("inf")  # rescan now
 
 
 def test_a_symlinked_recording_is_not_followed(fresh_app, tmp_path):
@@ -393,7 +393,7 @@ def _parallel_logins(app, monkeypatch, password: str, count: int) -> tuple[list[
 
 def test_parallel_wrong_passwords_cannot_get_past_the_throttle(fresh_app, monkeypatch):
     statuses, checked = _parallel_logins(fresh_app, monkeypatch, "wrong-password!", 15)
-    limit = fresh_app.portal.settings.max_failures_per_account
+    limit = fresh_app.state.portal.settings.max_failures_per_account
     assert sorted(statuses) == [401] * limit + [429] * (15 - limit)
     assert len(checked) == limit  # only as many passwords were tried as the throttle allows
     assert Browser(fresh_app).login("Coach A").status_code == 429  # from that address the right one is refused too
@@ -426,7 +426,7 @@ def test_the_player_finds_a_watched_recording_in_the_archive(fresh_app, tmp_path
     archived = silent_wav(archive / "w1.wav")
     (archive / "w2.wav").symlink_to(tmp_path / "secret.txt")
     (tmp_path / "secret.txt").write_text("stolen secrets")
-    ledger = fresh_app.portal.store.ledger
+    ledger = fresh_app.state.portal.store.ledger
     for session_id in ("w1", "w2"):
         name = f"Coach A/{session_id}.wav"
         entry = ledger.register(session_id * 4, name, "Coach A", [session_id])

@@ -78,7 +78,7 @@ def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(fresh_app):
                         headers={"X-Forwarded-For": "203.0.113.9"})
     cookie = next(line for line in answer.split("\r\n") if line.lower().startswith("set-cookie:"))
     assert "secure" not in cookie.lower() and "strict-transport-security" not in answer.lower()
-    events = [e for e in fresh_app.portal.audit.events() if e.action == Action.LOGIN_FAILED]
+    events = [e for e in fresh_app.state.portal.audit.events() if e.action == Action.LOGIN_FAILED]
     assert [e.address for e in events] == ["127.0.0.1"]  # the peer, not what the header claims
 
 

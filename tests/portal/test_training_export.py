@@ -25,7 +25,7 @@ def exported(fresh_app, tmp_path):
         boss.post(f"/corrections/{correction_id}/decision", {"decision": "accept"})
     boss.post("/corrections/4/decision", {"decision": "reject"})
     path = tmp_path / "corrections.csv"
-    summary = write_training_csv(fresh_app.portal.store, fresh_app.portal.library.out_dir, path)
+    summary = write_training_csv(fresh_app.state.portal.store, fresh_app.state.portal.library.out_dir, path)
     assert (summary.rows, summary.corrections) == (3, 4)
     return path
 

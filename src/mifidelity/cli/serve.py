@@ -36,7 +36,7 @@ def serve(
         app = create_app(out, settings)
     except MifidelityError as exc:
         fail(str(exc))
-    if not app.portal.accounts.all():
+    if not app.state.portal.accounts.all():
         print("note: no accounts yet; add one with `mifidelity users add NAME --out OUT --role supervisor`",
               file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

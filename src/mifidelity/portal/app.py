@@ -1,10 +1,12 @@
-"""The portal's ASGI application: routes, and the checks every request passes through.
+"""The portal's ASGI application: what a request needs (:class:`Portal`), and the checks every request passes through.
 
-:func:`create_app` wires the modules together; each handler reads the request, asks the library
-and the store, and renders. Blocking work (the database, files, scrypt) runs in Starlette's thread
-pool. Rules that a route must not forget live in one place here:
+:func:`create_app` wires the modules together and keeps the :class:`Portal` on ``app.state.portal``;
+the handlers (:mod:`mifidelity.portal.routes`) read the request, ask the portal, and render. Blocking
+work (the database, files, scrypt) runs in Starlette's thread pool. Rules that a route must not
+forget live in one place here:
 
 - :meth:`Portal.user` -- no valid web session: the login page (303), whatever was asked;
+- :meth:`Portal.supervisor` -- a supervisor's page asked by anyone else answers 404;
 - :meth:`Portal.form` -- every POST: urlencoded, at most 64 kB, same origin, right CSRF token;
 - :meth:`Portal.session` -- a session this user may not see answers 404, as one that does not exist.
 """
@@ -19,11 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mifidelity.config import PipelineConfig
 from mifidelity.portal.accounts import Accounts
@@ -34,6 +34,7 @@ from mifidelity.portal.feedback_pages import FeedbackPages
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile, open_recording, recording_stat
 from mifidelity.portal.overview import Overviews
 from mifidelity.portal.pages import PageCache, Refused, html_response, prepare_report, render
+from mifidelity.portal.routes import ROUTES, http_error
 from mifidelity.portal.security import (
     CSRF_FIELD, LOGIN_CSRF_COOKIE, SESSION_COOKIE, LoginThrottle, PortalSettings, SecurityHeaders, WebSession,
     WebSessions, new_token, tokens_match,
@@ -91,6 +92,13 @@ class Portal(FeedbackPages):
         if found is None:
             raise Refused(RedirectResponse("/login", status_code=303))
         return found
+
+    def supervisor(self, request: Request) -> WebSession:
+        """The signed-in supervisor; anyone else signed in is answered 404, as for a page that does not exist."""
+        user = self.user(request)
+        if not user.account.is_supervisor:
+            raise Refused(self.not_found(user))
+        return user
 
     async def form(self, request: Request, expected_token: str | None) -> dict[str, str]:
         """The POSTed fields, once the request is shown to come from our own form (else 403)."""
@@ -227,9 +235,19 @@ class Portal(FeedbackPages):
         return RecordingResponse(path, info)
 
 
+class PortalApp(Starlette):
+    """The portal's Starlette application, with :class:`~mifidelity.portal.security.SecurityHeaders` outside
+    everything else, so that error pages (500 included) carry the headers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settings: PortalSettings | None = None,
                store: PortalStore | None = None):
     """The portal over the output folder ``out_dir`` as an ASGI application (run it with uvicorn).
+
+    The :class:`Portal` it serves is ``app.state.portal``.
 
     Parameters
     ----------
@@ -242,96 +260,6 @@ def create_app(out_dir: str | Path, config: PipelineConfig | None = None, settin
     store:
         An open store (tests); by default the one of ``out_dir`` and ``config``.
     """
-    portal = Portal(out_dir, store or PortalStore.for_out(out_dir, config), settings or PortalSettings())
-
-    def route(path: str, methods: list[str]):
-        def wrap(handler):
-            async def endpoint(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except Refused as refused:
-                    return refused.response
-            return Route(path, endpoint, methods=methods)
-        return wrap
-
-    def thread(fn, *args):
-        return run_in_threadpool(fn, *args)
-
-    def visible(request: Request) -> tuple[WebSession, SessionFolder]:
-        user = portal.user(request)
-        return user, portal.session(user, request.path_params["session_id"])
-
-    @route("/login", ["GET"])
-    async def login_get(request):
-        if await thread(portal.web_sessions.lookup, request.cookies.get(SESSION_COOKIE)) is not None:
-            return RedirectResponse("/", status_code=303)
-        return portal.login_page(request)
-
-    @route("/login", ["POST"])
-    async def login_post(request):
-        fields = await portal.form(request, request.cookies.get(LOGIN_CSRF_COOKIE))
-        return await thread(portal.login, request, fields)
-
-    @route("/logout", ["POST"])
-    async def logout(request):
-        user = await thread(portal.user, request)
-        await portal.form(request, user.csrf_token)
-        return await thread(portal.logout, request, user)
-
-    # One trip to the thread pool per GET: the checks and the page together.
-    @route("/", ["GET"])
-    async def overview(request):
-        return await thread(lambda: portal.overview(portal.user(request)))
-
-    @route("/sessions.csv", ["GET"])
-    async def sessions_csv(request):
-        return await thread(lambda: portal.sessions_csv(portal.user(request)))
-
-    @route("/sessions/{session_id}/", ["GET"])
-    async def report(request):
-        return await thread(lambda: portal.report(request, *visible(request)))
-
-    @route("/sessions/{session_id}/recording", ["GET"])
-    async def recording(request):
-        return await thread(lambda: portal.recording(request, *visible(request)))
-
-    @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["GET"])
-    async def feedback_get(request):
-        return await thread(lambda: portal.feedback_page(*visible(request), request.path_params["index"]))
-
-    @route("/sessions/{session_id}/utterances/{index:int}/feedback", ["POST"])
-    async def feedback_post(request):
-        user, session = await thread(visible, request)
-        fields = await portal.form(request, user.csrf_token)
-        return await thread(portal.propose, request, user, session, request.path_params["index"], fields)
-
-    @route("/corrections", ["GET"])
-    async def review(request):
-        def page():
-            user = portal.user(request)
-            return portal.review(user) if user.account.is_supervisor else portal.not_found(user)
-        return await thread(page)
-
-    @route("/corrections/{correction_id:int}/decision", ["POST"])
-    async def decide(request):
-        user = await thread(portal.user, request)
-        if not user.account.is_supervisor:
-            return portal.not_found(user)
-        fields = await portal.form(request, user.csrf_token)
-        return await thread(portal.decide, request, user, request.path_params["correction_id"], fields)
-
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        # Unknown paths and wrong methods: anonymous visitors go to the login page, as for everything else.
-        user = await thread(portal.web_sessions.lookup, request.cookies.get(SESSION_COOKIE))
-        if user is None:
-            return RedirectResponse("/login", status_code=303)
-        if exc.status_code == 405:
-            return portal.message("Not allowed", "This page cannot be used that way.", 405, user)
-        return portal.not_found(user)
-
-    routes = [login_get, login_post, logout, overview, sessions_csv, report, recording, feedback_get, feedback_post,
-              review, decide]
-    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
-    wrapped = SecurityHeaders(app)
-    wrapped.portal = portal  # for tests and the CLI
-    return wrapped
+    app = PortalApp(routes=ROUTES, exception_handlers={404: http_error, 405: http_error})
+    app.state.portal = Portal(out_dir, store or PortalStore.for_out(out_dir, config), settings or PortalSettings())
+    return app
