@@ -4,6 +4,8 @@ import running down the floors, and a runtime that needs nothing from training o
 import ast
 import importlib.metadata
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -40,6 +42,23 @@ TRAINING = "mifidelity.training"
 # A distribution whose import name is not its own name with "-" as "_" (test_train_extra_import_names_are_right
 # checks every name against the installed distribution's files).
 IMPORT_NAMES = {"scikit-learn": "sklearn", "pyyaml": "yaml"}
+# The CLI in a Python where the modules named in argv[1] cannot be imported (as without the train extra).
+WITHOUT = """
+import sys
+blocked, tried = tuple(sys.argv[1].split(",")), []
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in blocked):
+            tried.append(name)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Missing())
+from mifidelity.cli import main
+sys.argv = ["mifidelity", *sys.argv[2:]]
+try:
+    main()
+finally:
+    print("imports of missing modules:", tried, file=sys.stderr)
+"""
 
 
 def modules() -> dict[str, Path]:
@@ -207,3 +226,14 @@ def test_the_runtime_needs_nothing_from_training_or_the_train_extra():
              if name != TRAINING and not name.startswith(TRAINING + ".")
              and (bad := needs_training(name, path.read_text(encoding="utf-8"), path.name == "__init__.py", forbidden))}
     assert found == {}, "training code and its packages stay in mifidelity.training"
+
+
+@pytest.mark.slow
+def test_a_transcript_is_coded_without_training_and_its_extra(tmp_path):
+    missing = ",".join([TRAINING, *train_extra_imports().values()])
+    truth = ROOT / "sample_audio" / "session1_alcohol.truth.csv"
+    result = subprocess.run([sys.executable, "-c", WITHOUT, missing, "code", str(truth), "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imports of missing modules: []" in result.stderr
+    assert (tmp_path / truth.stem / "report.html").exists() and (tmp_path / truth.stem / "session.json").exists()
