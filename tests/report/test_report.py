@@ -251,44 +251,6 @@ def test_code_command_writes_an_escaped_overview(coded_out):
     assert (coded_out / "sessions.csv").is_file()
 
 
-def test_player_follows_the_recording_when_the_inbox_archives_it(tmp_path, session):
-    from mifidelity.report.session_facts import repoint_player
-
-    inbox, folder = tmp_path / "inbox", tmp_path / "out" / "s1"
-    audio = inbox / "alice" / 'week "1" & more.wav'
-    audio.parent.mkdir(parents=True)
-    audio.write_bytes(b"RIFF0000WAVE")
-    folder.mkdir(parents=True)
-    session.source = str(audio)
-    report = folder / "report.html"
-    report.write_text(render_session_report(session, report_dir=folder), encoding="utf-8")
-    archived = inbox / "archive" / "alice" / audio.name
-    archived.parent.mkdir(parents=True)
-    audio.rename(archived)
-    before = report.read_text(encoding="utf-8")
-
-    assert repoint_player(report, archived)
-    after = report.read_text(encoding="utf-8")
-    [src] = re.findall(r'<audio id="player"[^>]*src="([^"]*)"', after)
-    assert src == "../../inbox/archive/alice/week%20%221%22%20%26%20more.wav"
-    assert (folder / src.replace("%20", " ").replace("%22", '"').replace("%26", "&")).resolve() == archived.resolve()
-    # Nothing but the player's URL changed; the report stays private.
-    assert after.replace(src, "") == before.replace("../../inbox/alice/week%20%221%22%20%26%20more.wav", "")
-    assert report.stat().st_mode & 0o077 == 0
-    assert not repoint_player(report, archived)  # already there
-    assert not repoint_player(tmp_path / "missing" / "report.html", archived)
-
-
-def test_report_without_player_is_not_given_one(tmp_path, session):
-    from mifidelity.report.session_facts import repoint_player
-
-    report = tmp_path / "report.html"
-    report.write_text(render_session_report(session, report_dir=tmp_path), encoding="utf-8")
-    before = report.read_bytes()
-    assert not repoint_player(report, tmp_path / "anything.wav")
-    assert report.read_bytes() == before
-
-
 # ----------------------------------------------------------------------------------------------- trends over dates
 
 def test_trend_plots_place_sessions_by_their_date_so_a_months_gap_shows(tmp_path):

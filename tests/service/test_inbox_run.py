@@ -318,29 +318,50 @@ def test_session_ids_come_from_the_file_name():
 
 
 def test_archived_original_keeps_its_report_player(folders):
-    """The static report.html plays the original from INBOX/archive/ after the move, as the portal does."""
+    """The static report.html plays the original from INBOX/archive/ after the move, as the portal does: the
+    report is written again from the session's files (outputs.reading), not edited."""
     import re
 
-    from mifidelity.report import render_session_report
+    from mifidelity.outputs import write_session
     from support.reports import coded_session
 
     inbox, out = folders
     config = _config()
     _drop(inbox / "ana" / "week 2.wav")
 
-    class WritesReport(FakeProcessing):
+    class WritesSession(FakeProcessing):
         def process(self, path: Path, entry) -> str:
-            folder = Path(super().process(path, entry))
-            session = coded_session([("coach", "What brings you here today?", "open"), ("client", "My drinking.", "neutral")])
-            session.source = str(path)
-            (folder / "report.html").write_text(render_session_report(session, report_dir=folder), encoding="utf-8")
-            return str(folder)
+            rows = [("coach", "What brings you here today?", "open"), ("client", "My drinking.", "neutral")]
+            return str(write_session(coded_session(rows, session_id=entry.session_id, source=str(path)), self.out))
 
-    _run(inbox, out, config, WritesReport(inbox, out, config))
+    _run(inbox, out, config, WritesSession(inbox, out, config))
     html = (out / "week 2" / "report.html").read_text(encoding="utf-8")
     [src] = re.findall(r'<audio id="player"[^>]*src="([^"]*)"', html)
     assert src == "../../inbox/archive/ana/week%202.wav"
     assert (out / "week 2" / "../../inbox/archive/ana/week 2.wav").resolve() == (inbox / "archive" / "ana" / "week 2.wav").resolve()
+    assert (inbox / "archive" / "ana" / "week 2.wav").read_bytes() == b"audio of week 2.wav"
+
+
+def test_a_report_that_cannot_be_written_again_leaves_the_archive_as_it_is(folders, caplog):
+    """The session's table is missing (formats without csv): the original is archived all the same and the
+    run says why the report still points at the inbox."""
+    from mifidelity.outputs import write_session
+    from support.reports import coded_session
+
+    inbox, out = folders
+    config = _config()
+    _drop(inbox / "ana" / "week 3.wav")
+
+    class WritesReportOnly(FakeProcessing):
+        def process(self, path: Path, entry) -> str:
+            session = coded_session([("coach", "How are you?", "open")], session_id=entry.session_id, source=str(path))
+            return str(write_session(session, self.out, formats=["json", "html"]))
+
+    report = _run(inbox, out, config, WritesReportOnly(inbox, out, config))
+    assert report["processed"] == ["ana/week 3.wav"] and (inbox / "archive" / "ana" / "week 3.wav").is_file()
+    assert "could not write the report of ana/week 3.wav again" in caplog.text and "FileNotFoundError" in caplog.text
+    [entry] = _entries(out)
+    assert (entry.status, entry.moved_to) == (Status.DONE, "archive/ana/week 3.wav")
 
 
 class RunsFor:

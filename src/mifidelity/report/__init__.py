@@ -20,13 +20,17 @@ __all__ = ["render_session_report", "SessionReport", "build_session_report", "co
            "static_script"]
 
 
-def render_session_report(session: CodedSession, report_dir: str | Path | None = None) -> str:
+def render_session_report(session: CodedSession, report_dir: str | Path | None = None,
+                          recording: str | Path | None = None) -> str:
     """The self-contained report.html of one session.
 
     ``report_dir`` is the folder the report will live in (``OUT/<session_id>``);
     when given, the audio player refers to the original recording by a path
-    relative to it, otherwise by an absolute ``file:`` URL.
+    relative to it, otherwise by an absolute ``file:`` URL. ``recording`` is
+    where the original is when it has moved from the session's source (the
+    inbox archives it); by default it is found from the source.
     """
     script = static_script("report.js")
     return environment().get_template("session.html.j2").render(
-        csp=content_security_policy(script), script=script, report=build_session_report(session, report_dir))
+        csp=content_security_policy(script), script=script,
+        report=build_session_report(session, report_dir, recording))

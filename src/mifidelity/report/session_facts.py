@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from markupsafe import escape
-
 from mifidelity.audio import AUDIO_EXTENSIONS
-from mifidelity.files import write_private_atomic
-
-# The player element as templates/session.html.j2 writes it; group 2 is its (escaped) URL.
-_PLAYER_SRC = re.compile(r'(<audio id="player" [^>]*?\bsrc=")([^"]*)(")')
 
 
 def session_date(session) -> tuple[datetime, str]:
@@ -104,27 +97,6 @@ def recording_url(recording: Path | None, report_dir: Path | None) -> str | None
         except ValueError:  # another drive on Windows
             pass
     return recording.as_uri()
-
-
-def repoint_player(report_html: str | Path, recording: str | Path) -> bool:
-    """Point a written report's audio player at the recording's new place.
-
-    The inbox moves an original to ``INBOX/archive/`` once its session is written, so the
-    player of the static report.html would refer to a file that is gone. Only the player's
-    URL changes, in place and atomically. Returns whether the report changed. A missing
-    report, or one without a player because the recording was unreachable, is left as it is.
-    """
-    report_html = Path(report_html)
-    try:
-        html = report_html.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    url = recording_url(Path(recording), report_html.parent)
-    changed, found = _PLAYER_SRC.subn(lambda m: f"{m.group(1)}{escape(url)}{m.group(3)}", html, count=1)
-    if not found or changed == html:
-        return False
-    write_private_atomic(report_html, changed)
-    return True
 
 
 def roles_text(session) -> str | None:

@@ -90,11 +90,14 @@ class SessionReport:
     generated: str  # when this report was made, "YYYY-MM-DD HH:MM"
 
 
-def build_session_report(session: CodedSession, report_dir: str | Path | None = None) -> SessionReport:
+def build_session_report(session: CodedSession, report_dir: str | Path | None = None,
+                         recording: str | Path | None = None) -> SessionReport:
     """Gather what the report of ``session`` shows.
 
     ``report_dir`` is the folder the report will live in; the audio player's URL is
-    relative to it when given, else an absolute ``file:`` URL.
+    relative to it when given, else an absolute ``file:`` URL. ``recording`` is where
+    the original recording is when it has moved from ``session.source`` (the inbox
+    archives it); by default :func:`~mifidelity.report.session_facts.find_recording` finds it.
     """
     assessment = assess(session.metrics)
     frame = session.utterances
@@ -147,7 +150,8 @@ def build_session_report(session: CodedSession, report_dir: str | Path | None = 
         date_basis=DATE_BASIS_WORDS[basis],
         duration=duration,
         duration_text=clock(duration) if duration else "unknown",
-        audio_url=recording_url(find_recording(session.source), Path(report_dir) if report_dir else None),
+        audio_url=recording_url(Path(recording) if recording is not None else find_recording(session.source),
+                                Path(report_dir) if report_dir else None),
         coder_text=f"{coder.engine} coder, {coder.model}" if coder else "coder not recorded",
         generated=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"),
     )

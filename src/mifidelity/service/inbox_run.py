@@ -3,8 +3,11 @@
 A run scans the inbox, registers each finished copy in the ledger (keyed by the
 SHA-256 of its content), hands queued recordings to ``submit`` with bounded
 concurrency, and moves each original to ``INBOX/archive/`` or ``INBOX/failed/``
-(with ``<name>.error.txt``). While recordings are being processed the run keeps
-rescanning, so new drops are registered; it ends when nothing is left to do.
+(with ``<name>.error.txt``). The report of an archived original is written again
+from the session's files with the archive as its recording's place
+(:func:`mifidelity.outputs.reading.rewrite_report`), so its player keeps playing
+it. While recordings are being processed the run keeps rescanning, so new drops
+are registered; it ends when nothing is left to do.
 
 Every claim the run holds is renewed by a :class:`~mifidelity.service.claims.ClaimKeeper`
 while its recording is processed, and each rescan takes back claims whose
@@ -34,8 +37,7 @@ from mifidelity.audio import file_sha256
 from mifidelity.config import PipelineConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
-from mifidelity.outputs.writers import WRITERS
-from mifidelity.report.session_facts import repoint_player
+from mifidelity.outputs.reading import rewrite_report
 from mifidelity.service.inbox import (
     ARCHIVE, FAILED, NOTE_SUFFIX, Candidate, content_hint, error_text, is_stable, move_original, refusal_reason, scan,
     unchanged, write_note,
@@ -258,7 +260,11 @@ class InboxRun:
         self.ledger.record_drop(c.relative, sha, DropOutcome.ARCHIVED, self._rel(moved))
         folder = self.ledger.get(sha).output_folder
         if folder:  # the static report's player follows the original to the archive
-            repoint_player(Path(folder) / WRITERS["html"].filename, moved)
+            try:
+                rewrite_report(folder, moved)
+            except Exception as exc:  # noqa: BLE001 - the session is written; only its player points at the inbox
+                self.log.warning("could not write the report of %s again for its archived recording (%s); the "
+                                 "portal still plays it", c.relative, type(exc).__name__)
 
     def _archive_duplicate(self, c: Candidate, sha: str, entry: LedgerEntry) -> None:
         moved = self._move(c, ARCHIVE)
