@@ -1,42 +1,33 @@
 """Prefect flows: a recording (or an existing transcript) in, a coded session out.
 
-Flows are thin: each task wraps one library function from ``mifidelity`` and
-can be tested without Prefect. Transcription and diarisation, the expensive
-stages, are cached by the recording's content hash and the config of that
-stage, so re-running a session does not transcribe again. Cached results live
-in an owner-only folder beside the outputs (``OUT/.cache``), never in a
+Flows are thin: each stage of :mod:`mifidelity.pipeline` is a named Prefect task here (its own run and
+time in the Prefect UI), and the flow hands those tasks to the pipeline's runner, which holds the order,
+the rules and the timings. Transcription and diarisation, the expensive stages, are cached by the
+recording's content hash and the config of that stage, so re-running a session does not transcribe
+again. Cached results live in an owner-only folder beside the outputs (``OUT/.cache``), never in a
 shared location, because they hold transcript text.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from prefect import flow, task
+from prefect import Task, flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
+from prefect.utilities.annotations import opaque
 
-from mifidelity.alignment import align, attribution_note
-from mifidelity.audio import load_recording
-from mifidelity.coach_voices import VoiceProfiles, check_coach_voice, learn_coach_voice
-from mifidelity.coding import get_coder
 from mifidelity.config import PipelineConfig
-from mifidelity.diarization import get_diarizer
-from mifidelity.errors import MifidelityError
 from mifidelity.files import private_dir
-from mifidelity.outputs import write_session
-from mifidelity.report.artifacts import publish_session_artifacts
-from mifidelity.report.overview import write_overview
-from mifidelity.roles import apply_roles, assign_roles, uncertainty_note
-from mifidelity.session import build_session
-from mifidelity.transcript_input import read_transcript_csv
-from mifidelity.types import Diarization, ProgressHook, Recording, Transcript
+from mifidelity.pipeline import (BatchOutcome, RecordingJob, RecordingSteps, TranscriptBatch, TranscriptJob,
+                                 TranscriptSteps, load_models, run_recording, run_transcript, run_transcript_batch,
+                                 stages)
+from mifidelity.session import CodedSession
+from mifidelity.types import ProgressHook
+from mifidelity_flows.artifacts import publish_session_artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -58,29 +49,10 @@ def warm_start(config: PipelineConfig, transcript_only: bool = False) -> None:
                                         name="prefect-server-start", daemon=True)
         server_start.start()
     try:
-        _load_models(config, transcript_only)
+        load_models(config, transcript_only)
     finally:
         if server_start is not None:
             server_start.join()
-
-
-def _load_models(config: PipelineConfig, transcript_only: bool = False) -> None:
-    """Load (once per process) the models of the stages that run first; one that fails is left to its stage.
-
-    For recordings, the recogniser and the diariser: the coder loads when the first session is coded,
-    so its 240 MB are not held while transcription and diarisation run (the run's peak memory).
-    """
-    if transcript_only:
-        loaders = [lambda: get_coder(config.coding).load()]
-    else:
-        from mifidelity.transcription import get_transcriber
-
-        loaders = [lambda: get_transcriber(config.asr).load(), lambda: get_diarizer(config.diarization).load()]
-    for load in loaders:
-        try:
-            load()
-        except Exception as exc:  # noqa: BLE001 - reported by the stage itself
-            logger.debug("a model did not load (%s)", type(exc).__name__)
 
 
 def _start_local_server(server) -> None:
@@ -97,23 +69,6 @@ def _stage_cache_key(stage: str) -> Callable:
         return f"{stage}-{parameters['recording'].content_sha256}-{config.fingerprint(*section)}"
 
     return key
-
-
-@task(name="load-audio", cache_policy=NO_CACHE, persist_result=False)
-def load_audio_task(path: str, config: PipelineConfig) -> Recording:
-    return load_recording(path, config.audio.sample_rate, config.audio.ffmpeg)
-
-
-@task(name="transcribe", cache_key_fn=_stage_cache_key("transcribe"), persist_result=True)
-def transcribe_task(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Transcript:
-    from mifidelity.transcription import get_transcriber
-
-    return get_transcriber(config.asr).transcribe(recording, hook)
-
-
-@task(name="diarize", cache_key_fn=_stage_cache_key("diarize"), persist_result=True)
-def diarize_task(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Diarization:
-    return get_diarizer(config.diarization).diarize(recording, hook)
 
 
 def private_cache_storage(out_dir: str | Path, config: PipelineConfig):
@@ -136,53 +91,56 @@ def private_cache_storage(out_dir: str | Path, config: PipelineConfig):
     return storage
 
 
-class _Stopwatch:
-    """Seconds per stage, for session.json's ``timings``."""
+_UNCACHED = {"cache_policy": NO_CACHE, "persist_result": False}  # inputs a cache could not hash (arrays, hooks)
 
-    def __init__(self, hook: ProgressHook | None):
-        self.timings: dict[str, float] = {}
-        self.hook = hook
-
-    def run(self, stage: str, fn, *args, **kwargs):
-        if self.hook:
-            self.hook(stage, 0.0)
-        began = time.perf_counter()
-        result = fn(*args, **kwargs)
-        self.timings[stage] = time.perf_counter() - began
-        if self.hook:
-            self.hook(stage, 1.0)
-        return result
-
-    def run_together(self, calls: dict[str, tuple]) -> list:
-        """Submit Prefect tasks (``stage: (task, *args)``) to run at the same time; their results in order.
-
-        Each stage's time is from the common start to its own end; ``together`` is the wall time of all.
-        """
-        began = time.perf_counter()
-        futures = []
-        for stage, (stage_task, *args) in calls.items():
-            if self.hook:
-                self.hook(stage, 0.0)
-            future = stage_task.submit(*args)
-            future.add_done_callback(lambda _future, stage=stage: self._finished(stage, began))
-            futures.append(future)
-        results = [future.result() for future in futures]
-        self.timings[" + ".join(calls)] = time.perf_counter() - began
-        return results
-
-    def _finished(self, stage: str, began: float) -> None:
-        self.timings[stage] = time.perf_counter() - began
-        if self.hook:
-            self.hook(stage, 1.0)
+transcribe_task = task(stages.transcribe, name="transcribe", cache_key_fn=_stage_cache_key("transcribe"),
+                       persist_result=True)
+diarize_task = task(stages.diarize, name="diarize", cache_key_fn=_stage_cache_key("diarize"), persist_result=True)
+load_audio_task = task(stages.load_audio, name="load-audio", **_UNCACHED)
+align_task = task(stages.align_speech, name="align", **_UNCACHED)
+voices_task = task(stages.check_voice, name="voices", **_UNCACHED)
+roles_task = task(stages.decide_roles, name="roles", **_UNCACHED)
+code_recording_task = task(stages.build_recording_session, name="code", **_UNCACHED)
+code_session_task = task(stages.build_transcript_session, name="code", **_UNCACHED)
+read_task = task(stages.read_transcript, name="read", **_UNCACHED)
+overview_task = task(stages.overview, name="overview", **_UNCACHED)
+learn_voice_task = task(stages.learn_voice, name="learn-voice", **_UNCACHED)
 
 
-def _publish(session, out_dir: str, config: PipelineConfig, clock: _Stopwatch, overview: bool = True) -> str:
-    """Write the session's files, show it in the Prefect UI and (unless a batch does it once) refresh the overview."""
-    folder = clock.run("write", write_session, session, out_dir, config.outputs.formats)
+@task(name="write", **_UNCACHED)
+def write_task(session: CodedSession, out_dir: str, config: PipelineConfig) -> Path:
+    """Write the session's files, then show it in the Prefect UI (its artifacts)."""
+    folder = stages.write(session, out_dir, config)
     publish_session_artifacts(session)
-    if overview:
-        write_overview(Path(out_dir))
-    return str(folder)
+    return folder
+
+
+def _called(stage_task: Task) -> Callable:
+    """The task, called with its arguments opaque: Prefect would otherwise walk through every word, turn and
+    utterance of its inputs (dataclasses are collections to it) looking for futures, twice per task
+    (0.4 s per 10,000 words)."""
+    return lambda *args: stage_task(*(opaque(arg) for arg in args))
+
+
+def _recording_steps(out_dir: str, config: PipelineConfig) -> RecordingSteps:
+    """The recording's stages as this flow's tasks; transcription and diarisation submitted to run together."""
+    if config.cache.enabled:
+        storage = private_cache_storage(out_dir, config)
+        transcribe = transcribe_task.with_options(result_storage=storage)
+        diarize = diarize_task.with_options(result_storage=storage)
+    else:
+        transcribe = transcribe_task.with_options(**_UNCACHED)
+        diarize = diarize_task.with_options(**_UNCACHED)
+    return RecordingSteps(
+        load_audio=_called(load_audio_task), transcribe=transcribe.submit, diarize=diarize.submit,
+        align=_called(align_task), voices=_called(voices_task), roles=_called(roles_task),
+        code=_called(code_recording_task), write=_called(write_task), overview=_called(overview_task),
+        learn_voice=_called(learn_voice_task),
+    )
+
+
+_TRANSCRIPT_STEPS = TranscriptSteps(read=_called(read_task), code=_called(code_session_task),
+                                    write=_called(write_task), overview=_called(overview_task))
 
 
 @flow(name="process-recording")
@@ -198,78 +156,8 @@ def process_recording(
 
     ``session_id`` names the output folder; default: the recording's file stem.
     """
-    if config.cache.enabled:
-        storage = private_cache_storage(out_dir, config)
-        transcribe = transcribe_task.with_options(result_storage=storage)
-        diarize = diarize_task.with_options(result_storage=storage)
-    else:
-        transcribe = transcribe_task.with_options(persist_result=False, cache_policy=NO_CACHE)
-        diarize = diarize_task.with_options(persist_result=False, cache_policy=NO_CACHE)
-
-    clock = _Stopwatch(hook)
-    recording = clock.run("audio", load_audio_task, path, config)
-    # Diarisation does not need the transcript: the two run at the same time (two threads), each
-    # bounded in its own thread count (asr.cpu_threads, diarization.embedding.threads). Their models
-    # load first, one after the other: two threads importing the same packages race.
-    _load_models(config)
-    transcript, diarization = clock.run_together({
-        "transcribe": (transcribe, recording, config, hook),
-        "diarize": (diarize, recording, config, hook),
-    })
-    alignment = clock.run("align", align, transcript.words, diarization.turns, config.alignment.max_pause)
-    utterances = alignment.utterances
-    voices = profiles = None
-    if coach and config.roles.voice:
-        profiles = VoiceProfiles.for_output(out_dir, config.roles)
-        voices = clock.run("voices", check_coach_voice, profiles, coach, recording.samples, recording.sample_rate,
-                           diarization.turns)
-    roles = clock.run("roles", assign_roles, utterances, config.roles, diarization.speaker_channel,
-                      voices.match if voices else None)
-    coder = get_coder(config.coding)
-    notes = list(diarization.notes) + (voices.notes if voices else []) + roles.notes
-    if note := attribution_note(alignment):
-        notes.append(note)
-    if not transcript.words:
-        notes.append("No speech was recognised in this recording.")
-    elif note := uncertainty_note(roles):
-        notes.append(note)
-    session = clock.run(
-        "code", build_session,
-        session_id=session_id or Path(path).stem,
-        source=recording.source,
-        utterances=apply_roles(utterances, roles),
-        coder=coder,
-        duration_seconds=recording.duration,
-        models={"transcription": transcript.info, "diarization": diarization.info},
-        timings=clock.timings,
-        roles=roles,
-        notes=notes,
-        coach=coach,
-        recorded_at=datetime.fromtimestamp(os.path.getmtime(path)).astimezone(),
-        speaker_turns=diarization.turns,
-    )
-    folder = _publish(session, out_dir, config, clock)
-    if voices is not None:  # only once the session is written: a failed session teaches nothing
-        outcome = learn_coach_voice(profiles, voices, roles, recording.content_sha256)
-        logger.info("voice profile of coach %s: %s", coach, outcome)
-    return folder
-
-
-def _code_transcript(path: str, out_dir: str, config: PipelineConfig, coach: str | None,
-                     hook: ProgressHook | None, overview: bool = True) -> str:
-    clock = _Stopwatch(hook)
-    utterances = clock.run("read", read_transcript_csv, path)
-    coder = get_coder(config.coding)
-    session = clock.run(
-        "code", build_session,
-        session_id=Path(path).stem,
-        source=str(Path(path).resolve()),
-        utterances=utterances,
-        coder=coder,
-        timings=clock.timings,
-        coach=coach,
-    )
-    return _publish(session, out_dir, config, clock, overview)
+    job = RecordingJob(path, out_dir, config, coach, session_id)
+    return str(run_recording(job, _recording_steps(out_dir, config), hook).folder)
 
 
 @flow(name="code-transcript")
@@ -281,13 +169,13 @@ def code_transcript(
     hook: ProgressHook | None = None,
 ) -> str:
     """An existing transcript CSV (role, text[, start, end, speaker, backchannel]) in, session folder out."""
-    return _code_transcript(path, out_dir, config, coach, hook)
+    return str(run_transcript(TranscriptJob(path, out_dir, config, coach), _TRANSCRIPT_STEPS, hook).folder)
 
 
-@task(name="code-transcript", cache_policy=NO_CACHE, persist_result=False)
-def code_transcript_task(path: str, out_dir: str, config: PipelineConfig, coach: str | None = None,
-                         hook: ProgressHook | None = None) -> str:
-    return _code_transcript(path, out_dir, config, coach, hook, overview=False)
+@task(name="code-transcript", **_UNCACHED)
+def code_transcript_task(job: TranscriptJob, hook: ProgressHook | None = None) -> str:
+    """One transcript of a batch: its stages as tasks inside this one."""
+    return str(run_transcript(job, _TRANSCRIPT_STEPS, hook).folder)
 
 
 @flow(name="code-transcripts")
@@ -297,22 +185,12 @@ def code_transcripts(
     config: PipelineConfig,
     coach: str | None = None,
     hooks: list[ProgressHook] | None = None,
-) -> list[tuple[str, str | None, str | None]]:
+) -> list[BatchOutcome]:
     """Many transcripts in one flow run (a task each), the supervisor overview written once at the end.
 
     One flow run per transcript costs more than coding a short session; a batch pays it once.
     Returns ``(path, session folder, None)`` or ``(path, None, error message)`` per transcript: one
     bad transcript does not stop the others (its task run shows as failed in the Prefect UI).
     """
-    outcomes: list[tuple[str, str | None, str | None]] = []
-    for index, path in enumerate(paths):
-        hook = hooks[index] if hooks else None
-        try:
-            outcomes.append((path, code_transcript_task(path, out_dir, config, coach, hook), None))
-        except MifidelityError as exc:
-            outcomes.append((path, None, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            outcomes.append((path, None, f"unexpected error ({type(exc).__name__}: {exc})"))
-    if any(folder for _, folder, _ in outcomes):
-        write_overview(Path(out_dir))
-    return outcomes
+    batch = TranscriptBatch(paths, out_dir, config, coach, hooks or ())
+    return run_transcript_batch(batch, code_transcript_task, _called(overview_task))

@@ -17,7 +17,7 @@ import pytest
 
 from mifidelity.outputs import session_summary, write_session
 from mifidelity.report import render_session_report, static_script
-from mifidelity.report.artifacts import artifact_key, publish_session_artifacts, session_markdown, session_table
+from mifidelity.report.artifacts import artifact_key, session_markdown, session_table
 from mifidelity.report.codes import utterance_codes
 from mifidelity.report.highlights import missed_opportunities
 from mifidelity.report.intervals import bootstrap_intervals
@@ -197,10 +197,6 @@ def test_overview_links_are_url_encoded(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- artifacts
-
-def test_artifacts_do_nothing_outside_a_flow_run(session):
-    assert publish_session_artifacts(session) is None
-
 
 def test_artifact_content_has_no_transcript_text(session):
     session.session_id = "Session 1 <b>"

@@ -1,15 +1,14 @@
-"""Prefect artifacts of a session, so the Prefect UI shows results.
+"""What the Prefect UI shows of a session: the content of its artifacts, as plain formatting.
 
-A markdown artifact (summary: verdict, the MITI 4.2.1 summary with the
-estimated probability of good MI and indices 0-100, scorecard, suggestions) and a
-table artifact (one row per metric, estimate and count). They hold numbers and fixed sentences only,
-never transcript text: the Prefect database is not where counselling
-transcripts should end up. Outside a flow or task run this does nothing.
+A markdown summary (verdict, the MITI 4.2.1 summary with the estimated probability of good MI and
+indices 0-100, scorecard, suggestions) and a table (one row per metric, estimate and count). They hold
+numbers and fixed sentences only, never transcript text: the Prefect database is not where counselling
+transcripts should end up. The flows hand them to Prefect (``mifidelity_flows.artifacts``); nothing
+here imports Prefect.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 
 from mifidelity.coding.base import ADHERENCE_LABELS
@@ -20,8 +19,6 @@ from mifidelity.report.intervals import bootstrap_intervals
 from mifidelity.report.scorecard import scorecard
 from mifidelity.report.session_report import build_session_report
 from mifidelity.session import CodedSession
-
-log = logging.getLogger(__name__)
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
 
@@ -35,14 +32,6 @@ def artifact_key(session_id: str) -> str:
     """Prefect artifact keys allow lowercase letters, digits and dashes only."""
     slug = re.sub(r"[^a-z0-9]+", "-", session_id.lower()).strip("-")[:80] or "session"
     return f"mi-{slug}"
-
-
-def _in_run() -> bool:
-    try:
-        from prefect.context import FlowRunContext, TaskRunContext
-    except ImportError:  # pragma: no cover - prefect is a dependency
-        return False
-    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
 def session_markdown(session: CodedSession) -> str:
@@ -127,28 +116,3 @@ def session_table(session: CodedSession) -> list[dict]:
         rows.append({"metric": name.replace("_", " "), "value": counts[name], "low": None, "high": None,
                      "rating": "count", "source": ""})
     return rows
-
-
-def publish_session_artifacts(session: CodedSession) -> dict[str, object] | None:
-    """Create the session's markdown and table artifacts in the current Prefect flow run.
-
-    Returns the artifacts' ids (``{"markdown": ..., "table": ...}``), or ``None``
-    when called outside a flow/task run or when Prefect cannot store them (a
-    failure here never fails the session: its files are already written).
-    """
-    if not _in_run():
-        return None
-    try:
-        from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
-        key = artifact_key(session.session_id)
-        markdown_id = create_markdown_artifact(
-            markdown=session_markdown(session), key=f"{key}-summary",
-            description="MI fidelity summary (no transcript text)")
-        table_id = create_table_artifact(
-            table=session_table(session), key=f"{key}-metrics",
-            description="MI fidelity metrics with 95% bootstrap intervals")
-        return {"markdown": markdown_id, "table": table_id}
-    except Exception as exc:  # noqa: BLE001 - artifacts are a convenience, never a failure
-        log.warning("could not publish Prefect artifacts (%s)", type(exc).__name__)
-        return None
