@@ -20,8 +20,8 @@ MAX_MODULE_LINES = 450  # "no module over about 400 lines" (issue 19), with a li
 # them, so a stage reads what the stages before it give (the session estimates read codes and metrics) and
 # never what comes after. Training is on top: it may use the whole runtime, and nothing uses it.
 FLOORS: dict[float, list[str]] = {
-    0: ["mifidelity", "mifidelity.types", "mifidelity.errors", "mifidelity.config", "mifidelity.files",
-        "mifidelity.privacy", "mifidelity.cache_storage"],
+    0: ["mifidelity", "mifidelity.types", "mifidelity.errors", "mifidelity.engines", "mifidelity.config",
+        "mifidelity.files", "mifidelity.privacy", "mifidelity.cache_storage"],
     1.1: ["mifidelity.audio", "mifidelity.transcript_input"],  # decode; a transcript CSV replaces stages 1-5
     1.2: ["mifidelity.transcription.*"],
     1.3: ["mifidelity.diarization.*"],

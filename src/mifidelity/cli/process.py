@@ -10,19 +10,17 @@ import typer
 
 from mifidelity.cli.common import (batch_progress, fail, load_settings, quiet_prefect, report_batch, report_outcome,
                                    run_each)
+from mifidelity.engines import engine_names
 from mifidelity.privacy import use_offline_environment
 
 
-class AsrEngine(str, Enum):
-    faster_whisper = "faster-whisper"
-    openai_whisper = "openai-whisper"
+def engine_choice(kind: str) -> type[Enum]:
+    """The engine names of ``kind`` (mifidelity.engines) as the choices of a command-line option."""
+    return Enum(f"{kind.title()}Engine", {name: name for name in engine_names(kind)}, type=str)
 
 
-class DiarizerEngine(str, Enum):
-    auto = "auto"
-    embedding = "embedding"
-    channels = "channels"
-    pyannote = "pyannote"
+AsrEngine = engine_choice("asr")
+DiarizerEngine = engine_choice("diarization")
 
 
 # Options process and code share.

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from mifidelity.coding.base import UtteranceCoder
 from mifidelity.config import CodingConfig
+from mifidelity.engines import load_engine
 
 
 def get_coder(config: CodingConfig) -> UtteranceCoder:
-    """Build the coder named by ``config.engine``.
+    """Build the coder named by ``config.engine`` (its class: :data:`mifidelity.engines.CODERS`).
 
     Parameters
     ----------
@@ -21,15 +22,7 @@ def get_coder(config: CodingConfig) -> UtteranceCoder:
         dependencies); ``model_path`` is the trained-coder artifact (``None`` = the bundled
         one; ignored by ``"rules"``).
     """
-    if config.engine == "trained":
-        from mifidelity.coding.trained import TrainedCoder
-
-        return TrainedCoder(config.model_path)
-    if config.engine == "rules":
-        from mifidelity.coding.rules import RuleCoder
-
-        return RuleCoder()
-    raise ValueError(f"unknown coding engine {config.engine!r} (expected 'trained' or 'rules')")
+    return load_engine("coding", config.engine).from_config(config)
 
 
 __all__ = ["UtteranceCoder", "get_coder"]

@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from mifidelity.coding.base import ADHERENCE_COLUMN, blank_codes
+from mifidelity.config import CodingConfig
 from mifidelity.types import StageInfo
 
 _FILLERS = r"^(?:(?:so|and|but|okay|ok|well|now|um|uh|then|alright|right)\s+)*"
@@ -73,6 +74,11 @@ class RuleCoder:
     """
 
     info = StageInfo(engine="rules", model="keywords", version="1")
+
+    @classmethod
+    def from_config(cls, config: CodingConfig) -> "RuleCoder":
+        """The rules take no settings from the ``coding`` section."""
+        return cls()
 
     def load(self) -> "RuleCoder":
         """Nothing to load: the rules are code."""

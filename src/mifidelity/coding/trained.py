@@ -19,6 +19,7 @@ from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.coding.plain_speech import PLAIN_SPEECH_VERSION, adjust_adherence, adjust_behaviour, detect_all
+from mifidelity.config import CodingConfig
 from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -76,6 +77,11 @@ class TrainedCoder:
         self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version="unloaded")
         self._model: ContextCoder | None = None
         self.adherence = AdherenceCoder(adherence_path)
+
+    @classmethod
+    def from_config(cls, config: CodingConfig) -> "TrainedCoder":
+        """The coder of the ``coding`` section (``model_path``: its artifact, ``None`` = the bundled one)."""
+        return cls(config.model_path)
 
     def load(self) -> "TrainedCoder":
         """Load the fine-tuned layers and the frozen encoder now (otherwise done on first use)."""

@@ -4,8 +4,9 @@
 
 Engines: ``embedding`` (offline: VAD + speaker embeddings that ship in a
 package + clustering), ``channels`` (one person per channel), ``pyannote``
-(a pyannote.audio pipeline), and ``auto`` (the default): ``channels`` for a
-recording that has one person per channel, otherwise ``embedding``.
+(a pyannote.audio pipeline), and ``auto`` (the default, :class:`AutoDiarizer`):
+``channels`` for a recording that has one person per channel, otherwise
+``embedding``. Their names and classes: :data:`mifidelity.engines.DIARIZERS`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from mifidelity.config import DiarizationConfig
+from mifidelity.engines import load_engine
 from mifidelity.types import Diarization, ProgressHook, Recording, StageInfo
 
 
@@ -48,17 +50,5 @@ class AutoDiarizer:
 
 
 def get_diarizer(config: DiarizationConfig) -> Diarizer:
-    """Build the diariser named by ``config.engine``."""
-    if config.engine == "auto":
-        return AutoDiarizer(config)
-    if config.engine == "channels":
-        from mifidelity.diarization.channels import ChannelDiarizer
-
-        return ChannelDiarizer(config)
-    if config.engine == "pyannote":
-        from mifidelity.diarization.pyannote_engine import PyannoteDiarizer
-
-        return PyannoteDiarizer(config)
-    from mifidelity.diarization.embedding import EmbeddingDiarizer
-
-    return EmbeddingDiarizer(config)
+    """Build the diariser named by ``config.engine`` (its class: :data:`mifidelity.engines.DIARIZERS`)."""
+    return load_engine("diarization", config.engine)(config)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from mifidelity.config import AsrConfig
-from mifidelity.errors import MifidelityError
+from mifidelity.engines import load_engine
 from mifidelity.types import ProgressHook, Recording, StageInfo, Transcript
 
 
@@ -25,21 +25,5 @@ class Transcriber(Protocol):
 
 
 def get_transcriber(config: AsrConfig) -> Transcriber:
-    """Build the recogniser named by ``config.engine``."""
-    if config.engine == "faster-whisper":
-        from mifidelity.transcription.faster_whisper_engine import FasterWhisperTranscriber
-
-        return FasterWhisperTranscriber(config)
-    if config.engine == "openai-whisper":
-        import importlib.util
-
-        if importlib.util.find_spec("whisper") is None:
-            raise MifidelityError(
-                "the openai-whisper engine needs the openai-whisper package: pip install openai-whisper"
-            )
-        from mifidelity.transcription.openai_whisper_engine import OpenAIWhisperTranscriber
-
-        return OpenAIWhisperTranscriber(config)
-    raise MifidelityError(
-        f"the ASR engine '{config.engine}' is not available; use 'faster-whisper' or 'openai-whisper'"
-    )
+    """Build the recogniser named by ``config.engine`` (its class: :data:`mifidelity.engines.TRANSCRIBERS`)."""
+    return load_engine("asr", config.engine)(config)
