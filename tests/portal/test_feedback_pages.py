@@ -136,6 +136,6 @@ def test_what_to_try_next_is_read_back_from_the_report_as_the_report_computed_it
     from support.reports import fidelity_session
 
     session = fidelity_session("s", 0.4)
-    expected = build_session_report(session).suggestions
+    expected = [{"title": s.title, "text": s.text} for s in build_session_report(session).suggestions]
     assert expected and report_suggestions(render_session_report(session)) == expected
     assert report_suggestions("<html><body>no report here</body></html>") == []

@@ -136,12 +136,12 @@ def test_persuade_and_confront_appear_under_try_next_time_with_the_client_words_
 def test_suggestions_rank_confront_and_persuade_among_the_others(session):
     rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
     moments = non_adherent_moments(rows)
-    titles = [s["title"] for s in suggestions(session.metrics, rows, [], count=10, moments=moments)]
+    titles = [s.title for s in suggestions(session.metrics, rows, [], count=10, moments=moments)]
     assert "Roll with it instead of arguing" in titles and "Ask before advising" in titles
     assert titles.index("Roll with it instead of arguing") < titles.index("Ask before advising")
-    quiet = [s["title"] for s in suggestions(session.metrics, rows, [], count=10)]
+    quiet = [s.title for s in suggestions(session.metrics, rows, [], count=10)]
     assert "Ask before advising" not in quiet and "Roll with it instead of arguing" not in quiet
-    text = " ".join(s["text"] for s in suggestions(session.metrics, rows, [], count=10, moments=moments))
+    text = " ".join(s.text for s in suggestions(session.metrics, rows, [], count=10, moments=moments))
     assert "beer" not in text and "excuse" not in text  # suggestions go to Prefect: never transcript text
 
 
@@ -154,7 +154,7 @@ def test_moments_are_counted_per_coach_volley():
     frame = hand_coded_utterances(rows)
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     moments = non_adherent_moments(records)
-    assert [(m["client"], m["coach"]) for m in moments] == [(0, [1, 2]), (3, [4])]
+    assert [(m.client, m.coach) for m in moments] == [(0, (1, 2)), (3, (4,))]
     assert compute_metrics(frame).persuade == len(moments)  # as many moments as MITI counts
 
 
@@ -169,7 +169,7 @@ def test_strengths_list_affirmations_autonomy_and_collaboration(session):
     assert "Best complex reflections" in block and "You want to be around for your kids." in block
     assert "That is just an excuse." not in block
     rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
-    assert [g["kind"] for g in strengths(rows)] == ["affirm", "seeking_collaboration", "emphasizing_autonomy"]
+    assert [g.kind for g in strengths(rows)] == ["affirm", "seeking_collaboration", "emphasizing_autonomy"]
 
 
 def test_adherence_codes_tag_and_filter_the_transcript(session):

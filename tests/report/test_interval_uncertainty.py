@@ -9,7 +9,9 @@ import pytest
 
 from mifidelity.metrics import THRESHOLDS, compute_metrics
 from mifidelity.report import render_session_report
-from mifidelity.report.intervals import CODER_CALIBRATION, KINDS, bootstrap_intervals
+from mifidelity.report.intervals import (
+    BOOTSTRAP_ROUNDS, CODER_CALIBRATION, KINDS, Interval, bootstrap_intervals, report_intervals,
+)
 from mifidelity.report.scorecard import NOT_YET_CLEAR, scorecard
 from support.reports import coded_session
 
@@ -189,41 +191,43 @@ def _metrics(rq: float):
 
 
 def _card(cards, metric="reflection_to_question"):
-    return next(c for c in cards if c["metric"] == metric)
+    return next(c for c in cards if c.metric == metric)
+
+
+def _interval(low, high, basis=20, basis_label="questions", kind="coder") -> Interval:
+    return Interval(low=low, high=high, basis=basis, basis_label=basis_label, kind=kind, kind_label=KINDS[kind],
+                    rounds=BOOTSTRAP_ROUNDS)
 
 
 @pytest.mark.parametrize("value, low, high, expected, spans", [
-    (1.5, 1.2, 1.8, "fair", []),  # inside the fair band
-    (1.5, 0.8, 1.8, NOT_YET_CLEAR, ["below fair", "fair"]),  # reaches below fair = 1
-    (1.9, 1.6, 2.4, NOT_YET_CLEAR, ["fair", "good"]),  # reaches above good = 2
-    (1.5, 0.5, 2.5, NOT_YET_CLEAR, ["below fair", "fair", "good"]),
-    (2.5, 2.1, 3.0, "good", []),
-    (0.5, 0.2, 0.9, "below fair", []),
-    (2.1, 1.5, 1.9, NOT_YET_CLEAR, ["fair", "good"]),  # the counted value outside its interval counts too
+    (1.5, 1.2, 1.8, "fair", ()),  # inside the fair band
+    (1.5, 0.8, 1.8, NOT_YET_CLEAR, ("below fair", "fair")),  # reaches below fair = 1
+    (1.9, 1.6, 2.4, NOT_YET_CLEAR, ("fair", "good")),  # reaches above good = 2
+    (1.5, 0.5, 2.5, NOT_YET_CLEAR, ("below fair", "fair", "good")),
+    (2.5, 2.1, 3.0, "good", ()),
+    (0.5, 0.2, 0.9, "below fair", ()),
+    (2.1, 1.5, 1.9, NOT_YET_CLEAR, ("fair", "good")),  # the counted value outside its interval counts too
 ])
 def test_not_yet_clear_exactly_when_the_interval_straddles_a_threshold(value, low, high, expected, spans):
-    intervals = {"reflection_to_question": {"low": low, "high": high, "basis": 20, "basis_label": "questions",
-                                            "kind": "coder"}}
-    card = _card(scorecard(_metrics(value), intervals))
-    assert card["rating"] == expected and card["spans"] == spans
-    assert card["counted_rating"] != NOT_YET_CLEAR
+    card = _card(scorecard(_metrics(value), {"reflection_to_question": _interval(low, high)}))
+    assert card.rating == expected and card.spans == spans
+    assert card.counted_rating != NOT_YET_CLEAR
     if expected == NOT_YET_CLEAR:
-        assert f"reaches from {spans[0]} to {spans[-1]}" in card["uncertainty"] and card["warn"]
-        assert card["counted_rating"] in card["uncertainty"]
+        assert f"reaches from {spans[0]} to {spans[-1]}" in card.uncertainty and card.warn
+        assert card.counted_rating in card.uncertainty
     else:
-        assert "spans" not in card["uncertainty"] and not card["warn"]
-        assert card["rating_cls"] == {"good": "good", "fair": "fair", "below fair": "below"}[expected]
+        assert "spans" not in card.uncertainty and not card.warn
+        assert card.rating_cls == {"good": "good", "fair": "fair", "below fair": "below"}[expected]
 
 
 def test_no_threshold_no_interval_or_no_value_keeps_the_rating():
-    intervals = {"pct_change_talk": {"low": 10.0, "high": 90.0, "basis": 20, "basis_label": "x"}}
-    cards = scorecard(_metrics(1.5), intervals)
-    assert _card(cards, "pct_change_talk")["rating"] == "for information"  # no MITI threshold to straddle
-    assert _card(cards)["rating"] == "fair"  # no interval given
+    cards = scorecard(_metrics(1.5), {"pct_change_talk": _interval(10.0, 90.0, basis_label="x")})
+    assert _card(cards, "pct_change_talk").rating == "for information"  # no MITI threshold to straddle
+    assert _card(cards).rating == "fair"  # no interval given
     metrics = _metrics(1.5)
     metrics.reflection_to_question = None
-    card = _card(scorecard(metrics, {"reflection_to_question": {"low": 0.5, "high": 2.5, "basis": 0}}))
-    assert card["rating"] == "not computable"
+    card = _card(scorecard(metrics, {"reflection_to_question": _interval(0.5, 2.5, basis=0)}))
+    assert card.rating == "not computable"
 
 
 def test_report_shows_not_yet_clear_and_the_kind_of_interval():
@@ -232,15 +236,15 @@ def test_report_shows_not_yet_clear_and_the_kind_of_interval():
                          ("coach", "So?", "closed"), ("client", "I'll try.", "change"),
                          ("coach", "You will try.", "complex")])
     html = render_session_report(few)
-    cards = scorecard(few.metrics, bootstrap_intervals(few.utterances))
-    unclear = [c for c in cards if c["rating"] == NOT_YET_CLEAR]
+    cards = scorecard(few.metrics, report_intervals(few.utterances))
+    unclear = [c for c in cards if c.rating == NOT_YET_CLEAR]
     assert unclear  # 2 questions, 2 reflections: every threshold is within reach
     for card in unclear:
-        head = re.search(rf'data-metric="{card["metric"]}">\s*<div class="head">.*?</div>', html).group(0)
+        head = re.search(rf'data-metric="{card.metric}">\s*<div class="head">.*?</div>', html).group(0)
         assert f'<span class="rating none">{NOT_YET_CLEAR}</span>' in head
-    clear = [c for c in cards if c["rating"] != NOT_YET_CLEAR]
+    clear = [c for c in cards if c.rating != NOT_YET_CLEAR]
     for card in clear:
-        head = re.search(rf'data-metric="{card["metric"]}">\s*<div class="head">.*?</div>', html).group(0)
+        head = re.search(rf'data-metric="{card.metric}">\s*<div class="head">.*?</div>', html).group(0)
         assert NOT_YET_CLEAR not in head
     assert "codes taken as given" in html  # hand codes: no probabilities, sampling only
     assert THRESHOLDS  # the bands come from the one threshold table

@@ -121,7 +121,7 @@ def test_codes_per_utterance():
 def test_missed_opportunities(session):
     rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
     missed = missed_opportunities(rows)
-    assert [(m["kind"], m["client"], m["coach"]) for m in missed] == [("change", 1, 2), ("sustain", 3, 4)]
+    assert [(m.kind, m.client, m.coach) for m in missed] == [("change", 1, 2), ("sustain", 3, 4)]
 
 
 def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_data(session):
@@ -139,8 +139,8 @@ def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_data(sessio
 def test_three_suggestions_from_the_numbers(session):
     rows = session.utterances.astype(object).where(session.utterances.notna(), None).to_dict(orient="records")
     found = suggestions(session.metrics, rows, missed_opportunities(rows))
-    assert len(found) == 3 and len({s["title"] for s in found}) == 3
-    text = " ".join(s["text"] for s in found)
+    assert len(found) == 3 and len({s.title for s in found}) == 3
+    text = " ".join(s.text for s in found)
     assert "2 questions" in text  # numbers of this session, not generic advice only
     good = coded_session([("coach", "What?", "open")] + [("coach", "You feel it.", "complex")] * 3)
     rows = good.utterances.astype(object).where(good.utterances.notna(), None).to_dict(orient="records")

@@ -1,6 +1,6 @@
 """SessionReport: what the template reads, gathered once; thresholds and audio suffixes from their one home."""
 
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, fields, is_dataclass
 
 import pytest
 from jinja2 import meta
@@ -19,13 +19,36 @@ def test_the_template_reads_the_session_report_only():
     assert meta.find_undeclared_variables(env.parse(source)) == {"report", "csp", "script"}
 
 
+def _loose_parts(value, path: str = "report"):
+    """Where a value holds dicts or lists rather than dataclasses and tuples (paths like report.miti.ratios)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        for field in fields(value):
+            yield from _loose_parts(getattr(value, field.name), f"{path}.{field.name}")
+    elif isinstance(value, dict):
+        yield path
+        for item in value.values():
+            yield from _loose_parts(item, f"{path}[]")
+    elif isinstance(value, list):
+        yield path
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _loose_parts(item, f"{path}[]")
+
+
 def test_session_report_is_typed_and_frozen():
     report = build_session_report(fidelity_session())
     assert isinstance(report, SessionReport)
     assert len(report.utterances) == len(ROWS) == report.n_coach + report.n_client
-    assert report.non_adherent_moments and report.miti["estimated"]
+    assert report.non_adherent_moments and report.miti.estimated and report.strengths and report.missed
     with pytest.raises(FrozenInstanceError):
         report.verdict = "changed"
+    with pytest.raises(FrozenInstanceError):
+        report.cards[0].band.zones[0].x = 0.0
+    # Every part the sections make is a frozen dataclass or a tuple of them; the only mappings are keyed look-ups.
+    parts = [field.name for field in fields(report) if field.name not in ("session", "metrics")]
+    loose = {path for name in parts for path in _loose_parts(getattr(report, name), f"report.{name}")}
+    assert loose == {"report.intervals", "report.tag_labels", "report.timeline.lanes"}
+    assert list(_loose_parts({"a": [1]})) == ["report", "report[]"]  # the walk finds what it looks for
 
 
 def test_footnote_thresholds_come_from_the_table():

@@ -13,9 +13,9 @@ import re
 
 from mifidelity.coding.base import ADHERENCE_LABELS
 from mifidelity.fidelity import GLOBAL_NAMES
-from mifidelity.report.fidelity_summary import quality_band
+from mifidelity.report.fidelity_summary import MitiSummary, quality_band
 from mifidelity.report.formatting import format_value
-from mifidelity.report.intervals import bootstrap_intervals
+from mifidelity.report.intervals import report_intervals
 from mifidelity.report.scorecard import scorecard
 from mifidelity.report.session_report import build_session_report
 from mifidelity.session import CodedSession
@@ -53,52 +53,49 @@ def session_markdown(session: CodedSession) -> str:
         "| --- | --- | --- | --- |",
     ]
     for card in report.cards:
-        interval = "–" if card["low"] is None else f"{_fmt(card, 'low')} to {_fmt(card, 'high')}"
-        lines.append(f"| {_md(card['label'])} | {card['shown']} | {interval} | {card['rating']} |")
+        interval = "–" if card.low is None else \
+            f"{format_value(card.metric, card.low)} to {format_value(card.metric, card.high)}"
+        lines.append(f"| {_md(card.label)} | {card.shown} | {interval} | {card.rating} |")
     lines += ["", "## Try next time", ""]
-    lines += [f"{i}. **{_md(s['title'])}**: {_md(s['text'])}" for i, s in enumerate(report.suggestions, 1)]
+    lines += [f"{i}. **{_md(s.title)}**: {_md(s.text)}" for i, s in enumerate(report.suggestions, 1)]
     lines += ["", f"Missed opportunities: {len(report.missed)}. Persuading or confronting moments: "
-                  f"{len(report.non_adherent_moments) if report.miti['adherence']['coded'] else 'not coded'}. "
+                  f"{len(report.non_adherent_moments) if report.miti.adherence.coded else 'not coded'}. "
                   "The full report with the transcript is "
                   f"OUT/{_md(session.session_id)}/report.html on the machine that ran the flow."]
     return "\n".join(lines) + "\n"
 
 
-def _summary_lines(miti: dict) -> list[str]:
+def _summary_lines(miti: MitiSummary) -> list[str]:
     """The MITI 4.2.1 summary as a markdown table (numbers and fixed words only)."""
     lines = ["| Summary | Value | Rating |", "| --- | --- | --- |"]
-    if miti["estimated"]:
-        lines.append(f"| Probability of good MI (estimated) | {miti['probability_shown']} | {miti['band']} |")
-    for summary in miti["summaries"]:
-        value = f"{summary['shown']} of 100" if miti["estimated"] else "not estimated"
-        parts = ", ".join(f"{part['label'].lower()} {part['shown']}" for part in summary["parts"])
-        lines.append(f"| {summary['label']} (estimated) | {value}" + (f" ({parts})" if miti["estimated"] else "")
-                     + f" | {'index, no MITI band' if miti['estimated'] else '–'} |")
-    for ratio in miti["ratios"]:
-        lines.append(f"| {_md(ratio['label'])} | {ratio['shown']} | {ratio['rating']} |")
-    adherence = miti["adherence"]
-    for key, label in (("adherent", "MI-adherent"), ("non_adherent", "MI-non-adherent")):
-        lines.append(f"| {_md(label)} | {adherence[key] if adherence['coded'] else 'not coded'} | count |")
+    if miti.estimated:
+        lines.append(f"| Probability of good MI (estimated) | {miti.probability_shown} | {miti.band} |")
+    for summary in miti.summaries:
+        value = f"{summary.shown} of 100" if miti.estimated else "not estimated"
+        parts = ", ".join(f"{part.label.lower()} {part.shown}" for part in summary.parts)
+        lines.append(f"| {summary.label} (estimated) | {value}" + (f" ({parts})" if miti.estimated else "")
+                     + f" | {'index, no MITI band' if miti.estimated else '–'} |")
+    for ratio in miti.ratios:
+        lines.append(f"| {_md(ratio.label)} | {ratio.shown} | {ratio.rating} |")
+    adherence = miti.adherence
+    for count, label in ((adherence.adherent, "MI-adherent"), (adherence.non_adherent, "MI-non-adherent")):
+        lines.append(f"| {_md(label)} | {count if adherence.coded else 'not coded'} | count |")
     note = ("The probability of good MI and the indices are estimates from a model trained on expert-rated sessions "
             "(AnnoMI), not an expert's rating. An index (0-100) says how much one aspect resembles sessions experts "
             "rated good MI; it is not MITI's 1-5 global score and has no MITI band. See docs/model-card-fidelity.md."
-            if miti["estimated"] else
+            if miti.estimated else
             "The technical and relational indices and the probability of good MI were not estimated (no adherence codes).")
     lines += ["", _md(note)]
     return lines
 
 
-def _fmt(card: dict, key: str) -> str:
-    return format_value(card["metric"], card[key])
-
-
 def session_table(session: CodedSession) -> list[dict]:
     """The metrics artifact: one row per metric, estimate and count."""
     rows = []
-    for card in scorecard(session.metrics, bootstrap_intervals(session.utterances)):
-        rows.append({"metric": card["label"], "value": card["value"], "low": card["low"], "high": card["high"],
-                     "rating": card["rating"], "source": card["source"]})
-    fidelity = getattr(session, "fidelity", None)
+    for card in scorecard(session.metrics, report_intervals(session.utterances)):
+        rows.append({"metric": card.label, "value": card.value, "low": card.low, "high": card.high,
+                     "rating": card.rating, "source": card.source})
+    fidelity = session.fidelity
     if fidelity is not None:
         scores = fidelity.globals.as_dict()
         rows.append({"metric": "probability of good MI (estimated)", "value": fidelity.mi_quality_probability,

@@ -1,12 +1,14 @@
 """Which codes an utterance carries, as the report's filters and tags name them.
 
 A row here is one utterance of the coded-utterance table as a plain dict
-(:func:`utterance_rows`), missing cells ``None``.
+(:func:`utterance_rows`), missing cells ``None``: the table's columns vary with the
+coder. What the report's transcript shows of a row is a :class:`TranscriptUtterance`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -46,6 +48,26 @@ CODE_FILTERS = (
     ("other", "Other coach talk", "other"),
 )
 TAG_LABELS = {code: tag for code, _, tag in CODE_FILTERS if tag}
+
+
+@dataclass(frozen=True)
+class TranscriptUtterance:
+    """One row of the report's transcript: who said what, when, and its filter codes."""
+
+    start: float | None  # seconds (None without times)
+    role: str
+    text: str
+    codes: tuple[str, ...]  # filter codes (CODE_FILTERS), "missed" included
+    clock: str  # the start as mm:ss ("" without times)
+
+
+@dataclass(frozen=True)
+class CodeFilter:
+    """A filter button of the transcript: its code, label and how many utterances carry the code."""
+
+    code: str
+    label: str
+    count: int
 
 
 def utterance_rows(utterances: pd.DataFrame) -> list[dict]:

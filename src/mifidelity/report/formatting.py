@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from mifidelity.metrics import Threshold
+
+
+@dataclass(frozen=True)
+class AxisTick:
+    """A labelled mark on a plot's axis: ``x`` in the plot's units (percent of a bar, SVG user units)."""
+
+    x: float
+    label: str
+
 
 # The smallest top of a ratio metric's axis (reflections per question): room for MITI's 'good' level.
 RATIO_AXIS_MIN_TOP = 3.0

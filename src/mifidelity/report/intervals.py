@@ -23,6 +23,8 @@ Deterministic (fixed seed) and vectorised: a 60-minute session takes about a ten
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -95,6 +97,19 @@ _COACH_PAIRS = {
 _CLIENT_PAIRS = {"change_sustain_sd": (0.5, -0.5, 0.0)}
 
 
+@dataclass(frozen=True)
+class Interval:
+    """One metric's 95% interval as the report reads it: an entry of :func:`bootstrap_intervals`."""
+
+    low: float | None  # None when fewer than half of the rounds could compute the metric
+    high: float | None
+    basis: int  # the metric's counted denominator in the session
+    basis_label: str  # what the denominator counts ("questions")
+    kind: str  # "coder" or "sampling" (:data:`KINDS`)
+    kind_label: str
+    rounds: int
+
+
 def has_probabilities(utterances: pd.DataFrame) -> bool:
     """Whether the table carries the coder's probability columns (then the interval includes the coder's doubt)."""
     return set(PROBABILITY_COLUMNS) <= set(utterances.columns)
@@ -131,6 +146,11 @@ def bootstrap_intervals(utterances: pd.DataFrame, rounds: int = BOOTSTRAP_ROUNDS
                                   "basis": int(len(utterances)), "basis_label": _BASIS["coach_talk_share"],
                                   "kind": "sampling", "kind_label": KINDS["sampling"], "rounds": rounds}
     return result
+
+
+def report_intervals(utterances: pd.DataFrame) -> dict[str, Interval]:
+    """:func:`bootstrap_intervals` of the session, per metric, as the report reads them."""
+    return {metric: Interval(**values) for metric, values in bootstrap_intervals(utterances).items()}
 
 
 def _percentiles(numerators: np.ndarray, denominators: np.ndarray, scale: float, rounds: int, tail: float) -> dict:

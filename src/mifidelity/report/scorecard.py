@@ -2,47 +2,96 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mifidelity.metrics import THRESHOLDS, SessionMetrics, Threshold, rate, verdict_sentence
-from mifidelity.report.formatting import axis_max, format_value, rating_class
+from mifidelity.report.formatting import AxisTick, axis_max, format_value, rating_class
+from mifidelity.report.intervals import Interval
 
 # Below this many items in a ratio's denominator (e.g. questions) the card says the session is too short to judge.
 MIN_BASIS = 5
 
 
-def _band(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> dict:
+@dataclass(frozen=True)
+class BandZone:
+    """One rating band of a card's bar: CSS class, left edge and width (percent of the bar), name."""
+
+    cls: str
+    x: float
+    w: float
+    label: str
+
+
+@dataclass(frozen=True)
+class CardBand:
+    """Geometry of a card's bar, in percent of its width: rating bands, threshold ticks, value and interval."""
+
+    zones: tuple[BandZone, ...]
+    ticks: tuple[AxisTick, ...]
+    value: float | None
+    low: float | None
+    high: float | None
+    min_label: str
+    max_label: str
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    """One headline metric of the scorecard (see :func:`scorecard`)."""
+
+    metric: str
+    label: str
+    value: float | None
+    shown: str  # the value as the report writes it
+    low: float | None  # the 95% interval (None: none)
+    high: float | None
+    rating: str  # the counted value's band, or NOT_YET_CLEAR
+    rating_cls: str
+    counted_rating: str
+    spans: tuple[str, ...]  # the bands the interval reaches, when more than one
+    interval_kind: str | None  # "coder" or "sampling" (intervals.KINDS)
+    source: str
+    meaning: str
+    verdict: str
+    uncertainty: str  # what the interval and the basis say, in words ("" when nothing to say)
+    warn: bool
+    band: CardBand
+    expected: str | None  # the estimate from the coder's summed probabilities, as shown
+
+
+def _band(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> CardBand:
     """Geometry (percent of the bar's width) of a metric's rating band, value and interval."""
     top = axis_max(threshold.metric, [value or 0.0, high or 0.0])
     pos = lambda v: None if v is None else max(0.0, min(100.0, 100.0 * v / top))  # noqa: E731
-    zones = []
     if threshold.fair is None:
-        zones.append({"cls": "info", "x": 0.0, "w": 100.0, "label": ""})
+        zones = (BandZone("info", 0.0, 100.0, ""),)
     elif threshold.higher_is_better:
-        zones += [
-            {"cls": "below", "x": 0.0, "w": pos(threshold.fair), "label": "below fair"},
-            {"cls": "fair", "x": pos(threshold.fair), "w": pos(threshold.good) - pos(threshold.fair), "label": "fair"},
-            {"cls": "good", "x": pos(threshold.good), "w": 100.0 - pos(threshold.good), "label": "good"},
-        ]
+        zones = (
+            BandZone("below", 0.0, pos(threshold.fair), "below fair"),
+            BandZone("fair", pos(threshold.fair), pos(threshold.good) - pos(threshold.fair), "fair"),
+            BandZone("good", pos(threshold.good), 100.0 - pos(threshold.good), "good"),
+        )
     else:
-        zones += [
-            {"cls": "good", "x": 0.0, "w": pos(threshold.good), "label": "good"},
-            {"cls": "fair", "x": pos(threshold.good), "w": pos(threshold.fair) - pos(threshold.good), "label": "fair"},
-            {"cls": "below", "x": pos(threshold.fair), "w": 100.0 - pos(threshold.fair), "label": "below fair"},
-        ]
-    ticks = [{"x": pos(t), "label": format_value(threshold.metric, t)}
-             for t in (threshold.fair, threshold.good) if t is not None]
-    return {"zones": zones, "ticks": ticks, "value": pos(value), "low": pos(low), "high": pos(high),
-            "min_label": format_value(threshold.metric, 0.0), "max_label": format_value(threshold.metric, top)}
+        zones = (
+            BandZone("good", 0.0, pos(threshold.good), "good"),
+            BandZone("fair", pos(threshold.good), pos(threshold.fair) - pos(threshold.good), "fair"),
+            BandZone("below", pos(threshold.fair), 100.0 - pos(threshold.fair), "below fair"),
+        )
+    ticks = tuple(AxisTick(pos(t), format_value(threshold.metric, t))
+                  for t in (threshold.fair, threshold.good) if t is not None)
+    return CardBand(zones=zones, ticks=ticks, value=pos(value), low=pos(low), high=pos(high),
+                    min_label=format_value(threshold.metric, 0.0), max_label=format_value(threshold.metric, top))
 
 
 # What a card's rating reads when its 95% interval reaches across a fair or good threshold.
 NOT_YET_CLEAR = "not yet clear"
 
 
-def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dict | None = None) -> list[dict]:
+def scorecard(metrics: SessionMetrics, intervals: dict[str, Interval], expected: dict | None = None) -> list[ScoreCard]:
     """One card per headline metric: value, rating, interval, band geometry and plain words.
 
     The rating is the counted value's band (:func:`mifidelity.metrics.rate`), except where the 95%
-    interval (:func:`mifidelity.report.intervals.bootstrap_intervals`) reaches across a fair or good
+    interval (:func:`mifidelity.report.intervals.report_intervals`) reaches across a fair or good
     threshold of :data:`mifidelity.metrics.THRESHOLDS`: then an expert could put the session in another
     band, and the rating reads :data:`NOT_YET_CLEAR` (``counted_rating`` keeps the counted value's band,
     ``spans`` the bands the interval reaches, and the uncertainty sentence names them).
@@ -54,14 +103,14 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dic
     for threshold in THRESHOLDS:
         value = getattr(metrics, threshold.metric)
         counted_rating = rate(value, threshold)
-        interval = intervals.get(threshold.metric, {})
-        low, high = interval.get("low"), interval.get("high")
+        interval = intervals.get(threshold.metric)
+        low, high = (interval.low, interval.high) if interval else (None, None)
         spans = _spans(threshold, value, low, high)
         rating = NOT_YET_CLEAR if spans else counted_rating
         uncertainty, warn = "", False
         if value is not None:
-            basis = interval.get("basis", 0)
-            what = interval.get("basis_label", "")
+            basis = interval.basis if interval else 0
+            what = interval.basis_label if interval else ""
             if low is not None:
                 uncertainty = f"Based on {basis} {what}."
             if spans:
@@ -72,40 +121,40 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, dict], expected: dic
                 uncertainty = f"Only {basis} {what}: too few to judge the session on." + (
                     f" The 95% interval reaches from {spans[0]} to {spans[-1]}." if spans else "")
                 warn = True
-        cards.append({
-            "metric": threshold.metric,
-            "label": threshold.label,
-            "value": value,
-            "shown": format_value(threshold.metric, value),
-            "low": low,
-            "high": high,
-            "rating": rating,
-            "rating_cls": rating_class(rating),
-            "counted_rating": counted_rating,
-            "spans": spans,
-            "interval_kind": interval.get("kind"),
-            "source": threshold.source,
-            "meaning": threshold.meaning,
-            "verdict": verdict_sentence(threshold, value, counted_rating),
-            "uncertainty": uncertainty.strip(),
-            "warn": warn,
-            "band": _band(threshold, value, low, high),
-            "expected": None if not expected or expected.get(threshold.metric) is None
+        cards.append(ScoreCard(
+            metric=threshold.metric,
+            label=threshold.label,
+            value=value,
+            shown=format_value(threshold.metric, value),
+            low=low,
+            high=high,
+            rating=rating,
+            rating_cls=rating_class(rating),
+            counted_rating=counted_rating,
+            spans=spans,
+            interval_kind=interval.kind if interval else None,
+            source=threshold.source,
+            meaning=threshold.meaning,
+            verdict=verdict_sentence(threshold, value, counted_rating),
+            uncertainty=uncertainty.strip(),
+            warn=warn,
+            band=_band(threshold, value, low, high),
+            expected=None if not expected or expected.get(threshold.metric) is None
             else format_value(threshold.metric, expected[threshold.metric]),
-        })
+        ))
     return cards
 
 
-def _spans(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> list[str]:
+def _spans(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> tuple[str, ...]:
     """The rating bands from the interval's low end to its high end (and the counted value), in order;
     empty when they are all one band."""
     if value is None or low is None or high is None or threshold.fair is None:
-        return []
+        return ()
     bands = _between({rate(v, threshold) for v in (low, high, value)})
-    return bands if len(bands) > 1 else []
+    return bands if len(bands) > 1 else ()
 
 
-def _between(ratings: set[str]) -> list[str]:
-    order = ["below fair", "fair", "good"]
+def _between(ratings: set[str]) -> tuple[str, ...]:
+    order = ("below fair", "fair", "good")
     idx = [order.index(r) for r in ratings if r in order]
-    return order[min(idx):max(idx) + 1] if idx else []
+    return order[min(idx):max(idx) + 1] if idx else ()

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from mifidelity.audio import AUDIO_EXTENSIONS
+from mifidelity.session import CodedSession
 
 
-def session_date(session) -> tuple[datetime, str]:
+def session_date(session: CodedSession) -> tuple[datetime, str]:
     """When the session took place, and how that is known.
 
     ``recorded_at`` when the pipeline set it; else the original recording's
     modification time when the source is a reachable audio file (``process``);
     else now, the time of coding (``code``).
     """
-    recorded = getattr(session, "recorded_at", None)
+    recorded = session.recorded_at
     if recorded is not None:
-        if isinstance(recorded, str):
-            recorded = datetime.fromisoformat(recorded)
-        if isinstance(recorded, (int, float)):
-            recorded = datetime.fromtimestamp(recorded, tz=timezone.utc)
         return (recorded if recorded.tzinfo else recorded.astimezone()), "recorded"
     source = Path(str(session.source or ""))
     if source.suffix.lower() in AUDIO_EXTENSIONS:
@@ -33,7 +30,7 @@ def session_date(session) -> tuple[datetime, str]:
     return datetime.now().astimezone(), "coded"
 
 
-def session_duration(session) -> float | None:
+def session_duration(session: CodedSession) -> float | None:
     """The recording's length, else the end of the last utterance when every utterance has times, else ``None``."""
     if session.duration_seconds:
         return float(session.duration_seconds)
@@ -99,13 +96,12 @@ def recording_url(recording: Path | None, report_dir: Path | None) -> str | None
     return recording.as_uri()
 
 
-def roles_text(session) -> str | None:
+def roles_text(session: CodedSession) -> str | None:
     """The report's roles line: who is the coach, what decided it and how sure it was (None without roles)."""
-    roles = getattr(session, "roles", None)
+    roles = session.roles
     if roles is None or roles.coach_speaker is None:
         return None
-    evidence = getattr(roles, "evidence", None) or {}
-    voice, language = evidence.get("voice") or {}, evidence.get("language") or {}
+    voice, language = roles.evidence.get("voice") or {}, roles.evidence.get("language") or {}
     how = {"voice": f"by voice ({voice.get('coach', 'the coach')}'s voice profile)",
            "voice and language cues": "by voice and by what was said, together",
            "language cues": "by what was said",

@@ -1,9 +1,10 @@
 """Everything one session's report shows, gathered once: :class:`SessionReport`.
 
 The HTML template (``templates/session.html.j2``) and the Prefect artifacts
-(:mod:`mifidelity.report.artifacts`) both read it. It is plain data: nothing
-here writes HTML, so escaping stays the template's job (Jinja2 autoescape), and
-nothing here logs transcript text.
+(:mod:`mifidelity.report.artifacts`) both read it. It is plain data, each part a
+small frozen dataclass made by its section's module: nothing here writes HTML, so
+escaping stays the template's job (Jinja2 autoescape), and nothing here logs
+transcript text.
 """
 
 from __future__ import annotations
@@ -15,17 +16,35 @@ from pathlib import Path
 from mifidelity.coding.base import ADHERENCE_COLUMN
 from mifidelity.fidelity import session_verdict
 from mifidelity.metrics import THRESHOLDS, SessionMetrics, assess
-from mifidelity.report.codes import CODE_FILTERS, TAG_LABELS, utterance_codes, utterance_rows
-from mifidelity.report.fidelity_summary import miti_summary, non_adherent_moments, strengths
+from mifidelity.report.codes import (
+    CODE_FILTERS,
+    TAG_LABELS,
+    CodeFilter,
+    TranscriptUtterance,
+    utterance_codes,
+    utterance_rows,
+)
+from mifidelity.report.fidelity_summary import (
+    AdherenceMoment,
+    MitiSummary,
+    StrengthGroup,
+    miti_summary,
+    non_adherent_moments,
+    strengths,
+)
 from mifidelity.report.formatting import clock, threshold_text
 from mifidelity.report.highlights import (
+    Feelings,
+    MissedOpportunity,
+    ReflectionPair,
+    RulerItem,
     best_complex_reflections,
     change_ruler_items,
     feeling_items,
     missed_opportunities,
 )
-from mifidelity.report.intervals import BOOTSTRAP_ROUNDS, bootstrap_intervals
-from mifidelity.report.scorecard import scorecard
+from mifidelity.report.intervals import BOOTSTRAP_ROUNDS, Interval, report_intervals
+from mifidelity.report.scorecard import ScoreCard, scorecard
 from mifidelity.report.session_facts import (
     coded_from_transcript,
     find_recording,
@@ -34,8 +53,8 @@ from mifidelity.report.session_facts import (
     session_date,
     session_duration,
 )
-from mifidelity.report.suggestions import suggestions
-from mifidelity.report.timeline import timeline
+from mifidelity.report.suggestions import Suggestion, suggestions
+from mifidelity.report.timeline import Timeline, timeline
 from mifidelity.session import CodedSession
 
 # How the date line explains where the session's date comes from (see session_facts.session_date).
@@ -51,31 +70,30 @@ FOOTNOTE_THRESHOLDS = {"reflection_to_question": "reflections per question",
 class SessionReport:
     """What the session report shows.
 
-    Utterance rows are dicts of the coded-utterance table's columns plus ``codes``
-    (filter codes, :mod:`mifidelity.report.codes`) and ``clock``; other entries refer
-    to utterances by their row index.
+    ``utterances`` are the transcript's rows, in the order of the coded-utterance table;
+    every other part refers to utterances by their index there.
     """
 
     session: CodedSession
     metrics: SessionMetrics
     verdict: str  # the headline sentence (fidelity.session_verdict)
-    miti: dict  # the MITI 4.2.1 summary block (fidelity_summary.miti_summary)
-    cards: list[dict]  # one per headline metric (scorecard.scorecard)
-    intervals: dict[str, dict]  # 95% bootstrap interval per ratio metric (intervals.bootstrap_intervals)
+    miti: MitiSummary  # the MITI 4.2.1 summary block (fidelity_summary.miti_summary)
+    cards: tuple[ScoreCard, ...]  # one per headline metric (scorecard.scorecard)
+    intervals: dict[str, Interval]  # 95% interval per ratio metric (intervals.report_intervals)
     bootstrap_rounds: int
     thresholds_text: str  # the scorecard footnote's MITI thresholds, from metrics.THRESHOLDS
-    suggestions: list[dict]  # "Try next time": title and text
-    non_adherent_moments: list[dict]  # persuade / confront moments (fidelity_summary.non_adherent_moments)
-    strengths: list[dict]  # MI-adherent moments by kind (fidelity_summary.strengths)
-    timeline: dict  # geometry of the who-spoke-when plot (timeline.timeline)
-    best_reflections: list[dict]  # the coder's most confident complex reflections
-    change_talk: list[int]  # rows of client change talk
-    missed: list[dict]  # missed opportunities (highlights.missed_opportunities)
-    change_ruler: list[dict]  # scaling questions (highlights.change_ruler_items; empty: the report shows none)
-    feelings: dict  # the client's feeling words, per utterance, and the lexicon (highlights.feeling_items)
-    utterances: list[dict]
-    filters: list[dict]  # the transcript's filter buttons: code, label, count
-    tag_labels: dict[str, str]
+    suggestions: tuple[Suggestion, ...]  # "Try next time"
+    non_adherent_moments: tuple[AdherenceMoment, ...]  # persuade / confront moments
+    strengths: tuple[StrengthGroup, ...]  # MI-adherent moments by kind (fidelity_summary.strengths)
+    timeline: Timeline  # geometry of the who-spoke-when plot (timeline.timeline)
+    best_reflections: tuple[ReflectionPair, ...]  # the coder's most confident complex reflections
+    change_talk: tuple[int, ...]  # rows of client change talk
+    missed: tuple[MissedOpportunity, ...]  # missed opportunities (highlights.missed_opportunities)
+    change_ruler: tuple[RulerItem, ...]  # scaling questions (empty: the report shows none)
+    feelings: Feelings  # the client's feeling words, per utterance, and the lexicon (highlights.feeling_items)
+    utterances: tuple[TranscriptUtterance, ...]
+    filters: tuple[CodeFilter, ...]  # the transcript's filter buttons
+    tag_labels: dict[str, str]  # filter code -> the tag the transcript shows (codes.TAG_LABELS)
     n_coach: int
     n_client: int
     roles_text: str | None  # who is the coach, what decided and how sure (session_facts.roles_text)
@@ -104,45 +122,44 @@ def build_session_report(session: CodedSession, report_dir: str | Path | None = 
     rows = utterance_rows(frame)
     missed = missed_opportunities(rows)
     moments = non_adherent_moments(rows)
-    missed_rows = {m["client"] for m in missed} | {m["coach"] for m in missed}
-    for i, row in enumerate(rows):
-        row["text"] = "" if row.get("text") is None else str(row["text"])
-        row["codes"] = utterance_codes(row) + (["missed"] if i in missed_rows else [])
-        row["clock"] = clock(row.get("start"))
-    counts = {code: sum(code in row["codes"] for row in rows) for code, _, _ in CODE_FILTERS}
+    missed_rows = {m.client for m in missed} | {m.coach for m in missed}
+    utterances = tuple(TranscriptUtterance(
+        start=row.get("start"), role=row["role"], text="" if row.get("text") is None else str(row["text"]),
+        codes=tuple(utterance_codes(row) + (["missed"] if i in missed_rows else [])), clock=clock(row.get("start")),
+    ) for i, row in enumerate(rows))
+    counts = {code: sum(code in u.codes for u in utterances) for code, _, _ in CODE_FILTERS}
     always = ("question", "reflection", "ct-change") + (("adherent", "non-adherent") if ADHERENCE_COLUMN in frame else ())
-    filters = [{"code": code, "label": label, "count": counts[code]}
-               for code, label, _ in CODE_FILTERS if counts[code] or code in always]
-    intervals = bootstrap_intervals(frame)
+    filters = tuple(CodeFilter(code, label, counts[code])
+                    for code, label, _ in CODE_FILTERS if counts[code] or code in always)
+    intervals = report_intervals(frame)
     date, basis = session_date(session)
     duration = session_duration(session)
     coder = session.models.get("coding")
-    fidelity = getattr(session, "fidelity", None)  # sessions built before the estimates have none
     return SessionReport(
         session=session,
         metrics=session.metrics,
-        verdict=session_verdict(assessment, fidelity),
-        miti=miti_summary(session.metrics, fidelity),
-        cards=scorecard(session.metrics, intervals, session.expected_metrics),
+        verdict=session_verdict(assessment, session.fidelity),
+        miti=miti_summary(session.metrics, session.fidelity),
+        cards=tuple(scorecard(session.metrics, intervals, session.expected_metrics)),
         intervals=intervals,
         bootstrap_rounds=BOOTSTRAP_ROUNDS,
         thresholds_text="; ".join(f"{words} {threshold_text(t)}"
                                   for metric, words in FOOTNOTE_THRESHOLDS.items()
                                   for t in THRESHOLDS if t.metric == metric),
-        suggestions=suggestions(session.metrics, rows, missed, moments=moments),
-        non_adherent_moments=moments,
-        strengths=strengths(rows),
+        suggestions=tuple(suggestions(session.metrics, rows, missed, moments=moments)),
+        non_adherent_moments=tuple(moments),
+        strengths=tuple(strengths(rows)),
         timeline=timeline(rows),
-        best_reflections=best_complex_reflections(rows),
-        change_talk=[i for i, r in enumerate(rows) if "ct-change" in r["codes"]],
-        missed=missed,
-        change_ruler=change_ruler_items(session.change_ruler),
+        best_reflections=tuple(best_complex_reflections(rows)),
+        change_talk=tuple(i for i, u in enumerate(utterances) if "ct-change" in u.codes),
+        missed=tuple(missed),
+        change_ruler=tuple(change_ruler_items(session.change_ruler)),
         feelings=feeling_items(session.feeling_words, rows),
-        utterances=rows,
+        utterances=utterances,
         filters=filters,
         tag_labels=TAG_LABELS,
-        n_coach=sum(r["role"] == "coach" for r in rows),
-        n_client=sum(r["role"] != "coach" for r in rows),
+        n_coach=sum(u.role == "coach" for u in utterances),
+        n_client=sum(u.role != "coach" for u in utterances),
         roles_text=roles_text(session),
         from_transcript=coded_from_transcript(session.source),
         date=date,

@@ -8,9 +8,12 @@ transcript text (they also go to Prefect).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from mifidelity.metrics import THRESHOLDS, SessionMetrics
+from mifidelity.report.fidelity_summary import AdherenceMoment
 from mifidelity.report.formatting import clock
+from mifidelity.report.highlights import MissedOpportunity
 
 # % change talk has no MITI threshold (see THRESHOLDS); below half, the client argued more against change than for it.
 CHANGE_TALK_MAJORITY = 50.0
@@ -29,13 +32,21 @@ NON_ADHERENT_ADVICE = {
 }
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """One "Try next time": a short title and what to do, in words (numbers and times, no transcript text)."""
+
+    title: str
+    text: str
+
+
 def _good(metric: str) -> float:
     """The MITI 'good' level of a metric, from the one threshold table (:data:`metrics.THRESHOLDS`)."""
     return next(t.good for t in THRESHOLDS if t.metric == metric)
 
 
-def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], count: int = 3,
-                moments: list[dict] | None = None) -> list[dict]:
+def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[MissedOpportunity], count: int = 3,
+                moments: list[AdherenceMoment] | None = None) -> list[Suggestion]:
     """Concrete things to try next time, most pressing first, derived from the numbers.
 
     ``moments`` are the session's persuade / confront moments
@@ -68,21 +79,21 @@ def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], c
                            "says back what you understood, before asking anything else."))
     moments = moments or []
     for kind, (base, step, title, what, advice) in NON_ADHERENT_ADVICE.items():
-        found = [m for m in moments if m["kind"] == kind]
+        found = [m for m in moments if m.kind == kind]
         if found:
-            at = clock(rows[found[0]["coach"][0]].get("start"))
+            at = clock(rows[found[0].coach[0]].get("start"))
             candidates.append((base + step * len(found), title,
                                f"{len(found)} time(s) {what}" + (f", first at {at}" if at else "") + ". " + advice))
-    missed_change = [m for m in missed if m["kind"] == "change"]
+    missed_change = [m for m in missed if m.kind == "change"]
     if missed_change:
-        first = rows[missed_change[0]["client"]]
+        first = rows[missed_change[0].client]
         at = clock(first.get("start"))
         candidates.append((
             0.8 + 0.1 * len(missed_change), "Catch change talk",
             f"{len(missed_change)} time(s) the client spoke for change and the next coach turn was not a reflection"
             + (f" (first at {at})" if at else "") + ". When you hear a reason, desire or plan to change, "
             "reflect it back before moving on: it is the moment most worth amplifying."))
-    missed_sustain = [m for m in missed if m["kind"] == "sustain"]
+    missed_sustain = [m for m in missed if m.kind == "sustain"]
     if missed_sustain:
         candidates.append((
             0.85 + 0.1 * len(missed_sustain), "Roll with sustain talk",
@@ -128,7 +139,7 @@ def suggestions(metrics: SessionMetrics, rows: list[dict], missed: list[dict], c
         if title in titles:
             continue
         titles.add(title)
-        chosen.append({"title": title, "text": text})
+        chosen.append(Suggestion(title, text))
         if len(chosen) == count:
             break
     return chosen
