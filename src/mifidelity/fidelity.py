@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN
+from mifidelity.coding.base import (ADHERENCE_COLUMN, CLIENT_TALK_COLUMN, MAIN_BEHAVIOUR_COLUMN, REFLECTION_COLUMN,
+                                    confidence_column)
 from mifidelity.coding.features import strip_asr
 from mifidelity.metrics import SessionMetrics, coach_volleys, overall_verdict
 
@@ -89,7 +90,7 @@ TEXT_FEATURE = "coach_text_log_odds"
 # coder was of the codes (see evidence_volleys).
 EVIDENCE_FEATURE = "effective_volleys"
 # The coder's confidence columns that say how sure it was, per role.
-CERTAINTY_COLUMNS = {"coach": "main_behaviour_confidence", "client": "client_talk_confidence"}
+CERTAINTY_COLUMNS = {"coach": confidence_column(MAIN_BEHAVIOUR_COLUMN), "client": confidence_column(CLIENT_TALK_COLUMN)}
 
 
 def evidence_volleys(coded: pd.DataFrame) -> tuple[int, float]:
@@ -184,8 +185,8 @@ def session_features(coded: pd.DataFrame, metrics: SessionMetrics) -> dict[str, 
 def _reflected_after(coded: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """For change and sustain talk: how often the next coach utterance was a reflection, of how many."""
     roles = coded["role"].tolist()
-    talk = coded["client_talk"].tolist()
-    reflection = coded["reflection"].tolist()
+    talk = coded[CLIENT_TALK_COLUMN].tolist()
+    reflection = coded[REFLECTION_COLUMN].tolist()
     out = {"change": [0, 0], "sustain": [0, 0]}
     for i, kind in enumerate(talk):
         if roles[i] != "client" or kind not in out:

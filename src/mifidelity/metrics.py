@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, MI_ADHERENT, MI_NON_ADHERENT, PROBABILITY_COLUMNS,
-                                    is_true)
+from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, BACKCHANNEL_COLUMN, CLIENT_TALK_COLUMN,
+                                    GIVING_INFORMATION_COLUMN, MI_ADHERENT, MI_NON_ADHERENT, PROBABILITY_COLUMNS,
+                                    QUESTION_COLUMN, REFLECTION_COLUMN, is_true)
 
 
 @dataclass
@@ -101,8 +102,8 @@ def coach_volleys(coded: pd.DataFrame) -> pd.Series:
     (``backchannel`` true) does not end a volley.
     """
     takes_floor = coded["role"] == "client"
-    if "backchannel" in coded:
-        takes_floor &= ~coded["backchannel"].map(is_true).astype(bool)
+    if BACKCHANNEL_COLUMN in coded:
+        takes_floor &= ~coded[BACKCHANNEL_COLUMN].map(is_true).astype(bool)
     volley = takes_floor.cumsum()
     return volley[coded["role"] == "coach"]
 
@@ -117,18 +118,18 @@ def volley_codes(coded: pd.DataFrame) -> pd.DataFrame:
     coach = coded[coded["role"] == "coach"]
     volley = coach_volleys(coded)
     grouped = coach.groupby(volley, sort=True)
-    question = grouped["question"].agg(lambda q: "open" if (q == "open").any() else "closed" if (q == "closed").any() else "none")
-    reflection = grouped["reflection"].agg(
+    question = grouped[QUESTION_COLUMN].agg(lambda q: "open" if (q == "open").any() else "closed" if (q == "closed").any() else "none")
+    reflection = grouped[REFLECTION_COLUMN].agg(
         lambda r: "complex" if (r == "complex").any() else "simple" if (r == "simple").any() else "none")
     out = pd.DataFrame({
-        "question": question,
-        "reflection": reflection,
-        "giving_information": grouped["giving_information"].agg(lambda g: any(is_true(v) for v in g)),
+        QUESTION_COLUMN: question,
+        REFLECTION_COLUMN: reflection,
+        GIVING_INFORMATION_COLUMN: grouped[GIVING_INFORMATION_COLUMN].agg(lambda g: any(is_true(v) for v in g)),
     })
     if ADHERENCE_COLUMN in coded:
         for label in ADHERENCE_LABELS[1:]:
             out[label] = grouped[ADHERENCE_COLUMN].agg(lambda a, label=label: bool((a == label).any()))
-    flags = [c for c in out.columns if c not in ("question", "reflection")]
+    flags = [c for c in out.columns if c not in (QUESTION_COLUMN, REFLECTION_COLUMN)]
     out[flags] = out[flags].astype(bool)  # an empty group-by (no coach rows) gives object columns
     return out
 
@@ -148,13 +149,13 @@ def compute_metrics(coded: pd.DataFrame, duration_seconds: float | None = None) 
     client = coded[coded["role"] == "client"]
     volleys = volley_codes(coded)
 
-    n_open = int((volleys["question"] == "open").sum())
-    n_closed = int((volleys["question"] == "closed").sum())
-    n_simple = int((volleys["reflection"] == "simple").sum())
-    n_complex = int((volleys["reflection"] == "complex").sum())
+    n_open = int((volleys[QUESTION_COLUMN] == "open").sum())
+    n_closed = int((volleys[QUESTION_COLUMN] == "closed").sum())
+    n_simple = int((volleys[REFLECTION_COLUMN] == "simple").sum())
+    n_complex = int((volleys[REFLECTION_COLUMN] == "complex").sum())
     n_questions, n_reflections = n_open + n_closed, n_simple + n_complex
-    giving_info = int(volleys["giving_information"].sum())
-    talk = client["client_talk"]
+    giving_info = int(volleys[GIVING_INFORMATION_COLUMN].sum())
+    talk = client[CLIENT_TALK_COLUMN]
     n_change, n_sustain, n_neutral = (int((talk == label).sum()) for label in ("change", "sustain", "neutral"))
     adherence: dict[str, int | None] = {}
     if ADHERENCE_COLUMN in coded:

@@ -23,15 +23,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_LABELS
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, ARTIFACT_DIR, confidence_column
 from mifidelity.coding.features import (ENCODER_NAME, cpu_has_native_bf16, load_encoder, padded_batch, torch_threads,
                                         word_piece_ids)
 from mifidelity.types import StageInfo
 
-
-ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "adherence.npz"
-ADHERENCE_COLUMNS = ("adherence", "adherence_confidence")
 # The pooled sentence vector is L2-normalised and scaled by this before the softmax layer
 # (a fixed temperature: the softmax layer trains faster on vectors of this length).
 POOL_SCALE = 10.0
@@ -209,5 +206,5 @@ def adherence_codes(roles: Sequence[str], probabilities: np.ndarray) -> pd.DataF
         if str(role) == "coach":
             labels[i] = ADHERENCE_LABELS[best[i]]
             confidence[i] = round(float(probabilities[i, best[i]]), 4)
-    return pd.DataFrame({"adherence": pd.Series(labels, dtype=object),
-                         "adherence_confidence": pd.Series(confidence, dtype=object)})
+    return pd.DataFrame({ADHERENCE_COLUMN: pd.Series(labels, dtype=object),
+                         confidence_column(ADHERENCE_COLUMN): pd.Series(confidence, dtype=object)})

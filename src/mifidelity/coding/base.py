@@ -26,15 +26,26 @@ expected counts.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import pandas as pd
 
 from mifidelity.types import StageInfo
 
-COACH_CODE_COLUMNS = ("main_behaviour", "question", "reflection", "giving_information")
-CLIENT_CODE_COLUMNS = ("client_talk",)
-CODE_COLUMNS = COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS
+ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"  # the coders' shipped weights (package data)
+
+# The code columns, one name each: every table of codes (a coder's output, utterances.csv, the training data)
+# and every task of the trained coder is keyed by these, in this order.
+MAIN_BEHAVIOUR_COLUMN = "main_behaviour"
+QUESTION_COLUMN = "question"
+REFLECTION_COLUMN = "reflection"
+GIVING_INFORMATION_COLUMN = "giving_information"
+CLIENT_TALK_COLUMN = "client_talk"
+COACH_CODE_COLUMNS = (MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN, GIVING_INFORMATION_COLUMN)
+CLIENT_CODE_COLUMNS = (CLIENT_TALK_COLUMN,)
+CODE_COLUMNS = COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS  # also the trained coder's tasks, in its heads' order
+CONFIDENCE_SUFFIX = "_confidence"  # <code column>_confidence: the probability of the label a coder chose
 # MITI 4.2.1's adherence code: beside the main behaviour (a question may also be a Seek,
 # an input a Persuade), so a separate column that coders may add.
 ADHERENCE_COLUMN = "adherence"
@@ -44,28 +55,33 @@ MI_ADHERENT = ("affirm", "seeking_collaboration", "emphasizing_autonomy")
 MI_NON_ADHERENT = ("persuade", "confront")  # MITI 4.2.1: Persuade with Permission counts in neither total
 
 LABELS: dict[str, tuple] = {
-    "main_behaviour": ("question", "reflection", "input", "other"),
-    "question": ("none", "open", "closed"),
-    "reflection": ("none", "simple", "complex"),
-    "giving_information": (False, True),
-    "client_talk": ("change", "sustain", "neutral"),
+    MAIN_BEHAVIOUR_COLUMN: ("question", "reflection", "input", "other"),
+    QUESTION_COLUMN: ("none", "open", "closed"),
+    REFLECTION_COLUMN: ("none", "simple", "complex"),
+    GIVING_INFORMATION_COLUMN: (False, True),
+    CLIENT_TALK_COLUMN: ("change", "sustain", "neutral"),
 }
 
 # Probability of each label that a session metric counts: column -> (code, label).
 # Summed over a session they give expected counts (see mifidelity.metrics.expected_metrics).
 PROBABILITY_COLUMNS: dict[str, tuple[str, str]] = {
-    "probability_open_question": ("question", "open"),
-    "probability_closed_question": ("question", "closed"),
-    "probability_simple_reflection": ("reflection", "simple"),
-    "probability_complex_reflection": ("reflection", "complex"),
-    "probability_change_talk": ("client_talk", "change"),
-    "probability_sustain_talk": ("client_talk", "sustain"),
+    "probability_open_question": (QUESTION_COLUMN, "open"),
+    "probability_closed_question": (QUESTION_COLUMN, "closed"),
+    "probability_simple_reflection": (REFLECTION_COLUMN, "simple"),
+    "probability_complex_reflection": (REFLECTION_COLUMN, "complex"),
+    "probability_change_talk": (CLIENT_TALK_COLUMN, "change"),
+    "probability_sustain_talk": (CLIENT_TALK_COLUMN, "sustain"),
 }
+
+
+def confidence_column(code: str) -> str:
+    """The name of the column that holds the confidence of ``code``'s label (``client_talk_confidence``)."""
+    return code + CONFIDENCE_SUFFIX
 
 
 def applies_to_coach(column: str) -> bool | None:
     """Whether a code, confidence or probability column belongs to coach rows (None: to neither)."""
-    base = PROBABILITY_COLUMNS[column][0] if column in PROBABILITY_COLUMNS else column.removesuffix("_confidence")
+    base = PROBABILITY_COLUMNS[column][0] if column in PROBABILITY_COLUMNS else column.removesuffix(CONFIDENCE_SUFFIX)
     if base in COACH_CODE_COLUMNS or base == ADHERENCE_COLUMN:
         return True
     if base in CLIENT_CODE_COLUMNS:
@@ -132,15 +148,15 @@ def code_backchannels(coded: pd.DataFrame) -> pd.DataFrame:
     heard = coded[BACKCHANNEL_COLUMN].astype(bool)
     coach = heard & (coded["role"] == "coach")
     client = heard & (coded["role"] == "client")
-    for column, value in (("main_behaviour", "other"), ("question", "none"), ("reflection", "none"),
-                          ("giving_information", False), (ADHERENCE_COLUMN, "none")):
+    for column, value in ((MAIN_BEHAVIOUR_COLUMN, "other"), (QUESTION_COLUMN, "none"), (REFLECTION_COLUMN, "none"),
+                          (GIVING_INFORMATION_COLUMN, False), (ADHERENCE_COLUMN, "none")):
         if column in coded:
             coded[column] = coded[column].astype(object).where(~coach, value)
-    coded["client_talk"] = coded["client_talk"].astype(object).where(~client, "neutral")
+    coded[CLIENT_TALK_COLUMN] = coded[CLIENT_TALK_COLUMN].astype(object).where(~client, "neutral")
     for column in coded.columns:
         if column in PROBABILITY_COLUMNS:
             coded.loc[heard & coded[column].notna(), column] = 0.0
-        elif column.endswith("_confidence"):
+        elif column.endswith(CONFIDENCE_SUFFIX):
             coded.loc[heard & coded[column].notna(), column] = 1.0
     return coded
 

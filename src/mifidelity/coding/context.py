@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mifidelity.coding.base import LABELS
+from mifidelity.coding.base import CODE_COLUMNS, LABELS
 from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
 from mifidelity.coding.features import (
     HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, load_encoder, padded_batch, surface_features,
@@ -47,7 +47,6 @@ FF_WIDTH = 1536
 POOLS = 6  # cls, mean, first, last of the utterance; mean of previous and next utterance
 N_SCALARS = 5
 FORMAT_VERSION = 5
-TASK_ORDER = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
 
 
 # --------------------------------------------------------------------------- frozen bottom
@@ -174,7 +173,7 @@ def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
             self.heads = nn.ModuleDict({
                 task: nn.Sequential(nn.Dropout(dropout), nn.Linear(features, hidden), nn.GELU(),
                                     nn.Dropout(dropout), nn.Linear(hidden, len(LABELS[task])))
-                for task in TASK_ORDER
+                for task in CODE_COLUMNS
             })
 
         def per_utterance(self, states, self_mask):
@@ -230,7 +229,7 @@ class ContextCoder:
         if state is not None:
             self.net.load_state_dict({k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in state.items()})
         self.net.eval()
-        self.labels = {task: tuple(LABELS[task]) for task in TASK_ORDER}
+        self.labels = {task: tuple(LABELS[task]) for task in CODE_COLUMNS}
 
     # ----------------------------------------------------------------- inference
 
@@ -284,7 +283,7 @@ class ContextCoder:
         import torch
 
         n = len(states)
-        probs = {t: np.zeros((n, len(LABELS[t])), dtype=np.float64) for t in TASK_ORDER}
+        probs = {t: np.zeros((n, len(LABELS[t])), dtype=np.float64) for t in CODE_COLUMNS}
         if not n:
             return probs
         self.net.eval()

@@ -40,7 +40,7 @@ from importlib import metadata, resources
 
 import pandas as pd
 
-from mifidelity.coding.base import backchannel_flags
+from mifidelity.coding.base import REFLECTION_COLUMN, backchannel_flags
 
 EMOTIONS = ("anger", "fear", "sadness", "joy", "disgust", "surprise")
 # EmoLex marks some words only positive or negative ("stress", "tired", "calm"); after a form of
@@ -213,7 +213,7 @@ def find_feeling_words(utterances: pd.DataFrame) -> FeelingWords:
     roles = [str(r) for r in utterances["role"]]
     texts = ["" if t is None or t != t else str(t) for t in utterances["text"]]
     backchannel = backchannel_flags(utterances)
-    reflection = list(utterances["reflection"]) if "reflection" in utterances else [None] * len(roles)
+    reflection = list(utterances[REFLECTION_COLUMN]) if REFLECTION_COLUMN in utterances else [None] * len(roles)
     feelings, negated = [], 0
     for i, role in enumerate(roles):
         if role != "client" or backchannel[i]:

@@ -7,11 +7,14 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_LABELS, CLIENT_CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS, PROBABILITY_COLUMNS, blank_codes
+from mifidelity.coding.base import (ADHERENCE_LABELS, CODE_COLUMNS, COACH_CODE_COLUMNS, GIVING_INFORMATION_COLUMN, LABELS,
+                                    MAIN_BEHAVIOUR_COLUMN, PROBABILITY_COLUMNS, QUESTION_COLUMN, REFLECTION_COLUMN,
+                                    blank_codes, confidence_column)
 
 
 # Which main behaviour a subtype code belongs to.
-SUBTYPE_OF_MAIN = {"question": "question", "reflection": "reflection"}
+SUBTYPE_OF_MAIN = {QUESTION_COLUMN: "question", REFLECTION_COLUMN: "reflection"}
+
 
 # The hard main-behaviour decision weighs P(reflection) by this before the arg-max (the
 # probabilities themselves are left as the model gives them). Out of fold on AnnoMI the coder
@@ -21,6 +24,11 @@ SUBTYPE_OF_MAIN = {"question": "question", "reflection": "reflection"}
 # 0.5-1.0: 0.8 in every fold on clean text) at no cost in utterance macro-F1 (main 0.776 ->
 # 0.775, question 0.751 -> 0.754). docs/model-card.md, "The joint decision".
 REFLECTION_DECISION_WEIGHT = 0.8
+
+
+def decision_key(task: str) -> str:
+    """Where :func:`joint_behaviour` puts a task's one-hot hard decision (``main_behaviour_decision``)."""
+    return f"{task}_decision"
 
 
 def joint_behaviour(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> dict[str, np.ndarray]:
@@ -47,17 +55,17 @@ def joint_behaviour(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> d
         and both subtypes (they always agree with each other).
     """
     out = {k: v.copy() for k, v in probs.items()}
-    if "main_behaviour" not in probs:
+    if MAIN_BEHAVIOUR_COLUMN not in probs:
         return out
-    main_labels = labels["main_behaviour"]
-    decision = probs["main_behaviour"].copy()
+    main_labels = labels[MAIN_BEHAVIOUR_COLUMN]
+    decision = probs[MAIN_BEHAVIOUR_COLUMN].copy()
     decision[:, main_labels.index("reflection")] *= REFLECTION_DECISION_WEIGHT
     main_best = decision.argmax(1)
-    out["main_behaviour_decision"] = np.eye(len(main_labels))[main_best]
+    out[decision_key(MAIN_BEHAVIOUR_COLUMN)] = np.eye(len(main_labels))[main_best]
     for task, main_label in SUBTYPE_OF_MAIN.items():
         if task not in out:
             continue
-        p_main = probs["main_behaviour"][:, main_labels.index(main_label)]
+        p_main = probs[MAIN_BEHAVIOUR_COLUMN][:, main_labels.index(main_label)]
         none = labels[task].index("none")
         kinds = probs[task].copy()
         kinds[:, none] = 0.0
@@ -70,7 +78,7 @@ def joint_behaviour(probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> d
         hard = np.where(chosen[:, None], share, 0.0)
         hard[~chosen, none] = 1.0
         out[task] = joint
-        out[f"{task}_decision"] = hard
+        out[decision_key(task)] = hard
     return out
 
 
@@ -133,22 +141,22 @@ def codes_from_probabilities(roles: Sequence[str], probs: dict[str, np.ndarray],
     """
     codes = blank_codes(roles)
     is_coach = np.array([r == "coach" for r in roles], dtype=bool)
-    for task in COACH_CODE_COLUMNS + CLIENT_CODE_COLUMNS:
+    for task in CODE_COLUMNS:
         applies = is_coach if task in COACH_CODE_COLUMNS else ~is_coach
         label_values = list(labels[task])
-        best = probs.get(f"{task}_decision", probs[task]).argmax(1)
+        best = probs.get(decision_key(task), probs[task]).argmax(1)
         chosen = np.empty(len(roles), dtype=object)
         chosen[:] = None
         confidence = np.empty(len(roles), dtype=object)
         confidence[:] = None
         for i in np.flatnonzero(applies):
             value = label_values[best[i]]
-            chosen[i] = bool(value) if task == "giving_information" else value
+            chosen[i] = bool(value) if task == GIVING_INFORMATION_COLUMN else value
             confidence[i] = float(probs[task][i, best[i]])
         codes[task] = pd.Series(chosen, dtype=object)
-        codes[f"{task}_confidence"] = pd.Series(confidence, dtype=object)
+        codes[confidence_column(task)] = pd.Series(confidence, dtype=object)
     ordered = list(LABELS)  # code columns first, then confidences, stable for writers
-    return codes[ordered + [f"{t}_confidence" for t in ordered]]
+    return codes[ordered + [confidence_column(t) for t in ordered]]
 
 
 def probability_columns(roles: Sequence[str], probs: dict[str, np.ndarray], labels: dict[str, tuple]) -> pd.DataFrame:

@@ -39,7 +39,8 @@ from typing import Sequence
 
 import numpy as np
 
-from mifidelity.coding.base import ADHERENCE_LABELS, LABELS
+from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS, MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN,
+                                    REFLECTION_COLUMN)
 from mifidelity.coding.features import strip_asr
 
 PLAIN_SPEECH_VERSION = "1"  # recorded in the coder's version (session.json "models")
@@ -210,25 +211,25 @@ def _to(target: str, sources: Sequence[str], share: float) -> tuple[tuple[str, s
 _PUT_FORWARD = (("reflection", "input", 0.9), ("question", "input", 0.8))   # an input, not a reflection or question
 _AS_REMARK = (("reflection", "other", 0.9), ("question", "other", 0.8))      # a remark, not a reflection or question
 _NOT_ADHERENT = ("none", "affirm", "seeking_collaboration", "emphasizing_autonomy")
-_PERSUADES = {"main_behaviour": _PUT_FORWARD, "adherence": _to("persuade", _NOT_ADHERENT, 0.8)}
-_CONFRONTS = {"main_behaviour": _AS_REMARK, "adherence": _to("confront", _NOT_ADHERENT, 0.8)}
+_PERSUADES = {MAIN_BEHAVIOUR_COLUMN: _PUT_FORWARD, ADHERENCE_COLUMN: _to("persuade", _NOT_ADHERENT, 0.8)}
+_CONFRONTS = {MAIN_BEHAVIOUR_COLUMN: _AS_REMARK, ADHERENCE_COLUMN: _to("confront", _NOT_ADHERENT, 0.8)}
 MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
     "directive": _PERSUADES,
     "warning": _PERSUADES,
     "lecture": _PERSUADES,
     "advice": _PERSUADES,
     # put forward, but often offered to take or leave: the adherence code is left to the network
-    "suggestion": {"main_behaviour": _PUT_FORWARD},
+    "suggestion": {MAIN_BEHAVIOUR_COLUMN: _PUT_FORWARD},
     "confront": _CONFRONTS,
     "minimising": _CONFRONTS,
     # after the stance cues: advice offered to take or leave is Persuade with Permission
-    "permission": {"adherence": (("persuade", "persuade_with_permission", 0.8),)},
-    "summary": {"main_behaviour": _to("reflection", ("question", "input", "other"), 0.8),
-                "reflection": (("simple", "complex", 0.5),),
-                "adherence": _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
+    "permission": {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)},
+    "summary": {MAIN_BEHAVIOUR_COLUMN: _to("reflection", ("question", "input", "other"), 0.8),
+                REFLECTION_COLUMN: (("simple", "complex", 0.5),),
+                ADHERENCE_COLUMN: _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
     # AnnoMI's experts code number rulers closed, "how important is it ..." open: the network's split stays
-    "scaling": {"main_behaviour": _to("question", ("reflection", "input", "other"), 0.9),
-                "adherence": _to("none", ("seeking_collaboration", "persuade", "persuade_with_permission", "confront"),
+    "scaling": {MAIN_BEHAVIOUR_COLUMN: _to("question", ("reflection", "input", "other"), 0.9),
+                ADHERENCE_COLUMN: _to("none", ("seeking_collaboration", "persuade", "persuade_with_permission", "confront"),
                                  0.9)},
 }
 
@@ -307,7 +308,7 @@ def adjust_behaviour(probs: dict[str, np.ndarray], cues: Sequence[frozenset[str]
     """Behaviour probabilities (task -> (n, k), before :func:`~mifidelity.coding.model.joint_behaviour`) after the cues."""
     labels = labels or LABELS
     out = dict(probs)
-    for task in ("main_behaviour", "question", "reflection"):
+    for task in (MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN):
         if task in probs:
             out[task] = move(probs[task], cues, task, labels[task])
     return out
@@ -315,4 +316,4 @@ def adjust_behaviour(probs: dict[str, np.ndarray], cues: Sequence[frozenset[str]
 
 def adjust_adherence(adherence: np.ndarray, cues: Sequence[frozenset[str]]) -> np.ndarray:
     """Adherence probabilities (n, 7) in :data:`~mifidelity.coding.base.ADHERENCE_LABELS` order after the cues."""
-    return move(adherence, cues, "adherence", ADHERENCE_LABELS)
+    return move(adherence, cues, ADHERENCE_COLUMN, ADHERENCE_LABELS)

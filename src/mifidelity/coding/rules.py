@@ -15,7 +15,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, blank_codes
+from mifidelity.coding.base import (ADHERENCE_COLUMN, CLIENT_TALK_COLUMN, GIVING_INFORMATION_COLUMN, MAIN_BEHAVIOUR_COLUMN,
+                                    QUESTION_COLUMN, REFLECTION_COLUMN, blank_codes, confidence_column)
 from mifidelity.config import CodingConfig
 from mifidelity.types import StageInfo
 
@@ -91,7 +92,7 @@ class RuleCoder:
         codes = blank_codes(roles)
         codes[ADHERENCE_COLUMN] = pd.Series([None] * len(roles), dtype=object)
         for column in list(codes.columns):
-            codes[f"{column}_confidence"] = pd.Series([None] * len(roles), dtype=object)
+            codes[confidence_column(column)] = pd.Series([None] * len(roles), dtype=object)
         for i, (role, text) in enumerate(zip(roles, texts)):
             plain = _normalise(text or "")
             sentences = [s.strip() for s in re.split(r"(?<=[?.!])\s+|\?", plain) if s.strip()] or [""]
@@ -114,13 +115,13 @@ class RuleCoder:
         reflection = ("complex" if _COMPLEX.search(plain) else "simple") if reflective else "none"
         informing = bool(_INFORMATION.search(plain)) and question == "none"
         main = "question" if question != "none" else "reflection" if reflective else "input" if informing else "other"
-        values = {"main_behaviour": main, "question": question, "reflection": reflection,
-                  "giving_information": informing}
+        values = {MAIN_BEHAVIOUR_COLUMN: main, QUESTION_COLUMN: question, REFLECTION_COLUMN: reflection,
+                  GIVING_INFORMATION_COLUMN: informing}
         for column, value in values.items():
             codes.at[i, column] = value
-            codes.at[i, f"{column}_confidence"] = 0.9 if (marked or reflective) else 0.6
+            codes.at[i, confidence_column(column)] = 0.9 if (marked or reflective) else 0.6
         codes.at[i, ADHERENCE_COLUMN] = adherence_code(plain)
-        codes.at[i, f"{ADHERENCE_COLUMN}_confidence"] = 0.6
+        codes.at[i, confidence_column(ADHERENCE_COLUMN)] = 0.6
 
     @staticmethod
     def _code_client(codes: pd.DataFrame, i: int, plain: str) -> None:
@@ -130,5 +131,5 @@ class RuleCoder:
             talk = "change"
         else:
             talk = "neutral"
-        codes.at[i, "client_talk"] = talk
-        codes.at[i, "client_talk_confidence"] = 0.6
+        codes.at[i, CLIENT_TALK_COLUMN] = talk
+        codes.at[i, confidence_column(CLIENT_TALK_COLUMN)] = 0.6

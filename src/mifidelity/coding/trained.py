@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.adherence import AdherenceCoder, adherence_codes
-from mifidelity.coding.base import ADHERENCE_COLUMN, LABELS, PROBABILITY_COLUMNS, blank_codes
+from mifidelity.coding.base import (ADHERENCE_COLUMN, ARTIFACT_DIR, LABELS, MAIN_BEHAVIOUR_COLUMN, PROBABILITY_COLUMNS,
+                                    blank_codes, confidence_column)
 from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
@@ -22,7 +23,6 @@ from mifidelity.coding.plain_speech import PLAIN_SPEECH_VERSION, adjust_adherenc
 from mifidelity.config import CodingConfig
 from mifidelity.types import StageInfo
 
-ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "minilm-context.npz"
 
 _MODELS: dict[str, ContextCoder] = {}
@@ -116,7 +116,7 @@ class TrainedCoder:
             raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
         if not len(roles):
             codes = blank_codes(roles)
-            for column in [f"{c}_confidence" for c in LABELS] + [ADHERENCE_COLUMN, f"{ADHERENCE_COLUMN}_confidence"] \
+            for column in [confidence_column(c) for c in LABELS] + [ADHERENCE_COLUMN, confidence_column(ADHERENCE_COLUMN)] \
                     + list(PROBABILITY_COLUMNS):
                 codes[column] = pd.Series([], dtype=object)
             return codes
@@ -130,5 +130,5 @@ class TrainedCoder:
         joint = joint_behaviour(probs, labels)
         codes = codes_from_probabilities(list(roles), joint, labels)
         adherence = adherence_codes(roles, joint_adherence(adjust_adherence(self.adherence.predict_proba(roles, texts), cues),
-                                                           probs["main_behaviour"], labels["main_behaviour"]))
+                                                           probs[MAIN_BEHAVIOUR_COLUMN], labels[MAIN_BEHAVIOUR_COLUMN]))
         return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)

@@ -33,14 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.adherence import (
-    ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool,
-)
+from mifidelity.coding.adherence import DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
 from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, strip_asr, torch_threads, word_piece_ids
 from mifidelity.training.adherence_data import (
-    DEFAULT_FORUM_DIR, SPOKEN_TEST, VERSIONS, ExampleSet, Sources, all_training_sets, load_sources,
+    DEFAULT_FORUM_DIR, SPOKEN_TEST, ExampleSet, Sources, all_training_sets, load_sources,
 )
-from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR
+from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR, VERSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +375,7 @@ def whole_coder_spoken_scores(sources: Sources) -> dict[str, tuple[float, dict[s
     for version in VERSIONS:
         roles, texts = spoken_test_session(version)
         codes = coder.code(roles, texts)
-        predicted = np.array([ADHERENCE_LABELS.index(c) for c in codes["adherence"][1::2]])
+        predicted = np.array([ADHERENCE_LABELS.index(c) for c in codes[ADHERENCE_COLUMN][1::2]])
         out[version] = macro_f1(sources.spoken_test.labels, predicted, ADHERENCE_LABELS)
     return out
 

@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_LABELS
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
 from mifidelity.coding.features import strip_asr
-from mifidelity.training.data import FULL_CSV, load_annomi
+from mifidelity.training.data import FULL_CSV, VERSIONS, load_annomi
 
 DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
 TRAINING_DATA = Path(__file__).resolve().parent / "training_data"
 SPOKEN_TRAIN = TRAINING_DATA / "spoken_adherence_train.csv"
 SPOKEN_TEST = TRAINING_DATA / "spoken_adherence_test.csv"
-VERSIONS = ("clean", "asr")  # every example as written and as a recogniser gives it
 
 # mi-forum label -> adherence.
 FORUM_LABELS = {
@@ -132,13 +131,13 @@ def annomi_frame(annomi_dir: str | Path) -> pd.DataFrame:
         elif row.input_subtype == "" and row.main_behaviour in ("question", "reflection") \
                 and not _POSSIBLY_ADHERENT.search(strip_asr(row.text)):
             label[i] = "none"
-    data["adherence"] = label
+    data[ADHERENCE_COLUMN] = label
     return data
 
 
 def load_annomi_examples(data: pd.DataFrame) -> ExampleSet:
-    keep = data["adherence"].notna().to_numpy()
-    return ExampleSet("annomi", data.loc[keep, "text"].tolist(), _label_indices(data.loc[keep, "adherence"]),
+    keep = data[ADHERENCE_COLUMN].notna().to_numpy()
+    return ExampleSet("annomi", data.loc[keep, "text"].tolist(), _label_indices(data.loc[keep, ADHERENCE_COLUMN]),
                       data.loc[keep, "transcript_id"].to_numpy())
 
 

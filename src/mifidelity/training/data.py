@@ -30,14 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from mifidelity.coding.base import LABELS
+from mifidelity.coding.base import (CLIENT_TALK_COLUMN, CODE_COLUMNS, GIVING_INFORMATION_COLUMN, LABELS,
+                                    MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN)
 from mifidelity.files import from_spreadsheet_safe
 
 DEFAULT_DATA_DIR = "../shared/data/annomi"
 FULL_CSV = "AnnoMI-full.dev.csv"
-TASKS = ("main_behaviour", "question", "reflection", "giving_information", "client_talk")
-COACH_TASKS = ("main_behaviour", "question", "reflection", "giving_information")
-CLIENT_TASKS = ("client_talk",)
+TASKS = CODE_COLUMNS  # one task per code column (coding.base); coach codes are coding.base.COACH_CODE_COLUMNS
+VERSIONS = ("clean", "asr")  # every text as written and as a recogniser gives it (features.strip_asr)
 
 
 def _truthy(value) -> bool:
@@ -52,11 +52,11 @@ def _annotator_labels(raw: pd.DataFrame) -> pd.DataFrame:
     reflection = raw["reflection_subtype"].where(raw["reflection_exists"].map(_truthy), "none")
     info = raw["therapist_input_exists"].map(_truthy) & raw["therapist_input_subtype"].eq("information")
     return pd.DataFrame({
-        "main_behaviour": main.where(therapist),
-        "question": question.where(therapist),
-        "reflection": reflection.where(therapist),
-        "giving_information": info.where(therapist),
-        "client_talk": raw["client_talk_type"].where(~therapist),
+        MAIN_BEHAVIOUR_COLUMN: main.where(therapist),
+        QUESTION_COLUMN: question.where(therapist),
+        REFLECTION_COLUMN: reflection.where(therapist),
+        GIVING_INFORMATION_COLUMN: info.where(therapist),
+        CLIENT_TALK_COLUMN: raw["client_talk_type"].where(~therapist),
     })
 
 
@@ -149,7 +149,7 @@ def load_corrections(paths) -> pd.DataFrame:
             raise ValueError(f"{path}: not a corrections export (missing {', '.join(sorted(missing))})")
         for task in TASKS:
             values = raw[task].where(raw[task] != "", None)
-            if task == "giving_information":
+            if task == GIVING_INFORMATION_COLUMN:
                 values = values.map({"True": True, "False": False, None: None})
             unknown = set(values.dropna()) - set(LABELS[task])
             if unknown:

@@ -28,14 +28,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS
-from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, annotator_tables, load_annomi, load_corrections
+from mifidelity.coding.base import CLIENT_TALK_COLUMN, LABELS, MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN
+from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, VERSIONS, annotator_tables, load_annomi, load_corrections
 from mifidelity.training.scores import (
     SCORED_TASKS, SESSION_METRICS, confusion, correction_agreement, counts_from_labels, counts_from_probabilities,
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
 )
 from mifidelity.training.train import (
-    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, VERSIONS, fit_model, predict, prepare, task_rows, version_texts,
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, predict, prepare, task_rows, version_texts,
 )
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd
     add("")
     for version in results.get("model", {}):
         _, predicted = scores[("model", version)]
-        for task in ("main_behaviour", "question", "reflection", "client_talk"):
+        for task in (MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN, CLIENT_TALK_COLUMN):
             add(f"Confusion, {SYSTEM_NAMES['model']} ({version}), {task} (rows expert, columns predicted):")
             add(confusion(data, predicted, task).to_string())
             add("")

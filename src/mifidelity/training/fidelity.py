@@ -43,11 +43,11 @@ from mifidelity.fidelity import (
     evidence_volleys, predictive_probability, session_features,
 )
 from mifidelity.metrics import compute_metrics
-from mifidelity.training.data import DEFAULT_DATA_DIR
+from mifidelity.training.data import DEFAULT_DATA_DIR, VERSIONS
 from mifidelity.training.fidelity_report import plot_reliability, reliability_table, rq_agreement, summary_table
 from mifidelity.training.hlqc import DEFAULT_HLQC_DIR
 from mifidelity.training.session_data import (
-    VERSIONS, RatedSession, annomi_sessions, coded_table, coder_probabilities, hlqc_sessions, truncated,
+    RatedSession, annomi_sessions, coded_table, coder_probabilities, hlqc_sessions, truncated,
 )
 
 logger = logging.getLogger(__name__)

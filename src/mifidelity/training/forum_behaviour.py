@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS
+from mifidelity.coding.base import LABELS, MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN
 from mifidelity.coding.features import strip_asr
+from mifidelity.training.data import VERSIONS
 
 GOLD_CSV = "mi-gold.dev.csv"
 # mi-forum label -> (main behaviour, question type, reflection type)
@@ -62,7 +63,7 @@ def forum_behaviour(labels: pd.Series) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"mi-forum labels without a behaviour mapping: {unknown}")
     rows = [FORUM_BEHAVIOUR[label] for label in labels]
-    return pd.DataFrame(rows, columns=["main_behaviour", "question", "reflection"], index=labels.index)
+    return pd.DataFrame(rows, columns=[MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN], index=labels.index)
 
 
 def load_gold_behaviour(forum_dir: str | Path) -> pd.DataFrame:
@@ -85,17 +86,17 @@ def code_sentences(coder, texts: list[str], after_client_turn: bool) -> pd.DataF
 def behaviour_scores(truth: pd.DataFrame, coded: pd.DataFrame) -> BehaviourScores:
     from sklearn.metrics import f1_score
 
-    main_labels = list(LABELS["main_behaviour"])
-    main = (truth["main_behaviour"].to_numpy(), coded["main_behaviour"].to_numpy())
+    main_labels = list(LABELS[MAIN_BEHAVIOUR_COLUMN])
+    main = (truth[MAIN_BEHAVIOUR_COLUMN].to_numpy(), coded[MAIN_BEHAVIOUR_COLUMN].to_numpy())
     per_class = f1_score(*main, labels=main_labels, average=None, zero_division=0)
     confusion = pd.crosstab(pd.Categorical(main[0], main_labels), pd.Categorical(main[1], main_labels),
                             rownames=["forum"], colnames=["coder"], dropna=False)
     return BehaviourScores(
         main=float(np.mean(per_class)),
-        question=float(f1_score(truth["question"], coded["question"], labels=list(LABELS["question"]),
+        question=float(f1_score(truth[QUESTION_COLUMN], coded[QUESTION_COLUMN], labels=list(LABELS[QUESTION_COLUMN]),
                                 average="macro", zero_division=0)),
-        reflection=float(f1_score(truth["reflection"], coded["reflection"], labels=list(LABELS["reflection"]),
-                                  average="macro", zero_division=0)),
+        reflection=float(f1_score(truth[REFLECTION_COLUMN], coded[REFLECTION_COLUMN],
+                                  labels=list(LABELS[REFLECTION_COLUMN]), average="macro", zero_division=0)),
         main_per_class=dict(zip(main_labels, np.round(per_class, 3).tolist())),
         confusion=confusion,
     )
@@ -104,12 +105,12 @@ def behaviour_scores(truth: pd.DataFrame, coded: pd.DataFrame) -> BehaviourScore
 def gold_behaviour_table(coder, gold: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """One row per (text version, context): the three macro-F1 and main behaviour per class; confusions by row name."""
     rows, confusions = [], {}
-    for version in ("clean", "asr"):
+    for version in VERSIONS:
         texts = gold["text"].tolist() if version == "clean" else [strip_asr(t) for t in gold["text"]]
         for context in (False, True):
             scores = behaviour_scores(gold, code_sentences(coder, texts, context))
             name = f"{version}, {'after a client turn' if context else 'alone'}"
-            rows.append({"coded": name, "main": scores.main, "question": scores.question,
-                         "reflection": scores.reflection, **{f"main F1 {k}": v for k, v in scores.main_per_class.items()}})
+            rows.append({"coded": name, "main": scores.main, QUESTION_COLUMN: scores.question,
+                         REFLECTION_COLUMN: scores.reflection, **{f"main F1 {k}": v for k, v in scores.main_per_class.items()}})
             confusions[name] = scores.confusion
     return pd.DataFrame(rows).set_index("coded").round(3), confusions

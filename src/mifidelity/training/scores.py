@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS
-from mifidelity.coding.model import joint_behaviour
+from mifidelity.coding.base import (CLIENT_TALK_COLUMN, GIVING_INFORMATION_COLUMN, LABELS, MAIN_BEHAVIOUR_COLUMN,
+                                    QUESTION_COLUMN, REFLECTION_COLUMN)
+from mifidelity.coding.model import decision_key, joint_behaviour
 from mifidelity.training.data import TASKS, majority_vote
 from mifidelity.training.train import task_rows
 
-SCORED_TASKS = ("main_behaviour", "question", "reflection", "client_talk", "giving_information")
+SCORED_TASKS = (MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN, CLIENT_TALK_COLUMN, GIVING_INFORMATION_COLUMN)
 SESSION_METRICS = ("R:Q", "%CR", "%OQ", "%CT")
 
 
@@ -62,9 +63,9 @@ def session_metric_table(data: pd.DataFrame, counts: dict[str, np.ndarray]) -> p
 def counts_from_labels(data: pd.DataFrame, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """0/1 counts from label arrays aligned with ``data`` (``None`` where a task does not apply)."""
     return {
-        "open": labels["question"] == "open", "closed": labels["question"] == "closed",
-        "simple": labels["reflection"] == "simple", "complex": labels["reflection"] == "complex",
-        "change": labels["client_talk"] == "change", "sustain": labels["client_talk"] == "sustain",
+        "open": labels[QUESTION_COLUMN] == "open", "closed": labels[QUESTION_COLUMN] == "closed",
+        "simple": labels[REFLECTION_COLUMN] == "simple", "complex": labels[REFLECTION_COLUMN] == "complex",
+        "change": labels[CLIENT_TALK_COLUMN] == "change", "sustain": labels[CLIENT_TALK_COLUMN] == "sustain",
     }
 
 
@@ -75,9 +76,9 @@ def counts_from_probabilities(data: pd.DataFrame, probs: dict[str, np.ndarray]) 
     client = ~coach
     col = lambda task, label: probs[task][:, LABELS[task].index(label)]  # noqa: E731
     return {
-        "open": col("question", "open") * coach, "closed": col("question", "closed") * coach,
-        "simple": col("reflection", "simple") * coach, "complex": col("reflection", "complex") * coach,
-        "change": col("client_talk", "change") * client, "sustain": col("client_talk", "sustain") * client,
+        "open": col(QUESTION_COLUMN, "open") * coach, "closed": col(QUESTION_COLUMN, "closed") * coach,
+        "simple": col(REFLECTION_COLUMN, "simple") * coach, "complex": col(REFLECTION_COLUMN, "complex") * coach,
+        "change": col(CLIENT_TALK_COLUMN, "change") * client, "sustain": col(CLIENT_TALK_COLUMN, "sustain") * client,
     }
 
 
@@ -125,8 +126,8 @@ def hard_labels(data: pd.DataFrame, probs: dict[str, np.ndarray], consistent: bo
     coach = (data["role"] == "coach").to_numpy()
     out = {}
     for task in TASKS:
-        applies = ~coach if task == "client_talk" else coach
-        values = np.array(LABELS[task], dtype=object)[probs.get(f"{task}_decision", probs[task]).argmax(1)]
+        applies = ~coach if task == CLIENT_TALK_COLUMN else coach
+        values = np.array(LABELS[task], dtype=object)[probs.get(decision_key(task), probs[task]).argmax(1)]
         values[~applies] = None
         out[task] = values
     return out

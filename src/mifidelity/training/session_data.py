@@ -23,15 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS, MAIN_BEHAVIOUR_COLUMN
 from mifidelity.coding.features import strip_asr
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.coding.plain_speech import adjust_adherence, adjust_behaviour, detect_all
 from mifidelity.metrics import coach_volleys
-from mifidelity.training.data import FULL_CSV, load_annomi
-
-VERSIONS = ("clean", "asr")
-TASKS = tuple(LABELS)
+from mifidelity.training.data import FULL_CSV, TASKS, VERSIONS, load_annomi
 
 
 @dataclass
@@ -66,7 +63,7 @@ def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adheren
     """
     roles = data["role"].tolist()
     frame = data[["role", "text"]].reset_index(drop=True).copy()
-    main_labels = LABELS["main_behaviour"]
+    main_labels = LABELS[MAIN_BEHAVIOUR_COLUMN]
     cues = detect_all([str(r) for r in roles], [str(t) for t in data["text"]]) if plain_speech and probs is not None \
         else [frozenset()] * len(roles)
     if probs is not None:
@@ -76,9 +73,9 @@ def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adheren
     if probs is None:
         for task in TASKS:
             frame[task] = data[task].to_numpy()
-        main = np.array([[float(value == label) for label in main_labels] for value in data["main_behaviour"]])
+        main = np.array([[float(value == label) for label in main_labels] for value in data[MAIN_BEHAVIOUR_COLUMN]])
     else:
-        main = probs["main_behaviour"]
+        main = probs[MAIN_BEHAVIOUR_COLUMN]
         joint = joint_behaviour(probs, LABELS)
         frame = pd.concat([frame, codes_from_probabilities(roles, joint, LABELS),
                            probability_columns(roles, joint, LABELS)], axis=1)

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import LABELS
+from mifidelity.coding.base import CLIENT_TALK_COLUMN, COACH_CODE_COLUMNS, GIVING_INFORMATION_COLUMN, LABELS
 from mifidelity.coding.chunks import NEXT_TOKENS, PREV_TOKENS, make_chunks
 from mifidelity.coding.context import (
-    BOTTOM_LAYERS, TASK_ORDER, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
+    BOTTOM_LAYERS, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
 )
 from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, encoder_dir,
@@ -38,14 +38,13 @@ from mifidelity.coding.features import (
 )
 from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.files import private_dir
-from mifidelity.training.data import COACH_TASKS, DEFAULT_DATA_DIR, TASKS, load_annomi, load_corrections
+from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, VERSIONS, load_annomi, load_corrections
 
 logger = logging.getLogger(__name__)
 
 SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
 DEFAULT_OUT = str(DEFAULT_ARTIFACT)  # the artifact the shipped coder loads, wherever the package is installed
-VERSIONS = ("clean", "asr")
 MODEL_VERSION = "5"
 
 # Chosen by grouped cross-validation on AnnoMI (see the model card).
@@ -63,7 +62,7 @@ DEFAULT_CONFIG: dict = {
     "class_weight_power": 0.5,
     # Client talk fully balanced (count ** -1): sustain talk is 11% of client turns and was
     # the code most often missed; this moved plain sustain talk from P = 0.51 to 0.62 in fold 0.
-    "class_weight_power_by_task": {"client_talk": 1.0},
+    "class_weight_power_by_task": {CLIENT_TALK_COLUMN: 1.0},
     # Context dropout: each training utterance sees no neighbour with this probability, so the
     # model cannot lean on the neighbours alone (without it, plain sustain talk right after
     # change talk was coded change talk with P = 0.99).
@@ -72,7 +71,7 @@ DEFAULT_CONFIG: dict = {
     # poolings). With context, plain sustain talk after change talk was coded change talk,
     # and information after a reflection was missed; alone, both are right and the
     # cross-validated F1 of these codes did not drop.
-    "isolated_tasks": ["client_talk", "giving_information"],
+    "isolated_tasks": [CLIENT_TALK_COLUMN, GIVING_INFORMATION_COLUMN],
     "threads": 2,
 }
 
@@ -123,7 +122,7 @@ def prepare(data: pd.DataFrame, cache_dir: str | None = DEFAULT_CACHE,
 
 def task_rows(data: pd.DataFrame, task: str) -> np.ndarray:
     """Indices of the rows a task applies to (coach rows for coach codes, client rows for client talk)."""
-    role = "coach" if task in COACH_TASKS else "client"
+    role = "coach" if task in COACH_CODE_COLUMNS else "client"
     return np.flatnonzero((data["role"] == role).to_numpy() & data[task].notna().to_numpy())
 
 
@@ -160,7 +159,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     sessions = [rows for rows in session_rows(data) if allowed[rows].all()]
     labels = label_matrix(data)
     weights = {}
-    for task in TASK_ORDER:
+    for task in TASKS:
         y = labels[task][allowed]
         counts = np.bincount(y[y >= 0], minlength=len(LABELS[task])).astype(np.float64)
         power = config.get("class_weight_power_by_task", {}).get(task, config["class_weight_power"])
@@ -192,7 +191,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     warm = max(1, int(total * config["warmup"]))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min((step + 1) / warm, max(0.0, (total - step) / max(1, total - warm))))
-    loss_fns = {task: torch.nn.CrossEntropyLoss(weight=weights[task], ignore_index=-1) for task in TASK_ORDER}
+    loss_fns = {task: torch.nn.CrossEntropyLoss(weight=weights[task], ignore_index=-1) for task in TASKS}
     net.train()
     with torch_threads(config["threads"]):
         for epoch in range(config["epochs"]):
@@ -211,7 +210,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
                 local, logits = model.chunk_logits(chunk, states, list(data["role"].to_numpy()[rows]),
                                                    prepared[version]["cues"][rows], isolate)
                 loss = 0.0
-                for task in TASK_ORDER:
+                for task in TASKS:
                     y = torch.from_numpy(labels[task][rows[local]])
                     if (y >= 0).any():
                         loss = loss + loss_fns[task](logits[task], y)
