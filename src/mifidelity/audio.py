@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Recording
+from mifidelity.types import SAMPLE_RATE, Recording
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def _tidy(message: str, path: str | Path) -> str:
     return message.replace(str(path), "").strip(" :") or "unknown error"
 
 
-def load_recording(path: str | Path, sample_rate: int = 16000, ffmpeg: str = "ffmpeg") -> Recording:
+def load_recording(path: str | Path, sample_rate: int = SAMPLE_RATE, ffmpeg: str = "ffmpeg") -> Recording:
     """Decode a recording into a :class:`~mifidelity.types.Recording`.
 
     Parameters
@@ -82,7 +82,7 @@ def load_recording(path: str | Path, sample_rate: int = 16000, ffmpeg: str = "ff
     path:
         Any file ffmpeg decodes. It is opened read-only and never changed.
     sample_rate:
-        Output rate (the models need 16000).
+        Output rate (the models need :data:`~mifidelity.types.SAMPLE_RATE`, 16000).
     ffmpeg:
         The ffmpeg executable.
 

@@ -35,7 +35,7 @@ import numpy as np
 from mifidelity.config import RolesConfig
 from mifidelity.errors import MifidelityError
 from mifidelity.files import PRIVATE_FILE_MODE, private_dir, write_private_atomic
-from mifidelity.types import RoleAssignment, SpeakerTurn, VoiceMatch
+from mifidelity.types import SAMPLE_RATE, RoleAssignment, SpeakerTurn, VoiceMatch
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def learn_coach_voice(profiles: VoiceProfiles, check: CoachVoiceCheck, roles: Ro
     return f"learnt ({learnt.sessions} sessions, {learnt.clips} clips)"
 
 
-def enroll_from_recording(profiles: VoiceProfiles, name: str, path: str | Path, sample_rate: int = 16000,
+def enroll_from_recording(profiles: VoiceProfiles, name: str, path: str | Path, sample_rate: int = SAMPLE_RATE,
                           ffmpeg: str = "ffmpeg", replace: bool = False) -> VoiceProfile:
     """Build or extend ``name``'s profile from a recording of the coach alone (any format ffmpeg reads)."""
     from mifidelity.audio import load_recording

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mifidelity.engines import engine_names
 from mifidelity.errors import MifidelityError
+from mifidelity.types import SAMPLE_RATE
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 
@@ -33,7 +34,7 @@ class _Section(BaseModel):
 
 
 class AudioConfig(_Section):
-    sample_rate: int = Field(16000, description="Rate the models consume; Whisper needs 16000.")
+    sample_rate: int = Field(SAMPLE_RATE, description=f"Rate the models consume; Whisper needs {SAMPLE_RATE}.")
     ffmpeg: str = Field("ffmpeg", description="ffmpeg executable used to decode recordings.")
 
 

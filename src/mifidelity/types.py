@@ -15,6 +15,10 @@ import numpy as np
 
 Role = Literal["coach", "client"]
 
+# The rate every model reads (Whisper, the Silero VAD, the speaker encoder, the diariser's features) and so the
+# rate recordings are decoded to: its one home.
+SAMPLE_RATE = 16000
+
 ProgressHook = Callable[[str, float], None]
 """``hook(stage, fraction)``: a stage reports 0.0 when it starts, 1.0 when it ends, and progress in between.
 
@@ -40,7 +44,7 @@ class Recording:
     source:
         Path of the original file (never modified).
     samples:
-        Mono float32 waveform at ``sample_rate`` (16 kHz), what the models consume.
+        Mono float32 waveform at ``sample_rate`` (:data:`SAMPLE_RATE`, 16 kHz), what the models consume.
     channels:
         Float32 array ``(n_channels, n_samples)`` at ``sample_rate``: the original
         channels, kept for the channel diariser. For a mono file this is ``samples[None]``.

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from mifidelity.config import DiarizationConfig
-from mifidelity.diarization.frames import NO_SPEAKER, SAMPLE_RATE, labels_to_turns
+from mifidelity.diarization.frames import NO_SPEAKER, labels_to_turns
 from mifidelity.diarization.vad import VAD_FRAME_SAMPLES, VAD_FRAME_SECONDS, hysteresis, speech_probabilities
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, ProgressHook, Recording, StageInfo
+from mifidelity.types import SAMPLE_RATE, Diarization, ProgressHook, Recording, StageInfo
 
 # Energy alone is speech this far (dB) above the channel's noise floor.
 SPEECH_MARGIN_DB = 15.0

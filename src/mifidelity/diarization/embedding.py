@@ -50,7 +50,6 @@ from mifidelity.diarization.frames import (
     FRAME_SECONDS,
     HOP,
     NO_SPEAKER,
-    SAMPLE_RATE,
     clean_speech_mask,
     labels_to_turns,
     nearest_labels,
@@ -67,7 +66,7 @@ from mifidelity.diarization.speaker_encoder import (
 )
 from mifidelity.diarization.voice_profile import load_voice_profile
 from mifidelity.errors import MifidelityError
-from mifidelity.types import Diarization, ProgressHook, Recording, SpeakerTurn, StageInfo
+from mifidelity.types import SAMPLE_RATE, Diarization, ProgressHook, Recording, SpeakerTurn, StageInfo
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The diarisers' time grid, and turning per-frame labels into speaker turns.
 
-One home for the sample rate and the 10 ms frame every embedding-diariser
-decision is made on (the speaker encoder's mel hop, the MFCC hop of
+One home for the 10 ms frame (at :data:`mifidelity.types.SAMPLE_RATE`) every
+embedding-diariser decision is made on (the speaker encoder's mel hop, the MFCC hop of
 resegmentation), and for the run-length helpers both the channel diariser
 and the embedding pipeline use: runs of equal labels, speech-mask cleaning,
 and labelled frames -> :class:`~mifidelity.types.SpeakerTurn`.
@@ -15,10 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from mifidelity.types import SpeakerTurn
+from mifidelity.types import SAMPLE_RATE, SpeakerTurn
 
-SAMPLE_RATE = 16000  # what the VAD, the speaker encoder and the features expect
-HOP = 160  # samples per frame
+HOP = 160  # samples per frame (at types.SAMPLE_RATE, what the VAD, the speaker encoder and the features read)
 FRAME_SECONDS = HOP / SAMPLE_RATE  # 10 ms
 NO_SPEAKER = -1
 

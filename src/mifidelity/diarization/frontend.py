@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mifidelity.diarization.frames import HOP, SAMPLE_RATE
+from mifidelity.diarization.frames import HOP
+from mifidelity.types import SAMPLE_RATE
 
 N_FFT = 400      # 25 ms
 N_MELS = 40

@@ -13,8 +13,9 @@ import threading
 
 import numpy as np
 
-from mifidelity.diarization.frames import FRAME_SECONDS, SAMPLE_RATE
+from mifidelity.diarization.frames import FRAME_SECONDS
 from mifidelity.errors import MifidelityError
+from mifidelity.types import SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 

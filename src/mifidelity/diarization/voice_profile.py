@@ -16,7 +16,7 @@ import numpy as np
 
 from mifidelity.diarization import vad
 from mifidelity.diarization.clustering import unit_vectors
-from mifidelity.diarization.frames import FRAME_SECONDS, HOP, SAMPLE_RATE
+from mifidelity.diarization.frames import FRAME_SECONDS, HOP
 from mifidelity.diarization.speaker_encoder import (
     EMBEDDING_SIZE,
     MODEL_NAME,
@@ -25,7 +25,7 @@ from mifidelity.diarization.speaker_encoder import (
     speech_gain,
 )
 from mifidelity.errors import MifidelityError
-from mifidelity.types import SpeakerTurn
+from mifidelity.types import SAMPLE_RATE, SpeakerTurn
 
 _MIN_SPEECH_SECONDS = 2.0
 # 1.6 s windows every 0.8 s: longer than the diariser's, since one voice needs no boundaries.

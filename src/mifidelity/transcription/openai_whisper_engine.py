@@ -321,7 +321,7 @@ class OpenAIWhisperTranscriber:
         if recording.sample_rate != whisper.audio.SAMPLE_RATE:
             raise MifidelityError(
                 f"openai-whisper needs {whisper.audio.SAMPLE_RATE} Hz audio, got {recording.sample_rate} Hz; "
-                "set audio.sample_rate: 16000"
+                f"set audio.sample_rate: {whisper.audio.SAMPLE_RATE}"
             )
         options = dict(
             language=language,
