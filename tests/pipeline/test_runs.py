@@ -89,19 +89,23 @@ def test_a_batch_where_nothing_was_written_writes_no_overview(tmp_path):
 
 
 def test_stages_run_together_each_timed_to_its_own_end():
-    progress, clock = Progress(), None
-    clock = StageClock(progress)
-    release = threading.Event()
+    progress, diarized = Progress(), threading.Event()
+
+    def hook(stage, fraction):
+        progress(stage, fraction)
+        if (stage, fraction) == ("diarize", 1.0):
+            diarized.set()
+
+    clock = StageClock(hook)
     with ThreadPoolExecutor(2) as pool:
-        # diarize ends first; transcribe waits until it has.
+        # transcribe ends only once diarize has ended (and been timed and reported).
         results = clock.together({
-            "transcribe": lambda: pool.submit(lambda: release.wait(30) and "words"),
-            "diarize": lambda: pool.submit(lambda: release.set() or "turns"),
+            "transcribe": lambda: pool.submit(lambda: diarized.wait(30) and "words"),
+            "diarize": lambda: pool.submit(lambda: "turns"),
         })
     assert results == ["words", "turns"]
     assert list(clock.timings()) == ["diarize", "transcribe", "transcribe + diarize"]
-    assert progress.events[:2] == [("transcribe", 0.0), ("diarize", 0.0)]
-    assert sorted(progress.events[2:]) == [("diarize", 1.0), ("transcribe", 1.0)]
+    assert progress.events == [("transcribe", 0.0), ("diarize", 0.0), ("diarize", 1.0), ("transcribe", 1.0)]
 
 
 def test_a_stage_that_fails_is_neither_timed_nor_reported_as_ended():
