@@ -30,7 +30,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, CODE_COLUMNS, COACH_CODE_COLUMNS, LABELS
+from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, CLIENT_TALK_COLUMN, CODE_COLUMNS,
+                                     COACH_CODE_COLUMNS, LABELS)
 from mifidelity.errors import MifidelityError
 from mifidelity.files import spreadsheet_safe, write_private_atomic
 from mifidelity.portal.library import SessionFolder, SessionLibrary, UnsafeFile
@@ -45,7 +46,7 @@ RECHECK_SECONDS = 2.0
 CORRECTABLE: dict[str, tuple[str, tuple[str, ...]]] = {
     **{field: ("coach", tuple(str(v) for v in LABELS[field])) for field in COACH_CODE_COLUMNS},
     ADHERENCE_COLUMN: ("coach", ADHERENCE_LABELS),
-    "client_talk": ("client", tuple(LABELS["client_talk"])),
+    CLIENT_TALK_COLUMN: ("client", tuple(LABELS[CLIENT_TALK_COLUMN])),
 }
 TRAINING_COLUMNS = ("transcript_id", "utterance_id", "role", "text", *CODE_COLUMNS, ADHERENCE_COLUMN,
                     "previous_client", "session_id", "correction_ids")

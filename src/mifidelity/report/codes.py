@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mifidelity.coding.base import ADHERENCE_COLUMN, MI_ADHERENT, MI_NON_ADHERENT, is_true
+from mifidelity.coding.base import (ADHERENCE_COLUMN, CLIENT_TALK_COLUMN, GIVING_INFORMATION_COLUMN, MAIN_BEHAVIOUR_COLUMN,
+                                     MI_ADHERENT, MI_NON_ADHERENT, QUESTION_COLUMN, REFLECTION_COLUMN, is_true)
 
 # Adherence label -> filter code (MITI 4.2.1's adherence codes, coach rows).
 ADHERENCE_FILTER = {
@@ -87,11 +88,11 @@ def utterance_codes(row: dict) -> list[str]:
     """Filter codes of one utterance (e.g. ``question q-open``); see CODE_FILTERS."""
     codes = []
     if row.get("role") == "coach":
-        if row_value(row, "question") in ("open", "closed"):
-            codes += ["question", f"q-{row['question']}"]
-        if row_value(row, "reflection") in ("simple", "complex"):
-            codes += ["reflection", f"r-{row['reflection']}"]
-        if is_true(row.get("giving_information")):
+        if row_value(row, QUESTION_COLUMN) in ("open", "closed"):
+            codes += ["question", f"q-{row[QUESTION_COLUMN]}"]
+        if row_value(row, REFLECTION_COLUMN) in ("simple", "complex"):
+            codes += ["reflection", f"r-{row[REFLECTION_COLUMN]}"]
+        if is_true(row.get(GIVING_INFORMATION_COLUMN)):
             codes.append("gi")
         adherence = row_value(row, ADHERENCE_COLUMN)
         if adherence in ADHERENCE_FILTER:
@@ -100,7 +101,7 @@ def utterance_codes(row: dict) -> list[str]:
         if not codes:
             codes.append("other")
     else:
-        talk = row_value(row, "client_talk")
+        talk = row_value(row, CLIENT_TALK_COLUMN)
         if talk in ("change", "sustain", "neutral"):
             codes.append(f"ct-{talk}")
     return codes
@@ -110,12 +111,12 @@ def utterance_codes(row: dict) -> list[str]:
 # form, its review page). Values are the strings utterances.csv holds; where the report has a tag for a value
 # (CODE_FILTERS), that tag is its name, so the transcript, the form and the review page say the same thing.
 CODE_FIELD_LABELS = {
-    "main_behaviour": "Kind of turn",
-    "question": "Question",
-    "reflection": "Reflection",
-    "giving_information": "Giving information",
+    MAIN_BEHAVIOUR_COLUMN: "Kind of turn",
+    QUESTION_COLUMN: "Question",
+    REFLECTION_COLUMN: "Reflection",
+    GIVING_INFORMATION_COLUMN: "Giving information",
     ADHERENCE_COLUMN: "MI-adherent / non-adherent",
-    "client_talk": "Client talk",
+    CLIENT_TALK_COLUMN: "Client talk",
 }
 _VALUE_TAGS = {
     ("question", "open"): "q-open", ("question", "closed"): "q-closed",

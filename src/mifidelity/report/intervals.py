@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.base import PROBABILITY_COLUMNS
+from mifidelity.coding.base import CLIENT_TALK_COLUMN, PROBABILITY_COLUMNS, QUESTION_COLUMN, REFLECTION_COLUMN
 from mifidelity.metrics import coach_volleys
 
 BOOTSTRAP_ROUNDS = 2000
@@ -187,7 +187,7 @@ def _round_counts(utterances: pd.DataFrame, rounds: int, rng: np.random.Generato
     basis = {name: int(values.sum()) for name, values in hard_volley.items()}
 
     # Client: per utterance one of change, sustain, neutral.
-    talk = utterances.iloc[client_rows]["client_talk"] if "client_talk" in utterances else pd.Series(
+    talk = utterances.iloc[client_rows][CLIENT_TALK_COLUMN] if CLIENT_TALK_COLUMN in utterances else pd.Series(
         [None] * len(client_rows), dtype=object)
     hard_client = np.column_stack([(talk == "change").to_numpy(), (talk == "sustain").to_numpy()]).astype(float)
     if use_coder and len(client_rows):
@@ -205,19 +205,19 @@ def _round_counts(utterances: pd.DataFrame, rounds: int, rng: np.random.Generato
 
     # The ratios' numerators and denominators.
     counts = {
-        "question": counts["open"] + counts["closed"], "open": counts["open"],
-        "reflection": counts["complex"] + counts["simple"], "complex": counts["complex"],
+        "question": counts["open"] + counts["closed"], "open": counts["open"],  # not a column
+        "reflection": counts["complex"] + counts["simple"], "complex": counts["complex"],  # not a column
         "change": counts["change"], "change_or_sustain": counts["change_or_sustain"],
     }
-    basis = {"question": basis["open"] + basis["closed"], "reflection": basis["complex"] + basis["simple"],
+    basis = {"question": basis["open"] + basis["closed"], "reflection": basis["complex"] + basis["simple"],  # not a column
              "change_or_sustain": basis["change_or_sustain"]}
     return counts, basis
 
 
 def _hard_coach(coach: pd.DataFrame) -> np.ndarray:
     """The coach rows' codes as 0/1 columns open, closed, complex, simple (an utterance may hold a question and a reflection)."""
-    question = coach["question"] if "question" in coach else pd.Series([None] * len(coach), dtype=object)
-    reflection = coach["reflection"] if "reflection" in coach else pd.Series([None] * len(coach), dtype=object)
+    question = coach[QUESTION_COLUMN] if QUESTION_COLUMN in coach else pd.Series([None] * len(coach), dtype=object)
+    reflection = coach[REFLECTION_COLUMN] if REFLECTION_COLUMN in coach else pd.Series([None] * len(coach), dtype=object)
     return np.column_stack([(question == "open").to_numpy(), (question == "closed").to_numpy(),
                             (reflection == "complex").to_numpy(), (reflection == "simple").to_numpy()]).astype(float)
 

@@ -80,9 +80,9 @@ def timeline(rows: list[dict], width: float = 1000.0) -> Timeline:
                                 f"{clock(row.get('start')) or '#' + str(i + 1)} {role}: "
                                 + (", ".join(TAG_LABELS.get(c, c) for c in codes if c in TAG_LABELS) or "no code")))
         cx = round(x + w / 2, 2)
-        if "question" in codes:
+        if "question" in codes:  # not a column: the report's tag (report.codes.utterance_codes)
             marks.append(TimelineMark(i, "q-open" if "q-open" in codes else "q-closed", cx, y - 9))
-        if "reflection" in codes:
+        if "reflection" in codes:  # not a column: the report's tag
             marks.append(TimelineMark(i, "r-complex" if "r-complex" in codes else "r-simple", cx, y - 9))
         for kind in ("ct-change", "ct-sustain", "adherent", "non-adherent"):
             if kind in codes:
