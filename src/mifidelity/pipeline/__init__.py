@@ -10,12 +10,12 @@ nothing here imports Prefect, so a test reaches every rule directly.
 from mifidelity.pipeline.runs import (RECORDING_STAGES, TRANSCRIPT_STAGES, BatchOutcome, Outcome, RecordingSteps,
                                       Stage, StageClock, TranscriptBatch, TranscriptSteps, ran_now, run_recording,
                                       run_transcript, run_transcript_batch)
-from mifidelity.pipeline.stages import (NO_SPEECH_NOTE, RecordingJob, RecordingParts, TranscriptJob, load_models,
+from mifidelity.pipeline.stages import (NO_SPEECH_NOTE, RecordingFacts, RecordingJob, RecordingParts, TranscriptJob, load_models,
                                         recording_date, session_id_for, session_notes, stage_models,
                                         wants_voice_check)
 
 __all__ = [
-    "NO_SPEECH_NOTE", "RECORDING_STAGES", "TRANSCRIPT_STAGES", "BatchOutcome", "Outcome", "RecordingJob",
+    "NO_SPEECH_NOTE", "RECORDING_STAGES", "TRANSCRIPT_STAGES", "BatchOutcome", "Outcome", "RecordingFacts", "RecordingJob",
     "RecordingParts", "RecordingSteps", "Stage", "StageClock", "TranscriptBatch", "TranscriptJob", "TranscriptSteps",
     "load_models", "ran_now", "recording_date", "run_recording", "run_transcript", "run_transcript_batch",
     "session_id_for", "session_notes", "stage_models", "wants_voice_check",

@@ -56,11 +56,28 @@ class TranscriptJob:
 
 
 @dataclass(frozen=True)
+class RecordingFacts:
+    """What the session keeps of a decoded recording: where it came from, how long it is, its hash; no waveform."""
+
+    source: str
+    duration: float
+    content_sha256: str
+
+    @classmethod
+    def of(cls, recording: Recording) -> "RecordingFacts":
+        return cls(recording.source, recording.duration, recording.content_sha256)
+
+
+@dataclass(frozen=True)
 class RecordingParts:
-    """Everything a recording's session is made from, once its roles are decided (the input of the code stage)."""
+    """Everything a recording's session is made from, once its roles are decided (the input of the code stage).
+
+    The recording comes as :class:`RecordingFacts`: the waveform (230 MB an hour) is not needed past the roles,
+    and the code stage, with the coder loaded beside the recogniser and the diariser, is the run's memory peak.
+    """
 
     job: RecordingJob
-    recording: Recording
+    recording: RecordingFacts
     transcript: Transcript
     diarization: Diarization
     alignment: Alignment
