@@ -139,7 +139,7 @@ def build_session(
     models:
         The engine and model of each stage before coding (the coder's and the fidelity model's are added).
     timings:
-        Seconds per stage. Kept by reference: stages that finish after this call still land in session.json.
+        Seconds per stage so far (the pipeline passes the stages that ended before the session is written).
     roles:
         Which speaker is the coach, when the pipeline decided it.
     notes:
