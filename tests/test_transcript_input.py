@@ -78,3 +78,16 @@ def test_coded_transcript_keeps_a_backchannel_out_of_the_volleys(tmp_path):
     reflections = {flag: compute_metrics(table).reflections for flag, table in coded.items()}
     # With the back-channel both statements are one volley (one reflection counted); without, two.
     assert reflections == {"true": 1, "false": 2}
+
+
+def test_find_transcripts_expands_folders_to_their_csv_files(tmp_path):
+    from mifidelity.transcript_input import find_transcripts
+
+    (tmp_path / "b").mkdir()
+    for name in ("b/two.csv", "one.CSV", "notes.txt", "b/audio.wav"):
+        (tmp_path / name).write_text("role,text\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "one.CSV")
+    explicit = tmp_path / "notes.txt"
+    found = [p.relative_to(tmp_path).as_posix() for p in find_transcripts([tmp_path, explicit])]
+    assert found == ["b/two.csv", "one.CSV", "notes.txt"]  # a file named on its own is taken as it is
+    assert find_transcripts([tmp_path / "b" / "audio.wav"]) == [tmp_path / "b" / "audio.wav"]

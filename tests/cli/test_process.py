@@ -25,3 +25,25 @@ def test_formats_choose_the_files(tmp_path):
     folder = tmp_path / "out" / "hostile"
     assert sorted(p.name for p in folder.iterdir()) == ["session.json", "transcript.vtt"]
     assert HOSTILE not in (folder / "transcript.vtt").read_text()
+
+
+def test_code_on_a_folder_without_transcripts_is_a_one_line_error(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not a transcript")
+    result = CliRunner().invoke(app, ["code", str(tmp_path / "in"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0
+    assert "no transcripts (.csv) found" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_code_takes_a_folder_of_transcripts(tmp_path):
+    config = tmp_path / "rules.yaml"
+    config.write_text("coding: {engine: rules}\n")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    hostile_transcript(folder)
+    result = CliRunner().invoke(app, ["code", str(folder), "--out", str(tmp_path / "out"), "--config", str(config),
+                                      "--formats", "json"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "hostile" / "session.json").is_file()

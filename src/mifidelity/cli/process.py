@@ -82,7 +82,8 @@ def process(
 
 
 def code(
-    inputs: List[Path] = typer.Argument(..., help="Transcript CSVs with columns role and text (optional start, end)."),
+    inputs: List[Path] = typer.Argument(..., help="Transcript CSVs with columns role and text (optional start, end), "
+                                                  "or folders of them."),
     out: Path = OUT,
     config: Optional[Path] = CONFIG,
     coach: Optional[str] = COACH,
@@ -92,11 +93,14 @@ def code(
     """Code existing transcripts and score them."""
     use_offline_environment()
     settings = with_formats(load_settings(config), formats)
+    from mifidelity.transcript_input import find_transcripts
     from mifidelity_flows.process_recording import code_transcripts, warm_start
 
+    paths = find_transcripts(inputs)
+    if not paths:
+        fail("no transcripts (.csv) found in the given paths")
     quiet_prefect(verbose)
     warm_start(settings, transcript_only=True)
-    paths = list(inputs)
     # One flow run for the whole batch: per transcript only its task and its files.
     outcomes = code_transcripts([str(p) for p in paths], str(out), settings, coach, batch_progress(paths))
     for path, folder, error in outcomes:
