@@ -21,6 +21,16 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 
+def _glibc():
+    """glibc, or None where the C library is another (then the memory settings below do nothing)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
 def _return_large_blocks_to_the_system() -> None:
     """Arrays of 8 MB or more get memory of their own that goes back to the system when freed.
 
@@ -29,13 +39,9 @@ def _return_large_blocks_to_the_system() -> None:
     session peaked at 2.41 GB with the default and 2.15 GB with a fixed 8 MB threshold, at the same
     speed (issue 26). Elsewhere than glibc this does nothing.
     """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _glibc()
+    if libc is not None and hasattr(libc, "mallopt"):
         libc.mallopt(-3, 8 << 20)  # M_MMAP_THRESHOLD (fixing it also stops the dynamic raise)
-    except (OSError, AttributeError):
-        pass
 
 
 def return_freed_memory() -> None:
@@ -44,12 +50,9 @@ def return_freed_memory() -> None:
     Called between stages whose working memory is done with and a stage that loads more (the pipeline
     before the coder): freed small blocks otherwise stay with the process and add to the next peak.
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _glibc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 if "MALLOC_MMAP_THRESHOLD_" not in _os.environ:  # the user's own glibc setting wins

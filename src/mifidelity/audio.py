@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from mifidelity.errors import MifidelityError
+from mifidelity.files import find_files
 from mifidelity.types import SAMPLE_RATE, Recording
 
 logger = logging.getLogger(__name__)
@@ -131,13 +132,4 @@ def find_recordings(paths: list[str | Path]) -> list[Path]:
     (recursively); a file named explicitly is taken whatever its extension.
     Symbolic links inside a folder are not followed.
     """
-    found: list[Path] = []
-    for item in map(Path, paths):
-        if item.is_dir():
-            found.extend(
-                sorted(p for p in item.rglob("*")
-                       if p.is_file() and not p.is_symlink() and p.suffix.lower() in AUDIO_EXTENSIONS)
-            )
-        else:
-            found.append(item)
-    return found
+    return find_files(paths, AUDIO_EXTENSIONS)

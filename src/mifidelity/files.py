@@ -80,6 +80,20 @@ def touch_private(path: str | Path) -> Path:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def find_files(paths: list[str | Path], suffixes: frozenset[str] | set[str] | tuple[str, ...]) -> list[Path]:
+    """Expand files and folders into a list of files: a folder means every file inside it (recursively, sorted)
+    whose lower-cased suffix is one of ``suffixes``; symbolic links inside a folder are not followed. A file named
+    explicitly is taken whatever its suffix."""
+    found: list[Path] = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            found.extend(sorted(p for p in item.rglob("*")
+                                if p.is_file() and not p.is_symlink() and p.suffix.lower() in suffixes))
+        else:
+            found.append(item)
+    return found
+
+
 def spreadsheet_safe(value):
     """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a leading apostrophe."""
     if isinstance(value, str) and value[:1] in FORMULA_STARTS:

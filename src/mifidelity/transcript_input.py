@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from mifidelity.errors import MifidelityError
+from mifidelity.files import find_files
 from mifidelity.types import Utterance
 
 ROLE_SYNONYMS = {
@@ -29,14 +30,7 @@ FLAG_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False,
 def find_transcripts(paths: list[str | Path]) -> list[Path]:
     """Expand files and folders into a list of transcript files: a folder means every ``.csv`` inside it
     (recursively, sorted, symbolic links not followed); a file named explicitly is taken as it is."""
-    found: list[Path] = []
-    for item in map(Path, paths):
-        if item.is_dir():
-            found.extend(sorted(p for p in item.rglob("*")
-                                if p.is_file() and not p.is_symlink() and p.suffix.lower() == ".csv"))
-        else:
-            found.append(item)
-    return found
+    return find_files(paths, (".csv",))
 
 
 def read_transcript_csv(path: str | Path) -> list[Utterance]:

@@ -7,6 +7,13 @@ from mifidelity.cli import app
 from support.reports import HOSTILE, hostile_transcript
 
 
+def rules_config(folder):
+    """A config with the keyword coder: the CLI's own work, without loading the trained coder."""
+    config = folder / "rules.yaml"
+    config.write_text("coding: {engine: rules}\n")
+    return config
+
+
 def test_unknown_format_is_a_one_line_error_before_any_work(tmp_path):
     result = CliRunner().invoke(app, ["code", str(hostile_transcript(tmp_path)), "--out", str(tmp_path / "out"),
                                       "--formats", "json,docx"])
@@ -17,8 +24,7 @@ def test_unknown_format_is_a_one_line_error_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_formats_choose_the_files(tmp_path):
-    config = tmp_path / "rules.yaml"
-    config.write_text("coding: {engine: rules}\n")
+    config = rules_config(tmp_path)
     result = CliRunner().invoke(app, ["code", str(hostile_transcript(tmp_path)), "--out", str(tmp_path / "out"),
                                       "--config", str(config), "--formats", "vtt,json"])
     assert result.exit_code == 0, result.output
@@ -38,8 +44,7 @@ def test_code_on_a_folder_without_transcripts_is_a_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_code_takes_a_folder_of_transcripts(tmp_path):
-    config = tmp_path / "rules.yaml"
-    config.write_text("coding: {engine: rules}\n")
+    config = rules_config(tmp_path)
     folder = tmp_path / "in"
     folder.mkdir()
     hostile_transcript(folder)

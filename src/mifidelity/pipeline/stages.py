@@ -133,7 +133,7 @@ def load_models(config: PipelineConfig, transcript_only: bool = False) -> None:
 
     For recordings, the recogniser and the diariser, one after the other: they then run at the same time,
     and two threads importing the same packages race. The coder loads when the first session is coded,
-    so its 240 MB are not held while transcription and diarisation run (the run's peak memory).
+    so its 240 MB are not held while transcription and diarisation run.
     """
     if transcript_only:
         loaders = [lambda: get_coder(config.coding).load()]
