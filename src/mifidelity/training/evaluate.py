@@ -94,7 +94,8 @@ def folds(data: pd.DataFrame, n_splits: int = 5) -> list[tuple[np.ndarray, np.nd
 
 
 def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict | None = None,
-                   baseline: bool = True, extra_train: np.ndarray | None = None) -> dict:
+                   baseline: bool = True, extra_train: np.ndarray | None = None, n_splits: int = 5,
+                   on_fold=None) -> dict:
     """Out-of-fold probabilities for the model (and baseline), per text version.
 
     Parameters
@@ -102,7 +103,9 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
     prepared:
         :func:`mifidelity.training.train.prepare` output (frozen-bottom states and cues per version).
     extra_train:
-        Rows added to every training fold and never scored (accepted portal corrections).
+        Rows added to every training fold and never scored (accepted portal corrections, silver labels).
+    on_fold:
+        Called as ``on_fold(fold, model, test_index)`` after each fold's fit (to code held-out material).
 
     Returns
     -------
@@ -116,10 +119,12 @@ def cross_validate(data: pd.DataFrame, prepared: dict[str, dict], config: dict |
         out["baseline"] = {v: {t: np.zeros((len(data), len(LABELS[t]))) for t in TASKS} for v in prepared}
     extra = np.array([], dtype=int) if extra_train is None else np.asarray(extra_train)
     scored = np.setdiff1d(np.arange(len(data)), extra)  # extra rows (corrections) train every fold, are never scored
-    for fold, (train_index, test_index) in enumerate(folds(data.iloc[scored])):
+    for fold, (train_index, test_index) in enumerate(folds(data.iloc[scored], n_splits)):
         train_index, test_index = np.concatenate([scored[train_index], extra]), scored[test_index]
         started = time.perf_counter()
         model = fit_model(data, prepared, train_index, config)
+        if on_fold is not None:
+            on_fold(fold, model, test_index)
         for version in prepared:
             probs = predict(model, data, prepared, version, test_index, config["threads"])
             for task in TASKS:
@@ -167,13 +172,14 @@ def _fmt(value) -> str:
     return "  -  " if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
 
 
-def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd.DataFrame | None = None) -> str:
+def report(data: pd.DataFrame, results: dict, speed: dict | None, annotators: pd.DataFrame | None = None,
+           n_splits: int = 5) -> str:
     """The printed report (no utterance text); ``annotators`` adds the expert-agreement table."""
     lines = []
     add = lines.append
     coach = data["role"] == "coach"
     add(f"AnnoMI dev: {data['transcript_id'].nunique()} transcripts, {int(coach.sum())} coach and "
-        f"{int((~coach).sum())} client utterances; 5-fold CV grouped by transcript_id (seed {SEED}).")
+        f"{int((~coach).sum())} client utterances; {n_splits}-fold CV grouped by transcript_id (seed {SEED}).")
     add("")
     add("Macro-F1                        main   question reflection client_talk giving_info")
     scores = {}
@@ -254,6 +260,40 @@ def save_probabilities(path: str, data: pd.DataFrame, results: dict) -> None:
     logger.info("out-of-fold probabilities written to %s", path)
 
 
+class ForumGoldOutOfFold:
+    """mi-forum's gold sentences coded out of fold, as ``mifidelity code`` would code them (``on_fold`` hook).
+
+    Each fold's model is written to ``work`` and loaded by :class:`TrainedCoder` (plain-speech cues,
+    joint decision), which codes the fold's held-out gold sentences alone and after a client turn.
+    """
+
+    def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, work: str):
+        self.data, self.gold_rows, self.work = data, np.asarray(gold_rows), work
+        self.codes: dict[str, list[pd.DataFrame]] = {}
+
+    def __call__(self, fold: int, model, test_index: np.ndarray) -> None:
+        from pathlib import Path
+
+        from mifidelity.coding.trained import TrainedCoder
+        from mifidelity.training.forum_behaviour import gold_codes
+
+        held_out = np.intersect1d(test_index, self.gold_rows)
+        path = Path(self.work) / f"fold{fold + 1}.npz"
+        model.save(path)
+        coded = gold_codes(TrainedCoder(str(path)).load(), self.data["text"].to_numpy()[held_out].tolist())
+        for name, frame in coded.items():
+            self.codes.setdefault(name, []).append(frame.set_axis(held_out))
+
+    def table(self) -> str:
+        from mifidelity.training.forum_behaviour import gold_table
+
+        truth = self.data.loc[self.gold_rows, [MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN]]
+        codes = {name: pd.concat(frames).loc[self.gold_rows] for name, frames in self.codes.items()}
+        table, _ = gold_table(truth, codes)
+        return (f"mi-forum gold, out of fold ({len(self.gold_rows)} sentences; the coder trained on the other folds' "
+                f"gold, every silver sentence and the other folds' AnnoMI):\n" + table.to_string())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
@@ -263,30 +303,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="artifact for the speed measurement (default: bundled)")
     parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
                         help="torch threads for the cross-validation runs (default %(default)s; 1 when the machine is busy)")
+    parser.add_argument("--folds", type=int, default=5, help="folds grouped by transcript (default %(default)s)")
     parser.add_argument("--save-probabilities", default=None, metavar="NPZ",
                         help="also write the out-of-fold probabilities here, for later analysis without re-training")
     parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
                         help="accepted corrections (`mifidelity corrections export`): added to every training fold, "
                              "and the coder's agreement with them is printed (repeatable)")
+    parser.add_argument("--forum", default=None, metavar="DIR",
+                        help="mi-forum folder: silver sentences train every fold, gold sentences are split into the "
+                             "folds and scored out of fold as the shipped coder codes them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
-    extra = load_corrections(args.extra_corrections) if args.extra_corrections else None
-    if extra is not None:
-        print(correction_agreement(extra, args.model).to_string(index=False))
-        together = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
-        prepared = prepare(together, args.cache or None, VERSIONS)
-        results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
-                                 extra_train=np.arange(len(data), len(together)))
-        results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
-                   for system, versions in results.items()}  # scores on AnnoMI only
-    else:
-        prepared = prepare(data, args.cache or None, VERSIONS)
-        results = cross_validate(data, prepared, {"threads": args.threads}, baseline=not args.no_baseline)
+    together, extra, forum_gold = data, [], None
+    if args.extra_corrections:
+        corrections = load_corrections(args.extra_corrections)
+        print(correction_agreement(corrections, args.model).to_string(index=False))
+        extra.append(np.arange(len(together), len(together) + len(corrections)))
+        together = pd.concat([together, corrections.drop(columns="session_id")], ignore_index=True)
+    if args.forum:
+        import tempfile
+
+        from mifidelity.training.forum_behaviour import forum_training_rows
+
+        forum = forum_training_rows(args.forum)
+        source = np.concatenate([np.full(len(together), ""), forum["source"].to_numpy()])
+        together = pd.concat([together, forum], ignore_index=True)
+        extra.append(np.flatnonzero(source == "silver"))
+        forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), tempfile.mkdtemp(prefix="mifidelity-folds-"))
+    prepared = prepare(together, args.cache or None, VERSIONS)
+    results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
+                             extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
+                             on_fold=forum_gold)
+    results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
+               for system, versions in results.items()}  # scores on AnnoMI only
     if args.save_probabilities:
         save_probabilities(args.save_probabilities, data, results)
     speed = None if args.no_speed else measure_speed(data, args.model)
-    print(report(data, results, speed, annotator_tables(args.data)))
+    print(report(data, results, speed, annotator_tables(args.data), args.folds))
+    if forum_gold is not None:
+        print("\n" + forum_gold.table())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ Usage (``--out`` defaults to the artifact the shipped coder loads, ``coding/arti
 
     python -m mifidelity.training.train --data ../shared/data/annomi
 
+``--forum ../shared/data/mi-forum`` adds another organisation's counsellor sentences (mi-forum's
+human-coded gold and silver-labelled CounselChat answers, CC BY-NC-SA 3.0; see
+:func:`mifidelity.training.forum_behaviour.forum_training_rows`), weighted by source.
+
 ``--extra-corrections corrections.csv`` (repeatable) adds the supervisor-accepted corrections that
 `mifidelity corrections export` writes; evaluate with the same flag to see their effect.
 
@@ -138,6 +142,25 @@ def label_matrix(data: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def row_weight(data: pd.DataFrame) -> np.ndarray:
+    """Each row's weight in the loss and the class counts: the ``weight`` column, 1 where there is none."""
+    if "weight" not in data:
+        return np.ones(len(data))
+    return pd.to_numeric(data["weight"], errors="coerce").fillna(1.0).to_numpy(dtype=np.float64)
+
+
+def with_forum(data: pd.DataFrame, forum_dir: str | None) -> pd.DataFrame:
+    """``data`` and, given a folder, the mi-forum sentences as training transcripts (``forum_training_rows``)."""
+    if not forum_dir:
+        return data
+    from mifidelity.training.forum_behaviour import forum_training_rows
+
+    forum = forum_training_rows(forum_dir)
+    logger.info("+ %d mi-forum sentences (%s)", len(forum),
+                ", ".join(f"{k} {v}" for k, v in forum["source"].value_counts().items()))
+    return pd.concat([data, forum], ignore_index=True)
+
+
 def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.ndarray | None = None,
               config: dict | None = None) -> ContextCoder:
     """Fine-tune layers 3-6 and the heads on the sessions in ``train_index`` (all text versions).
@@ -158,10 +181,11 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     allowed[np.arange(len(data)) if train_index is None else train_index] = True
     sessions = [rows for rows in session_rows(data) if allowed[rows].all()]
     labels = label_matrix(data)
+    row_weights = row_weight(data)
     weights = {}
     for task in TASKS:
         y = labels[task][allowed]
-        counts = np.bincount(y[y >= 0], minlength=len(LABELS[task])).astype(np.float64)
+        counts = np.bincount(y[y >= 0], weights=row_weights[allowed][y >= 0], minlength=len(LABELS[task]))
         power = config.get("class_weight_power_by_task", {}).get(task, config["class_weight_power"])
         w = np.maximum(counts, 1.0) ** -power
         weights[task] = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
@@ -171,6 +195,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
         "n_cues": n_cues(), "config": config,
         "versions": list(prepared), "seed": SEED, "model_version": MODEL_VERSION,
         "n_train_utterances": int(allowed.sum()),
+        "sources": sorted(set(data["source"].fillna("annomi")[allowed]) if "source" in data else {"annomi"}),
     }
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
@@ -213,7 +238,11 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
                 for task in TASKS:
                     y = torch.from_numpy(labels[task][rows[local]])
                     if (y >= 0).any():
-                        loss = loss + loss_fns[task](logits[task], y)
+                        # a chunk is one transcript, so one source: its weight scales the chunk's loss
+                        scale = float(row_weights[rows[local]][y.numpy() >= 0].mean())
+                        loss = loss + scale * loss_fns[task](logits[task], y)
+                if not isinstance(loss, torch.Tensor):
+                    continue  # no coded row in this chunk (an uncoded silver answer): nothing to learn
                 optimiser.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -251,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch threads (default %(default)s; 1 when the machine is busy)")
     parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
                         help="accepted corrections from `mifidelity corrections export` as extra training data (repeatable)")
+    parser.add_argument("--forum", default=None, metavar="DIR",
+                        help="also learn from mi-forum's gold and silver counsellor sentences (the folder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
@@ -259,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         extra = load_corrections(args.extra_corrections)
         logger.info("+ %d corrected utterances from %d sessions", len(extra), extra["transcript_id"].nunique())
         data = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
+    data = with_forum(data, args.forum)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
     model = fit_model(data, prepared, config={"threads": args.threads})
