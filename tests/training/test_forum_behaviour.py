@@ -118,3 +118,16 @@ def test_the_context_coder_trains_on_annomi_shaped_rows_and_forum_rows_together(
     probs = predict(model, data, prepared, "asr", threads=1)
     assert probs["main_behaviour"].shape == (len(data), 4)
     assert np.allclose(probs["main_behaviour"][data["role"] == "coach"].sum(axis=1), 1.0)
+
+
+def test_forum_sources_are_parsed_and_an_unknown_one_is_refused():
+    import argparse
+
+    pytest.importorskip("torch")
+    from mifidelity.training.train import forum_sources
+
+    assert forum_sources("gold") == {"gold": True, "silver": False}
+    assert forum_sources(" silver , gold ") == {"gold": True, "silver": True}
+    for bad in ("", "bronze", "gold,bronze"):
+        with pytest.raises(argparse.ArgumentTypeError, match="gold, silver"):
+            forum_sources(bad)

@@ -35,7 +35,7 @@ from mifidelity.training.scores import (
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
 )
 from mifidelity.training.train import (
-    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, predict, prepare, task_rows, version_texts,
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, forum_sources, predict, prepare, task_rows, version_texts,
 )
 
 logger = logging.getLogger(__name__)
@@ -312,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--forum", default=None, metavar="DIR",
                         help="mi-forum folder: silver sentences train every fold, gold sentences are split into the "
                              "folds and scored out of fold as the shipped coder codes them")
+    parser.add_argument("--forum-sources", type=forum_sources, default="gold,silver",
+                        help="which of the forum's sentences: gold, silver or both (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
@@ -326,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
 
         from mifidelity.training.forum_behaviour import forum_training_rows
 
-        forum = forum_training_rows(args.forum)
+        forum = forum_training_rows(args.forum, **args.forum_sources)
         source = np.concatenate([np.full(len(together), ""), forum["source"].to_numpy()])
         together = pd.concat([together, forum], ignore_index=True)
         extra.append(np.flatnonzero(source == "silver"))

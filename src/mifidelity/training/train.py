@@ -149,13 +149,24 @@ def row_weight(data: pd.DataFrame) -> np.ndarray:
     return pd.to_numeric(data["weight"], errors="coerce").fillna(1.0).to_numpy(dtype=np.float64)
 
 
-def with_forum(data: pd.DataFrame, forum_dir: str | None) -> pd.DataFrame:
+FORUM_SOURCES = ("gold", "silver")
+
+
+def forum_sources(text: str) -> dict[str, bool]:
+    """``--forum-sources gold,silver`` as :func:`forum_training_rows` flags; an unknown name is an error."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if not names or names - set(FORUM_SOURCES):
+        raise argparse.ArgumentTypeError(f"--forum-sources takes {', '.join(FORUM_SOURCES)} (comma-separated), not {text!r}")
+    return {name: name in names for name in FORUM_SOURCES}
+
+
+def with_forum(data: pd.DataFrame, forum_dir: str | None, sources: dict[str, bool] | None = None) -> pd.DataFrame:
     """``data`` and, given a folder, the mi-forum sentences as training transcripts (``forum_training_rows``)."""
     if not forum_dir:
         return data
     from mifidelity.training.forum_behaviour import forum_training_rows
 
-    forum = forum_training_rows(forum_dir)
+    forum = forum_training_rows(forum_dir, **(sources or {}))
     logger.info("+ %d mi-forum sentences (%s)", len(forum),
                 ", ".join(f"{k} {v}" for k, v in forum["source"].value_counts().items()))
     return pd.concat([data, forum], ignore_index=True)
@@ -282,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="accepted corrections from `mifidelity corrections export` as extra training data (repeatable)")
     parser.add_argument("--forum", default=None, metavar="DIR",
                         help="also learn from mi-forum's gold and silver counsellor sentences (the folder)")
+    parser.add_argument("--forum-sources", type=forum_sources, default="gold,silver",
+                        help="which of the forum's sentences: gold, silver or both (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
@@ -290,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         extra = load_corrections(args.extra_corrections)
         logger.info("+ %d corrected utterances from %d sessions", len(extra), extra["transcript_id"].nunique())
         data = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
-    data = with_forum(data, args.forum)
+    data = with_forum(data, args.forum, args.forum_sources)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
     model = fit_model(data, prepared, config={"threads": args.threads})
