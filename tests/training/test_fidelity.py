@@ -15,6 +15,14 @@ def test_fit_logistic_drops_features_against_their_construct():
     assert predict_logistic(spec, x)[y == 1].mean() > predict_logistic(spec, x)[y == 0].mean()
 
 
+def test_fit_logistic_keeps_the_least_wrong_feature_when_every_one_contradicts_its_sign():
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 40 + [1] * 40)
+    x = pd.DataFrame({"strong": y * 2 + rng.normal(0, 0.5, 80), "weak": y * 0.3 + rng.normal(0, 0.5, 80)})
+    spec = fit_logistic(x, y, 1.0, {"strong": -1, "weak": -1})  # both go up with y, both are said to go down
+    assert spec["features"] == ["weak"]
+
+
 def test_text_model_round_trip():
     documents = ["you should stop", "you must stop now", "what would help you", "tell me more about that"] * 3
     y = np.array([0, 0, 1, 1] * 3)

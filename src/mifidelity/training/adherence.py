@@ -37,9 +37,9 @@ from mifidelity.coding.adherence import DEFAULT_ARTIFACT, AdherenceCoder, Adhere
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
 from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, strip_asr, torch_threads, word_piece_ids
 from mifidelity.training.adherence_data import (
-    DEFAULT_FORUM_DIR, SPOKEN_TEST, ExampleSet, Sources, all_training_sets, load_sources,
+    SPOKEN_TEST, ExampleSet, Sources, all_training_sets, load_sources,
 )
-from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR, VERSIONS
+from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR, DEFAULT_FORUM_DIR, VERSIONS
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
 from mifidelity.coding.features import strip_asr
 from mifidelity.training.data import FULL_CSV, VERSIONS, load_annomi
 
-DEFAULT_FORUM_DIR = "../shared/data/mi-forum"
 TRAINING_DATA = Path(__file__).resolve().parent / "training_data"
 SPOKEN_TRAIN = TRAINING_DATA / "spoken_adherence_train.csv"
 SPOKEN_TEST = TRAINING_DATA / "spoken_adherence_test.csv"

@@ -35,6 +35,7 @@ from mifidelity.coding.base import (CLIENT_TALK_COLUMN, CODE_COLUMNS, GIVING_INF
 from mifidelity.files import from_spreadsheet_safe
 
 DEFAULT_DATA_DIR = "../shared/data/annomi"
+DEFAULT_FORUM_DIR = "../shared/data/mi-forum"  # mi-forum: the adherence coder's and the behaviour coder's forum sentences
 FULL_CSV = "AnnoMI-full.dev.csv"
 TASKS = CODE_COLUMNS  # one task per code column (coding.base); coach codes are coding.base.COACH_CODE_COLUMNS
 VERSIONS = ("clean", "asr")  # every text as written and as a recogniser gives it (features.strip_asr)

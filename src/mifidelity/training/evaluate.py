@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.base import CLIENT_TALK_COLUMN, LABELS, MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN
-from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, VERSIONS, annotator_tables, load_annomi, load_corrections
+from mifidelity.training.data import DEFAULT_DATA_DIR, DEFAULT_FORUM_DIR, TASKS, VERSIONS, annotator_tables, load_annomi, load_corrections
 from mifidelity.training.scores import (
     SCORED_TASKS, SESSION_METRICS, confusion, correction_agreement, counts_from_labels, counts_from_probabilities,
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
@@ -267,8 +267,8 @@ class ForumGoldOutOfFold:
     joint decision), which codes the fold's held-out gold sentences alone and after a client turn.
     """
 
-    def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, work: str):
-        self.data, self.gold_rows, self.work = data, np.asarray(gold_rows), work
+    def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, work: str, with_silver: bool = False):
+        self.data, self.gold_rows, self.work, self.with_silver = data, np.asarray(gold_rows), work, with_silver
         self.codes: dict[str, list[pd.DataFrame]] = {}
 
     def __call__(self, fold: int, model, test_index: np.ndarray) -> None:
@@ -290,8 +290,9 @@ class ForumGoldOutOfFold:
         truth = self.data.loc[self.gold_rows, [MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN]]
         codes = {name: pd.concat(frames).loc[self.gold_rows] for name, frames in self.codes.items()}
         table, _ = gold_table(truth, codes)
+        silver = ", every silver sentence" if self.with_silver else ""
         return (f"mi-forum gold, out of fold ({len(self.gold_rows)} sentences; the coder trained on the other folds' "
-                f"gold, every silver sentence and the other folds' AnnoMI):\n" + table.to_string())
+                f"gold{silver} and the other folds' AnnoMI):\n" + table.to_string())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -309,11 +310,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
                         help="accepted corrections (`mifidelity corrections export`): added to every training fold, "
                              "and the coder's agreement with them is printed (repeatable)")
-    parser.add_argument("--forum", default=None, metavar="DIR",
-                        help="mi-forum folder: silver sentences train every fold, gold sentences are split into the "
-                             "folds and scored out of fold as the shipped coder codes them")
-    parser.add_argument("--forum-sources", type=forum_sources, default="gold,silver",
-                        help="which of the forum's sentences: gold, silver or both (default %(default)s)")
+    parser.add_argument("--forum", default=DEFAULT_FORUM_DIR, metavar="DIR",
+                        help="mi-forum folder (default %(default)s; '' for AnnoMI only): silver sentences train every "
+                             "fold, gold sentences are split into the folds and scored out of fold as the shipped coder "
+                             "codes them")
+    parser.add_argument("--forum-sources", type=forum_sources, default="gold",
+                        help="which of the forum's sentences: gold, silver or both (default %(default)s: "
+                             "what the shipped coder learnt from)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
@@ -332,7 +335,9 @@ def main(argv: list[str] | None = None) -> None:
         source = np.concatenate([np.full(len(together), ""), forum["source"].to_numpy()])
         together = pd.concat([together, forum], ignore_index=True)
         extra.append(np.flatnonzero(source == "silver"))
-        forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), tempfile.mkdtemp(prefix="mifidelity-folds-"))
+        work = tempfile.mkdtemp(prefix="mifidelity-folds-")
+        forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), work,
+                                        with_silver=args.forum_sources["silver"])
     prepared = prepare(together, args.cache or None, VERSIONS)
     results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
                              extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,

@@ -137,7 +137,9 @@ def fit_logistic(x: pd.DataFrame, y: np.ndarray, c: float, signs: dict[str, int]
                 hessian[-1, -1] += 1e-6
                 spec["covariance"] = np.linalg.inv(hessian).tolist()
             return spec
-        features = [f for f in features if f not in wrong]
+        kept = [f for f in features if f not in wrong]
+        # Every coefficient against its sign (a small, one-collection fold): keep the least wrong one.
+        features = kept or [min(wrong, key=lambda f: abs(coef[features.index(f)]))]
 
 
 def predict_logistic(spec: dict, x: pd.DataFrame) -> np.ndarray:

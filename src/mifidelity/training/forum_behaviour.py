@@ -1,23 +1,27 @@
-"""The behaviour coder against another collection's human codes: mi-forum's gold counsellor sentences.
+"""mi-forum's gold counsellor sentences for the behaviour coder: as training data and as another collection.
 
-The behaviour coder (main behaviour, question and reflection type) never trained on mi-forum, so its
-human-coded sentences (``mi-gold.dev.csv``, Welivita & Pu 2023, CC BY-NC-SA 3.0) are a held-out
-collection for it: written forum replies, not speech, coded one sentence at a time. The forum's
-labels map to the coder's codes as below; a sentence with no MITI behaviour (Affirm, Support,
-Self-Disclose, Other, Confront, Emphasize Autonomy) is main behaviour ``other``, as AnnoMI's experts
-code such turns. Advice, directions and warnings are ``input`` (AnnoMI's therapist input covers
-information, advice, options and negotiation).
+mi-forum's human-coded sentences (``mi-gold.dev.csv``, Welivita & Pu 2023, CC BY-NC-SA 3.0) are
+written forum replies, not speech, coded one sentence at a time. The forum's labels map to the
+coder's codes as below; a sentence with no MITI behaviour (Affirm, Support, Self-Disclose, Other,
+Confront, Emphasize Autonomy) is main behaviour ``other``, as AnnoMI's experts code such turns.
+Advice, directions and warnings are ``input`` (AnnoMI's therapist input covers information,
+advice, options and negotiation).
 
-Each sentence is coded alone (no session around it) and after one fixed client turn (the coder
-reads the previous turn, so "alone" is not how it runs in a session). Scores only, never text.
+Scoring (:func:`gold_behaviour_table`): each sentence is coded alone (no session around it) and
+after one fixed client turn (the coder reads the previous turn, so "alone" is not how it runs in a
+session). Scores only, never text. The shipped coder (model version 6) learnt from these
+sentences, so its score on them is in-sample: the held-out figure is ``python -m
+mifidelity.training.evaluate --forum DIR``'s, which splits them into the folds.
 
-:func:`forum_training_rows` shapes the forum's sentences like :func:`~mifidelity.training.data.load_annomi`'s
-rows, so the behaviour coder can learn from another organisation's statements, advice and "other"
-sentences (``python -m mifidelity.training.train --forum DIR``): every :data:`GOLD_PACK` gold
-sentences in file order (the file is shuffled) are one transcript of coach turns (one each, a
-training step would weigh one sentence as much as a whole session's chunk), and every CounselChat thread a transcript of the asker's post (a client
-turn, with no client-talk code) and the answer's sentences (coach turns, coded where the silver
-``Cosine label`` gives a code). Rows carry a ``weight``: gold 1, silver :data:`SILVER_WEIGHT`.
+Training (:func:`forum_training_rows`, ``python -m mifidelity.training.train --forum DIR``): the
+sentences shaped like :func:`~mifidelity.training.data.load_annomi`'s rows. Every
+:data:`GOLD_PACK` gold sentences in file order (the file is shuffled) are one transcript of coach
+turns (one transcript each would make a training step weigh one sentence as much as a session's
+chunk); every CounselChat thread is a transcript of the asker's post (a client turn without a
+client-talk code) and the answer's sentences (coach turns, coded where the silver ``Cosine
+label`` gives a code). Rows carry a ``weight``: gold 1, silver :data:`SILVER_WEIGHT`. The shipped
+coder uses the gold sentences only: the silver ones cost AnnoMI 0.06 main-behaviour macro-F1
+(docs/model-card.md).
 """
 
 from __future__ import annotations

@@ -42,14 +42,14 @@ from mifidelity.coding.features import (
 )
 from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.files import private_dir
-from mifidelity.training.data import DEFAULT_DATA_DIR, TASKS, VERSIONS, load_annomi, load_corrections
+from mifidelity.training.data import DEFAULT_DATA_DIR, DEFAULT_FORUM_DIR, TASKS, VERSIONS, load_annomi, load_corrections
 
 logger = logging.getLogger(__name__)
 
 SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
 DEFAULT_OUT = str(DEFAULT_ARTIFACT)  # the artifact the shipped coder loads, wherever the package is installed
-MODEL_VERSION = "5"
+MODEL_VERSION = "6"
 
 # Chosen by grouped cross-validation on AnnoMI (see the model card).
 DEFAULT_CONFIG: dict = {
@@ -291,10 +291,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="torch threads (default %(default)s; 1 when the machine is busy)")
     parser.add_argument("--extra-corrections", action="append", default=[], metavar="CSV",
                         help="accepted corrections from `mifidelity corrections export` as extra training data (repeatable)")
-    parser.add_argument("--forum", default=None, metavar="DIR",
-                        help="also learn from mi-forum's gold and silver counsellor sentences (the folder)")
-    parser.add_argument("--forum-sources", type=forum_sources, default="gold,silver",
-                        help="which of the forum's sentences: gold, silver or both (default %(default)s)")
+    parser.add_argument("--forum", default=DEFAULT_FORUM_DIR, metavar="DIR",
+                        help="also learn from mi-forum's counsellor sentences (the folder; default %(default)s; '' for AnnoMI only)")
+    parser.add_argument("--forum-sources", type=forum_sources, default="gold",
+                        help="which of the forum's sentences: gold, silver or both (default %(default)s: "
+                             "what the shipped coder learnt from)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
