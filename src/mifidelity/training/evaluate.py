@@ -13,6 +13,12 @@ agreement with the majority of the other experts on the transcripts that ten
 experts coded (the same comparison for one expert and for the coder), and
 coding speed. Never prints utterance text.
 
+``--forum DIR`` (default ``../shared/data/mi-forum``; ``''`` for AnnoMI only) with ``--forum-sources``
+(default ``gold``, what the shipped coder learns from) adds mi-forum's counsellor sentences: silver ones
+train every fold and are never scored; gold ones are split into the folds (8 to a group), coded out of
+fold by :class:`~mifidelity.coding.trained.TrainedCoder` with each fold's model, and scored apart from
+AnnoMI. ``--folds 2`` is what the model cards' comparisons and the session model's codes use.
+
 ``--extra-corrections corrections.csv`` (from `mifidelity corrections export`) adds the accepted
 portal corrections to every training fold (they are never scored) and first prints how many of
 them the coder (``--model``, default the shipped one) agrees with: the shipped coder disagrees
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 
 import numpy as np
@@ -35,7 +42,7 @@ from mifidelity.training.scores import (
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
 )
 from mifidelity.training.train import (
-    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, forum_sources, predict, prepare, task_rows, version_texts,
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, forum_sources, predict, prepare, task_rows, version_texts, with_forum,
 )
 
 logger = logging.getLogger(__name__)
@@ -326,22 +333,17 @@ def main(argv: list[str] | None = None) -> None:
         print(correction_agreement(corrections, args.model).to_string(index=False))
         extra.append(np.arange(len(together), len(together) + len(corrections)))
         together = pd.concat([together, corrections.drop(columns="session_id")], ignore_index=True)
-    if args.forum:
-        import tempfile
-
-        from mifidelity.training.forum_behaviour import forum_training_rows
-
-        forum = forum_training_rows(args.forum, **args.forum_sources)
-        source = np.concatenate([np.full(len(together), ""), forum["source"].to_numpy()])
-        together = pd.concat([together, forum], ignore_index=True)
-        extra.append(np.flatnonzero(source == "silver"))
-        work = tempfile.mkdtemp(prefix="mifidelity-folds-")
-        forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), work,
-                                        with_silver=args.forum_sources["silver"])
-    prepared = prepare(together, args.cache or None, VERSIONS)
-    results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
-                             extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
-                             on_fold=forum_gold)
+    with tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models the gold is coded with
+        if args.forum:
+            together = with_forum(together, args.forum, args.forum_sources)
+            source = together["source"].fillna("").to_numpy()
+            extra.append(np.flatnonzero(source == "silver"))
+            forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), work,
+                                            with_silver=args.forum_sources["silver"])
+        prepared = prepare(together, args.cache or None, VERSIONS)
+        results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
+                                 extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
+                                 on_fold=forum_gold)
     results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
                for system, versions in results.items()}  # scores on AnnoMI only
     if args.save_probabilities:

@@ -2,11 +2,13 @@
 
 Usage (``--out`` defaults to the artifact the shipped coder loads, ``coding/artifacts/minilm-context.npz``)::
 
-    python -m mifidelity.training.train --data ../shared/data/annomi
+    python -m mifidelity.training.train --data ../shared/data/annomi --forum ../shared/data/mi-forum
 
-``--forum ../shared/data/mi-forum`` adds another organisation's counsellor sentences (mi-forum's
-human-coded gold and silver-labelled CounselChat answers, CC BY-NC-SA 3.0; see
-:func:`mifidelity.training.forum_behaviour.forum_training_rows`), weighted by source.
+``--forum DIR`` (default ``../shared/data/mi-forum``) adds another organisation's counsellor sentences:
+mi-forum's human-coded gold sentences (CC BY-NC-SA 3.0), and with ``--forum-sources gold,silver`` its
+silver-labelled CounselChat answers too, weighted by source (see
+:func:`mifidelity.training.forum_behaviour.forum_training_rows`). The defaults (gold only) make the
+shipped coder, version 6; ``--forum ''`` trains on AnnoMI alone, as version 5 did.
 
 ``--extra-corrections corrections.csv`` (repeatable) adds the supervisor-accepted corrections that
 `mifidelity corrections export` writes; evaluate with the same flag to see their effect.
