@@ -11,8 +11,9 @@ import logging
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, NoReturn, Optional
+from typing import Callable, Iterator, NoReturn, Optional
 
 import typer
 
@@ -39,6 +40,21 @@ def quiet_prefect(verbose: bool) -> None:
     level = logging.INFO if verbose else logging.CRITICAL
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.server", "uvicorn", "httpx"):
         logging.getLogger(name).setLevel(level)
+
+
+@contextmanager
+def without_flow_heartbeats() -> Iterator[None]:
+    """Flow runs started in this process inside the block send no Prefect flow-run heartbeats.
+
+    The heartbeats let a Prefect server notice a deployment's run that died; a run the CLI starts
+    in its own process reports its own end. Their thread sleeps in whole seconds and a flow run
+    waits for it to wake before it ends: up to a second, about half a second per recording of a
+    batch (issue 26). Served runs (`mifidelity watch`) keep them.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 class TerminalProgress:

@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 
 from mifidelity.cli.common import (batch_progress, fail, load_settings, quiet_prefect, report_batch, report_outcome,
-                                   run_each)
+                                   run_each, without_flow_heartbeats)
 from mifidelity.engines import engine_names
 from mifidelity.privacy import use_offline_environment
 
@@ -73,11 +73,12 @@ def process(
 
     quiet_prefect(verbose)
     warm_start(settings)
-    status = run_each(
-        recordings,
-        lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
-        out,
-    )
+    with without_flow_heartbeats():
+        status = run_each(
+            recordings,
+            lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
+            out,
+        )
     raise typer.Exit(status)
 
 
@@ -102,7 +103,8 @@ def code(
     quiet_prefect(verbose)
     warm_start(settings, transcript_only=True)
     # One flow run for the whole batch: per transcript only its task and its files.
-    outcomes = code_transcripts([str(p) for p in paths], str(out), settings, coach, batch_progress(paths))
+    with without_flow_heartbeats():
+        outcomes = code_transcripts([str(p) for p in paths], str(out), settings, coach, batch_progress(paths))
     for path, folder, error in outcomes:
         report_outcome(path, folder, error)
     raise typer.Exit(report_batch(len(outcomes), sum(error is not None for _, _, error in outcomes), out))
