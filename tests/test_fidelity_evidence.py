@@ -75,12 +75,22 @@ def test_a_session_unlike_the_training_data_is_less_sure(tmp_path):
 
 
 def test_shipped_artifact_knows_its_evidence():
-    """The bundled model: the same good-MI exchange, 6 volleys against 40, is less decided when short."""
+    """The bundled model: the same good-MI exchange, 6 volleys against 40, is less decided when short.
+
+    That the evidence step pulls the short session further towards 0.5 is checked, and the bound is
+    issue 25's complaint (0.96-0.99 for 6-8 coach turns): the level of this synthetic exchange moves
+    with every refit (6 volleys: 0.84 with the model fitted on coder version 5's codes, 0.93 with
+    version 6's). Calibration of real short sessions is measured in docs/model-card-fidelity.md.
+    """
     short, long = _session(6), _session(40)
-    p_short = estimate_fidelity(short.assign(adherence="none"), compute_metrics(short)).mi_quality_probability
-    p_long = estimate_fidelity(long.assign(adherence="none"), compute_metrics(long)).mi_quality_probability
+    e_short = estimate_fidelity(short.assign(adherence="none"), compute_metrics(short))
+    e_long = estimate_fidelity(long.assign(adherence="none"), compute_metrics(long))
+    p_short, p_long = e_short.mi_quality_probability, e_long.mi_quality_probability
     assert abs(p_short - 0.5) < abs(p_long - 0.5)
-    assert p_short < 0.9
+    pulled_short = e_short.evidence["probability_before_evidence"] - p_short
+    pulled_long = e_long.evidence["probability_before_evidence"] - p_long
+    assert pulled_short > pulled_long > 0.0  # both: a synthetic exchange is unlike the training sessions
+    assert p_short < 0.96
 
 
 def test_uncertain_codes_count_as_less_evidence(tmp_path):
