@@ -14,6 +14,7 @@ Under systemd use ``KillMode=mixed``, so that SIGTERM goes to this process only
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,7 +24,13 @@ from mifidelity.service.processes import die_with_parent, flow_run_processes, st
 
 
 def stop_worker(worker: subprocess.Popen) -> int:
-    """Stop the flow runs first (SIGTERM, then a grace period), then the worker; returns its exit status."""
+    """Stop the flow runs first (SIGTERM, then a grace period), then the worker; returns its exit status.
+
+    The worker keeps polling its work pool meanwhile and may start the next scheduled scan during the
+    grace period; such a late flow run outlives the worker. This process is their subreaper
+    (:func:`adopt_orphans`), so they are found among its own children once the worker is gone, and
+    stopped the same way.
+    """
     stop_flow_runs(flow_run_processes(worker.pid), worker.pid)
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
@@ -32,12 +39,26 @@ def stop_worker(worker: subprocess.Popen) -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+    late = flow_run_processes(os.getpid())
+    if late:
+        stop_flow_runs(late, os.getpid())
     return worker.returncode
+
+
+def adopt_orphans() -> None:
+    """Linux: processes orphaned below this one (a flow run whose worker has exited) become its children."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except Exception:  # noqa: BLE001 - best effort, not on Linux: a late flow run's claim goes stale instead
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     # Its own session: a Ctrl-C in the terminal reaches this process only, not the worker (which would kill its
     # flow runs at once); and the worker is stopped if this process dies.
+    adopt_orphans()
     worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", *(argv or sys.argv[1:])],
                               start_new_session=True, preexec_fn=die_with_parent)
     stopping = threading.Event()
