@@ -20,18 +20,21 @@ import subprocess
 import sys
 import threading
 
-from mifidelity.service.processes import die_with_parent, flow_run_processes, stop_flow_runs
+from mifidelity.service.processes import die_with_parent, flow_run_processes, send, stop_flow_runs
 
 
 def stop_worker(worker: subprocess.Popen) -> int:
     """Stop the flow runs first (SIGTERM, then a grace period), then the worker; returns its exit status.
 
     The worker keeps polling its work pool meanwhile and may start the next scheduled scan during the
-    grace period; such a late flow run outlives the worker. This process is their subreaper
-    (:func:`adopt_orphans`), so they are found among its own children once the worker is gone, and
-    stopped the same way.
+    grace period; such a late flow run gets its SIGTERM together with the worker, and would outlive
+    it. This process is their subreaper (:func:`adopt_orphans`), so whatever is left is found among
+    its own children once the worker is gone, and stopped the same way.
     """
     stop_flow_runs(flow_run_processes(worker.pid), worker.pid)
+    late = flow_run_processes(worker.pid)  # started during the grace period: told to stop with the worker
+    for pid in late:
+        send(pid, signal.SIGTERM)
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -39,9 +42,9 @@ def stop_worker(worker: subprocess.Popen) -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    late = flow_run_processes(os.getpid())
-    if late:
-        stop_flow_runs(late, os.getpid())
+    orphans = flow_run_processes(os.getpid())
+    if orphans:
+        stop_flow_runs(orphans, os.getpid())
     return worker.returncode
 
 
