@@ -36,12 +36,13 @@ def stop_worker(worker: subprocess.Popen) -> int:
     for pid in late:
         send(pid, signal.SIGTERM)
     if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
+        # Its flow runs have ended and reported: killed now, it cannot submit a scan it already fetched
+        # (on SIGTERM Prefect's worker still starts those, and they hold claims past the stop).
         try:
-            worker.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)  # its own session: the CLI and its worker process
+        except (ProcessLookupError, PermissionError):
             worker.kill()
-            worker.wait()
+        worker.wait()
     orphans = flow_run_processes(os.getpid())
     if orphans:
         stop_flow_runs(orphans, os.getpid())
