@@ -1,5 +1,6 @@
 """mifidelity: Motivational Interviewing fidelity reports from recorded coaching sessions."""
 
+import functools as _functools
 import os as _os
 
 __version__ = "0.1.0"
@@ -53,6 +54,20 @@ def return_freed_memory() -> None:
     libc = _glibc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+@_functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX): then torch models run under bf16
+    autocast (the coder's encoders 1.45-2x faster, the speaker encoder's LSTM 3x), changing their outputs by
+    <0.1%. Elsewhere bf16 would be emulated (slower), so they stay in float32.
+    """
+    try:
+        import torch
+
+        return bool(torch.cpu._is_avx512_bf16_supported()) or bool(torch.cpu._is_amx_tile_supported())
+    except Exception:  # private API: absent in some torch builds
+        return False
 
 
 if "MALLOC_MMAP_THRESHOLD_" not in _os.environ:  # the user's own glibc setting wins

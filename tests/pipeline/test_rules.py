@@ -1,6 +1,8 @@
 """The pipeline's rules, without Prefect: a session's notes, its date and id, when a coach's voice is looked for."""
 
 import os
+import sys
+import threading
 from datetime import datetime
 
 import numpy as np
@@ -92,3 +94,20 @@ def test_the_voice_is_looked_for_only_with_a_coach_and_roles_voice(coach, voice,
 def test_models_name_the_recogniser_and_the_diariser():
     heard, diarized = transcript(), diarization()
     assert stage_models(heard, diarized) == {"transcription": heard.info, "diarization": diarized.info}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness is Linux's")
+def test_work_at_lowest_priority_runs_niced_in_its_own_thread_and_gives_back_its_result_or_error():
+    from mifidelity.pipeline.stages import at_lowest_priority
+
+    caller = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, caller)
+    seen = at_lowest_priority(lambda: (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    assert seen[0] != caller and seen[1] == 19
+    assert os.getpriority(os.PRIO_PROCESS, caller) == before  # the caller's own priority is untouched
+
+    def fails():
+        raise ValueError("bad audio")
+
+    with pytest.raises(ValueError, match="bad audio"):
+        at_lowest_priority(fails)

@@ -23,8 +23,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, ARTIFACT_DIR, confidence_column
-from mifidelity.coding.features import (ENCODER_NAME, cpu_has_native_bf16, load_encoder, padded_batch, torch_threads,
+from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, torch_threads,
                                         word_piece_ids)
 from mifidelity.types import StageInfo
 

@@ -32,10 +32,11 @@ from typing import Sequence
 
 import numpy as np
 
+from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import CODE_COLUMNS, LABELS
 from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, load_encoder, padded_batch, surface_features,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, surface_features,
     torch_threads, word_piece_ids,
 )
 

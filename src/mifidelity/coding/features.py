@@ -7,7 +7,6 @@ package and are loaded from its folder: nothing is fetched from a model hub.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import re
 from pathlib import Path
@@ -112,20 +111,6 @@ def torch_threads(count: int | None = None):
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """bfloat16 halves encoder time on CPUs with AVX512-BF16/AMX and changes embeddings by <0.1%.
-
-    Elsewhere bf16 would be emulated (slower), so stay in float32.
-    """
-    try:
-        import torch
-
-        return bool(torch.cpu._is_avx512_bf16_supported()) or bool(torch.cpu._is_amx_tile_supported())
-    except Exception:  # private API: absent in some torch builds
-        return False
 
 
 # --------------------------------------------------------------------------- surface features

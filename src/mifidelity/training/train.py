@@ -33,13 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import CLIENT_TALK_COLUMN, COACH_CODE_COLUMNS, GIVING_INFORMATION_COLUMN, LABELS
 from mifidelity.coding.chunks import NEXT_TOKENS, PREV_TOKENS, make_chunks
 from mifidelity.coding.context import (
     BOTTOM_LAYERS, ContextCoder, FrozenBottom, _top_layers_state, cue_features, n_cues,
 )
 from mifidelity.coding.features import (
-    ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, cpu_has_native_bf16, encoder_dir,
+    ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, encoder_dir,
     strip_asr, torch_threads,
 )
 from mifidelity.coding.trained import DEFAULT_ARTIFACT
