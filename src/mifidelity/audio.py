@@ -70,6 +70,21 @@ def probe_audio_channels(path: str | Path, ffprobe: str = "ffprobe") -> int:
     return max(1, int(streams[0].get("channels") or 1))
 
 
+def ffprobe_beside(ffmpeg: str) -> str:
+    """The ffprobe that comes with ``ffmpeg`` (the same folder, or the PATH's)."""
+    return str(Path(ffmpeg).with_name("ffprobe")) if "/" in ffmpeg else "ffprobe"
+
+
+def probe_duration_seconds(path: str | Path, ffprobe: str = "ffprobe") -> float | None:
+    """The container's duration in seconds, or ``None`` where ffprobe cannot tell (decoding reports why)."""
+    cmd = [_require_tool(ffprobe), "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        return float(json.loads(result.stdout or "{}")["format"]["duration"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _tidy(message: str, path: str | Path) -> str:
     # ffmpeg prefixes messages with the full path; the CLI already names the file.
     return message.replace(str(path), "").strip(" :") or "unknown error"
@@ -97,8 +112,7 @@ def load_recording(path: str | Path, sample_rate: int = SAMPLE_RATE, ffmpeg: str
         raise MifidelityError("file not found")
     if path.stat().st_size == 0:
         raise MifidelityError("the file is empty (0 bytes)")
-    ffprobe = str(Path(ffmpeg).with_name("ffprobe")) if "/" in ffmpeg else "ffprobe"
-    n_channels = min(probe_audio_channels(path, ffprobe), MAX_CHANNELS_KEPT)
+    n_channels = min(probe_audio_channels(path, ffprobe_beside(ffmpeg)), MAX_CHANNELS_KEPT)
 
     cmd = [_require_tool(ffmpeg), "-nostdin", "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0",
            "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(n_channels), "-ar", str(sample_rate), "-"]

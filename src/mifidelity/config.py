@@ -45,7 +45,11 @@ class AsrConfig(_Section):
     compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU.")
     beam_size: int = Field(1, ge=1, description="1 = greedy decoding (fastest).")
     vad_filter: bool = Field(True, description="Skip non-speech with faster-whisper's bundled VAD.")
-    cpu_threads: int = Field(0, ge=0, description="0 = let CTranslate2 decide.")
+    cpu_threads: int = Field(0, ge=0, description="CPU threads per worker; 0 = the cores shared out among the workers.")
+    workers: int = Field(
+        0, ge=0, description="Pieces of a recording transcribed at the same time (faster-whisper), each by its own "
+        "worker; 0 = 2 where the machine has 2 or more cores, else 1.",
+    )
     download_root: str | None = Field(None, description="Where named models are cached.")
     local_files_only: bool = Field(
         True, description="Never reach a hub at run time; only local caches and bundled models."

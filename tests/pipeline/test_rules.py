@@ -1,7 +1,6 @@
 """The pipeline's rules, without Prefect: a session's notes, its date and id, when a coach's voice is looked for."""
 
 import os
-import sys
 import threading
 from datetime import datetime
 
@@ -96,18 +95,32 @@ def test_models_name_the_recogniser_and_the_diariser():
     assert stage_models(heard, diarized) == {"transcription": heard.info, "diarization": diarized.info}
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own niceness is Linux's")
-def test_work_at_lowest_priority_runs_niced_in_its_own_thread_and_gives_back_its_result_or_error():
-    from mifidelity.pipeline.stages import at_lowest_priority
+def test_a_stage_made_one_recording_at_a_time_never_runs_for_two_lanes_at_once():
+    import time
 
-    caller = threading.get_native_id()
-    before = os.getpriority(os.PRIO_PROCESS, caller)
-    seen = at_lowest_priority(lambda: (threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-    assert seen[0] != caller and seen[1] == 19
-    assert os.getpriority(os.PRIO_PROCESS, caller) == before  # the caller's own priority is untouched
+    from mifidelity.pipeline.stages import one_recording_at_a_time
 
-    def fails():
-        raise ValueError("bad audio")
+    inside, most = [0], [0]
+    lock = threading.Lock()
 
-    with pytest.raises(ValueError, match="bad audio"):
-        at_lowest_priority(fails)
+    @one_recording_at_a_time
+    def stage(seconds):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(seconds)
+        with lock:
+            inside[0] -= 1
+        return seconds
+
+    @one_recording_at_a_time
+    def other_stage():
+        return stage(0.01)  # one stage may call another in the same lane
+
+    lanes = [threading.Thread(target=stage, args=(0.05,)) for _ in range(3)]
+    lanes.append(threading.Thread(target=other_stage))
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    assert most[0] == 1 and stage.__name__ == "stage"

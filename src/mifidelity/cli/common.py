@@ -96,19 +96,26 @@ class TerminalProgress:
                       flush=True)
 
 
-def run_each(inputs: list[Path], run: Callable[[Path, ProgressHook], str], out: Path) -> int:
-    """Run ``run(path, progress)`` for each input, one line per outcome; the exit status (1 if any failed)."""
+def run_each(inputs: list[Path], run: Callable[[Path, ProgressHook], str], out: Path, lanes: int = 1,
+             minutes: Callable[[Path], float] = lambda path: 0.0) -> int:
+    """Run ``run(path, progress)`` for each input, one line per outcome; the exit status (1 if any failed).
+
+    With ``lanes`` > 1, that many inputs run at the same time while their ``minutes`` stay within
+    :data:`~mifidelity.pipeline.lanes.LANE_BUDGET_MINUTES` (:func:`~mifidelity.pipeline.lanes.run_in_lanes`);
+    the outcome lines come as inputs end.
+    """
+    from mifidelity.pipeline.lanes import LANE_BUDGET_MINUTES, run_in_lanes
+
+    jobs = [(path, TerminalProgress(f"[{index}/{len(inputs)}] {path.name}"))
+            for index, path in enumerate(inputs, start=1)]
     failures = 0
-    for index, path in enumerate(inputs, start=1):
-        progress = TerminalProgress(f"[{index}/{len(inputs)}] {path.name}")
-        try:
-            report_outcome(path, run(path, progress), None)
-        except MifidelityError as exc:
+    for outcome in run_in_lanes(jobs, lambda job: run(*job), lanes, lambda job: minutes(job[0]),
+                                LANE_BUDGET_MINUTES):
+        path, error = outcome.item[0], outcome.error
+        if error is not None:  # one bad input must not stop the others
             failures += 1
-            report_outcome(path, None, str(exc))
-        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            failures += 1
-            report_outcome(path, None, f"unexpected error ({type(exc).__name__}: {exc})")
+        report_outcome(path, outcome.result, None if error is None else str(error)
+                       if isinstance(error, MifidelityError) else f"unexpected error ({type(error).__name__}: {error})")
     return report_batch(len(inputs), failures, out)
 
 

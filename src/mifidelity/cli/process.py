@@ -73,11 +73,15 @@ def process(
 
     quiet_prefect(verbose)
     warm_start(settings)
+    from mifidelity.pipeline.lanes import recording_lanes, recording_minutes
+
     with without_flow_heartbeats():
         status = run_each(
             recordings,
             lambda path, progress: process_recording(str(path), str(out), settings, coach, progress),
             out,
+            lanes=recording_lanes(settings) if len(recordings) > 1 else 1,
+            minutes=lambda path: recording_minutes(path, settings),
         )
     raise typer.Exit(status)
 

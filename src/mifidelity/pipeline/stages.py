@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from mifidelity.alignment import align, attribution_note
 from mifidelity.audio import load_recording
@@ -32,6 +31,23 @@ from mifidelity.types import (Alignment, Diarization, ProgressHook, Recording, R
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Recordings of a batch may run at the same time (pipeline.lanes); the recogniser serves them from its own
+# workers, and every other stage that holds a model or writes a shared file (the diariser, the coder, the
+# outputs and overview, the coach voice profiles) takes one recording at a time.
+_ONE_RECORDING_AT_A_TIME = threading.RLock()
+
+
+def one_recording_at_a_time(stage: Callable[..., T]) -> Callable[..., T]:
+    """``stage`` made to run for one recording at a time, whichever lane calls it."""
+    from functools import wraps
+
+    @wraps(stage)
+    def serial(*args, **kwargs) -> T:
+        with _ONE_RECORDING_AT_A_TIME:
+            return stage(*args, **kwargs)
+
+    return serial
 
 NO_SPEECH_NOTE = "No speech was recognised in this recording."
 
@@ -164,42 +180,15 @@ def transcribe(recording: Recording, config: PipelineConfig, hook: ProgressHook 
     return get_transcriber(config.asr).transcribe(recording, hook)
 
 
+@one_recording_at_a_time
 def diarize(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Diarization:
     """Stage 3: who spoke when (the diariser of ``config.diarization``); needs no transcript.
 
-    It runs beside transcription, which takes longer: at the lowest CPU priority, so that on a machine with
-    fewer cores than the two stages want the recogniser gets them first (:func:`at_lowest_priority`).
+    It runs beside transcription, at the same CPU priority: the recogniser's workers do not wait for each
+    other, so the diariser no longer stalls them (at nice 19 it waited for a free core and a batch of 15
+    took 119-139 s, at normal priority 114-125 s; docs/benchmarks.md).
     """
-    return at_lowest_priority(lambda: get_diarizer(config.diarization).diarize(recording, hook))
-
-
-def at_lowest_priority(work: Callable[[], T]) -> T:
-    """``work()`` in a thread of its own at nice 19 (Linux, where niceness is a thread's); elsewhere as it is.
-
-    The thread's niceness ends with it; threads it starts (OpenMP teams) inherit it. With two cores, ASR
-    alone took 108.8 s on 15 sessions; with the diariser beside it at normal priority 128.3-129.6 s, at
-    nice 19 120.2-125.8 s (issue 26, docs/benchmarks.md). When nothing else wants the CPU it runs at full speed.
-    """
-    if not sys.platform.startswith("linux"):
-        return work()
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:  # not allowed here: run at the priority it has
-            pass
-        try:
-            outcome["result"] = work()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="diarize-low-priority")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    return get_diarizer(config.diarization).diarize(recording, hook)
 
 
 def align_speech(transcript: Transcript, diarization: Diarization, config: PipelineConfig) -> Alignment:
@@ -207,6 +196,7 @@ def align_speech(transcript: Transcript, diarization: Diarization, config: Pipel
     return align(transcript.words, diarization.turns, config.alignment.max_pause)
 
 
+@one_recording_at_a_time
 def check_voice(job: RecordingJob, recording: Recording, diarization: Diarization) -> CoachVoiceCheck:
     """Stage 5 (with a coach, see :func:`wants_voice_check`): each speaker's voice against the coach's profile."""
     profiles = VoiceProfiles.for_output(job.out_dir, job.config.roles)
@@ -220,6 +210,7 @@ def decide_roles(alignment: Alignment, diarization: Diarization, voices: CoachVo
                         voices.match if voices is not None else None)
 
 
+@one_recording_at_a_time
 def build_recording_session(parts: RecordingParts) -> CodedSession:
     """Stage 7: code the utterances, compute the metrics and the session estimates.
 
@@ -258,16 +249,19 @@ def build_transcript_session(job: TranscriptJob, utterances: Sequence[Utterance]
     )
 
 
+@one_recording_at_a_time
 def write(session: CodedSession, out_dir: str, config: PipelineConfig) -> Path:
     """Write the session's folder (the formats of ``outputs.formats``); returns it."""
     return write_session(session, out_dir, config.outputs.formats)
 
 
+@one_recording_at_a_time
 def overview(out_dir: str) -> Path:
     """Rebuild the supervisor overview of every session in ``out_dir``; returns its index.html."""
     return write_overview(Path(out_dir))
 
 
+@one_recording_at_a_time
 def learn_voice(job: RecordingJob, voices: CoachVoiceCheck, roles: RoleAssignment, content_sha256: str) -> str:
     """The last stage of a checked session, once it is written (a failed session teaches nothing): update the
     coach's profile if the session's roles are confident and consistent; what happened, in words."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from mifidelity.config import AsrConfig
 from mifidelity.transcription.models import ResolvedModel, resolve_ctranslate2_model
@@ -15,6 +18,18 @@ _MODEL_CACHE: dict[tuple, object] = {}
 CHUNK_SECONDS = 300.0   # longest piece transcribed at once: its features are computed whole (about 120 MB
 # at 5 minutes, twice that at 10); WER on two held-out recordings (40 min) 0.0932 vs 0.0929 with 10 (issue 26)
 CUT_SEARCH_SECONDS = 10.0  # look this far either side of a chunk boundary for the quietest 100 ms
+
+
+def worker_plan(config: AsrConfig, cores: int | None = None) -> tuple[int, int]:
+    """(workers, CPU threads per worker) for ``config`` on a machine with ``cores`` cores (default: this one's).
+
+    Greedy decoding keeps two threads of one worker only 1.5 cores busy (they wait for each other at every
+    step), while two one-thread workers on different pieces keep both cores busy: on 2 cores 15 held-out
+    recordings were transcribed in 92 s instead of 113-118 s (docs/benchmarks.md).
+    """
+    cores = cores or os.cpu_count() or 1
+    workers = config.workers or min(2, cores)
+    return workers, config.cpu_threads or max(1, cores // workers)
 
 
 def chunk_bounds(samples, rate: int, chunk_seconds: float = CHUNK_SECONDS,
@@ -65,11 +80,12 @@ class FasterWhisperTranscriber:
     def _model(self):
         from faster_whisper import WhisperModel
 
-        key = (str(self.resolved.path), self.config.compute_type, self.config.cpu_threads)
+        workers, threads = worker_plan(self.config)
+        key = (str(self.resolved.path), self.config.compute_type, workers, threads)
         if key not in _MODEL_CACHE:
             _MODEL_CACHE[key] = WhisperModel(
                 str(self.resolved.path), device="cpu", compute_type=self.config.compute_type,
-                cpu_threads=self.config.cpu_threads, local_files_only=True,
+                cpu_threads=threads, num_workers=workers, local_files_only=True,
             )
         return _MODEL_CACHE[key]
 
@@ -87,33 +103,61 @@ class FasterWhisperTranscriber:
         """
         model = self._model()
         language = self.config.language
-        if language and self.resolved.name.endswith(".en") and language != "en":
-            logger.warning("model %s is English-only; ignoring language=%s", self.resolved.name, language)
+        if self.resolved.name.endswith(".en"):
+            if language not in (None, "en"):
+                logger.warning("model %s is English-only; ignoring language=%s", self.resolved.name, language)
             language = "en"
-        words: list[Word] = []
-        duration = max(recording.duration, 1e-6)
+        workers, _ = worker_plan(self.config)
         rate = recording.sample_rate
-        detected = None
-        # faster-whisper computes the features of everything it is given at once, so memory would
-        # grow with the session (~60 MB per minute); long recordings go in chunks cut in silence.
-        for begin, end in chunk_bounds(recording.samples, rate, CHUNK_SECONDS):
-            offset = begin / rate
-            segments, info = model.transcribe(
-                recording.samples[begin:end],
-                language=language or detected,   # later chunks keep the first chunk's language
-                beam_size=self.config.beam_size,
-                word_timestamps=True,
-                vad_filter=self.config.vad_filter,
-                condition_on_previous_text=False,
-            )
-            detected = detected or info.language
-            for segment in segments:  # lazy generator: decoding happens as we iterate
-                for w in segment.words or []:
-                    text = w.word.strip()
-                    if text:
-                        words.append(Word(float(w.start) + offset, float(w.end) + offset, text,
-                                          float(w.probability)))
-                if hook:
-                    hook("transcribe", min(1.0, (segment.end + offset) / duration))
-        info_language = detected or language or "en"
-        return Transcript(words=words, language=info_language, info=self.info)
+        pieces = chunk_bounds(recording.samples, rate, CHUNK_SECONDS)
+        progress = _PieceProgress(hook, max(recording.duration, 1e-6), len(pieces))
+
+        def piece(index: int, language: str | None) -> tuple[list[Word], str]:
+            begin, end = pieces[index]
+            return self._transcribe_piece(model, recording.samples[begin:end], begin / rate, language,
+                                          lambda seconds: progress.update(index, seconds))
+
+        # faster-whisper computes the features of everything it is given at once, so memory would grow with the
+        # session (~60 MB per minute); long recordings go in pieces cut in silence, and the workers take them in
+        # turn. Where the language is to be detected, the first piece decides it for the others.
+        results = [piece(0, language)] if language is None else []
+        language = language or results[0][1]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-worker") as pool:
+            results += list(pool.map(lambda index: piece(index, language), range(len(results), len(pieces))))
+        words = [word for piece_words, _ in results for word in piece_words]
+        return Transcript(words=words, language=language, info=self.info)
+
+    def _transcribe_piece(self, model, samples, offset: float, language: str | None,
+                          progress) -> tuple[list[Word], str]:
+        """The words of one piece (times from the start of the recording) and its language."""
+        segments, info = model.transcribe(
+            samples,
+            language=language,
+            beam_size=self.config.beam_size,
+            word_timestamps=True,
+            vad_filter=self.config.vad_filter,
+            condition_on_previous_text=False,
+        )
+        words: list[Word] = []
+        for segment in segments:  # lazy generator: decoding happens as we iterate
+            for w in segment.words or []:
+                text = w.word.strip()
+                if text:
+                    words.append(Word(float(w.start) + offset, float(w.end) + offset, text, float(w.probability)))
+            progress(segment.end)
+        return words, info.language
+
+
+class _PieceProgress:
+    """One fraction done for the whole recording, from the workers' pieces (called from their threads)."""
+
+    def __init__(self, hook: ProgressHook | None, duration: float, pieces: int):
+        self.hook, self.duration, self.done = hook, duration, [0.0] * pieces
+        self.lock = threading.Lock()
+
+    def update(self, index: int, seconds: float) -> None:
+        if self.hook is None:
+            return
+        with self.lock:
+            self.done[index] = seconds
+            self.hook("transcribe", min(1.0, sum(self.done) / self.duration))
