@@ -24,8 +24,9 @@ def worker_plan(config: AsrConfig, cores: int | None = None) -> tuple[int, int]:
     """(workers, CPU threads per worker) for ``config`` on a machine with ``cores`` cores (default: this one's).
 
     Greedy decoding keeps two threads of one worker only 1.5 cores busy (they wait for each other at every
-    step), while two one-thread workers on different pieces keep both cores busy: on 2 cores 15 held-out
-    recordings were transcribed in 92 s instead of 113-118 s (docs/benchmarks.md).
+    step), while two one-thread workers on different pieces keep both cores busy: on 2 cores a 17-minute
+    recording is transcribed in 13.0 s instead of 18.2 s (docs/benchmarks.md). A batch runs as many
+    recordings at once (:func:`mifidelity.pipeline.lanes.recording_lanes`).
     """
     cores = cores or os.cpu_count() or 1
     workers = config.workers or min(2, cores)
