@@ -105,17 +105,15 @@ def run_each(inputs: list[Path], run: Callable[[Path, ProgressHook], str], out: 
     the outcome lines come as inputs end.
     """
     from mifidelity.pipeline.lanes import LANE_BUDGET_MINUTES, run_in_lanes
+    from mifidelity.pipeline.runs import failure_reason
 
     jobs = [(path, TerminalProgress(f"[{index}/{len(inputs)}] {path.name}"))
             for index, path in enumerate(inputs, start=1)]
     failures = 0
     for outcome in run_in_lanes(jobs, lambda job: run(*job), lanes, lambda job: minutes(job[0]),
                                 LANE_BUDGET_MINUTES):
-        path, error = outcome.item[0], outcome.error
-        if error is not None:  # one bad input must not stop the others
-            failures += 1
-        report_outcome(path, outcome.result, None if error is None else str(error)
-                       if isinstance(error, MifidelityError) else f"unexpected error ({type(error).__name__}: {error})")
+        failures += outcome.error is not None  # one bad input must not stop the others
+        report_outcome(outcome.item[0], outcome.result, failure_reason(outcome.error))
     return report_batch(len(inputs), failures, out)
 
 

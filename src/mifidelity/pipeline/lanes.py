@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from mifidelity.config import PipelineConfig
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
+
 LANE_BUDGET_MINUTES = 70.0  # recordings run beside each other while their minutes in flight stay within this
 # (what grows with a recording's length is held per lane; a 66-minute recording alone peaks under 2 GB)
-Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)

@@ -255,10 +255,15 @@ def run_transcript_batch(batch: TranscriptBatch, code_one: Callable[[TranscriptJ
     for job, hook in batch.jobs():
         try:
             outcomes.append((job.path, str(code_one(job, hook)), None))
-        except MifidelityError as exc:
-            outcomes.append((job.path, None, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
-            outcomes.append((job.path, None, f"unexpected error ({type(exc).__name__}: {exc})"))
+            outcomes.append((job.path, None, failure_reason(exc)))
     if any(folder for _, folder, _ in outcomes):
         overview(batch.out_dir)
     return outcomes
+
+
+def failure_reason(error: BaseException | None) -> str | None:
+    """What an input's outcome says about ``error``: a user's problem in its own words, anything else named."""
+    if error is None or isinstance(error, MifidelityError):
+        return None if error is None else str(error)
+    return f"unexpected error ({type(error).__name__}: {error})"

@@ -184,9 +184,9 @@ def transcribe(recording: Recording, config: PipelineConfig, hook: ProgressHook 
 def diarize(recording: Recording, config: PipelineConfig, hook: ProgressHook | None = None) -> Diarization:
     """Stage 3: who spoke when (the diariser of ``config.diarization``); needs no transcript.
 
-    It runs beside transcription, at the same CPU priority: the recogniser's workers do not wait for each
-    other, so the diariser no longer stalls them (at nice 19 it waited for a free core and a batch of 15
-    took 119-139 s, at normal priority 114-125 s; docs/benchmarks.md).
+    It runs beside transcription, at the same CPU priority: the recogniser's one-thread workers do not wait
+    for each other, so it no longer stalls them; at nice 19 it waited for a free core (a batch of 15 took
+    119-139 s, mean 127, against 114-135 s, mean 125, at normal priority; docs/benchmarks.md).
     """
     return get_diarizer(config.diarization).diarize(recording, hook)
 
