@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +51,16 @@ def _require_tool(name: str) -> str:
     return found
 
 
-def probe_audio_channels(path: str | Path, ffprobe: str = "ffprobe") -> int:
-    """Return the channel count of the first audio stream.
+@dataclass(frozen=True)
+class AudioProbe:
+    """What ffprobe says of a file before it is decoded."""
+
+    channels: int             # of the first audio stream
+    duration: float | None    # the container's seconds; None where it does not say
+
+
+def probe_audio(path: str | Path, ffprobe: str = "ffprobe") -> AudioProbe:
+    """The first audio stream's channel count and the file's duration.
 
     Raises
     ------
@@ -59,30 +68,25 @@ def probe_audio_channels(path: str | Path, ffprobe: str = "ffprobe") -> int:
         If the file cannot be parsed as media or has no audio stream.
     """
     cmd = [_require_tool(ffprobe), "-v", "error", "-select_streams", "a:0",
-           "-show_entries", "stream=channels,codec_type", "-of", "json", str(path)]
+           "-show_entries", "stream=channels,codec_type:format=duration", "-of", "json", str(path)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or ["unknown format"])[-1]
         raise MifidelityError(f"not a readable audio or video file ({_tidy(reason, path)})")
-    streams = json.loads(result.stdout or "{}").get("streams", [])
+    found = json.loads(result.stdout or "{}")
+    streams = found.get("streams", [])
     if not streams:
         raise MifidelityError("the file has no audio stream")
-    return max(1, int(streams[0].get("channels") or 1))
+    try:
+        duration = float(found["format"]["duration"])
+    except (KeyError, TypeError, ValueError):
+        duration = None
+    return AudioProbe(max(1, int(streams[0].get("channels") or 1)), duration)
 
 
 def ffprobe_beside(ffmpeg: str) -> str:
     """The ffprobe that comes with ``ffmpeg`` (the same folder, or the PATH's)."""
     return str(Path(ffmpeg).with_name("ffprobe")) if "/" in ffmpeg else "ffprobe"
-
-
-def probe_duration_seconds(path: str | Path, ffprobe: str = "ffprobe") -> float | None:
-    """The container's duration in seconds, or ``None`` where ffprobe cannot tell (decoding reports why)."""
-    cmd = [_require_tool(ffprobe), "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        return float(json.loads(result.stdout or "{}")["format"]["duration"])
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def _tidy(message: str, path: str | Path) -> str:
@@ -112,7 +116,7 @@ def load_recording(path: str | Path, sample_rate: int = SAMPLE_RATE, ffmpeg: str
         raise MifidelityError("file not found")
     if path.stat().st_size == 0:
         raise MifidelityError("the file is empty (0 bytes)")
-    n_channels = min(probe_audio_channels(path, ffprobe_beside(ffmpeg)), MAX_CHANNELS_KEPT)
+    n_channels = min(probe_audio(path, ffprobe_beside(ffmpeg)).channels, MAX_CHANNELS_KEPT)
 
     cmd = [_require_tool(ffmpeg), "-nostdin", "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0",
            "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(n_channels), "-ar", str(sample_rate), "-"]

@@ -106,9 +106,9 @@ def recording_lanes(config: PipelineConfig) -> int:
 
 def recording_minutes(path, config: PipelineConfig) -> float:
     """A recording's length in minutes for the lanes' budget (0 where ffprobe cannot tell: decoding will say why)."""
-    from mifidelity.audio import ffprobe_beside, probe_duration_seconds
+    from mifidelity.audio import ffprobe_beside, probe_audio
 
     try:
-        return (probe_duration_seconds(path, ffprobe_beside(config.audio.ffmpeg)) or 0.0) / 60
+        return (probe_audio(path, ffprobe_beside(config.audio.ffmpeg)).duration or 0.0) / 60
     except Exception:  # noqa: BLE001 - a file ffprobe cannot read fails in its own run, with the reason
         return 0.0

@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from functools import wraps
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
@@ -40,7 +41,6 @@ _ONE_RECORDING_AT_A_TIME = threading.RLock()
 
 def one_recording_at_a_time(stage: Callable[..., T]) -> Callable[..., T]:
     """``stage`` made to run for one recording at a time, whichever lane calls it."""
-    from functools import wraps
 
     @wraps(stage)
     def serial(*args, **kwargs) -> T:

@@ -62,6 +62,7 @@ class FasterWhisperTranscriber:
 
     def __init__(self, config: AsrConfig):
         self.config = config
+        self.workers, self.threads = worker_plan(config)
         self.resolved: ResolvedModel = resolve_ctranslate2_model(
             config.model, config.download_root, config.local_files_only
         )
@@ -81,12 +82,11 @@ class FasterWhisperTranscriber:
     def _model(self):
         from faster_whisper import WhisperModel
 
-        workers, threads = worker_plan(self.config)
-        key = (str(self.resolved.path), self.config.compute_type, workers, threads)
+        key = (str(self.resolved.path), self.config.compute_type, self.workers, self.threads)
         if key not in _MODEL_CACHE:
             _MODEL_CACHE[key] = WhisperModel(
                 str(self.resolved.path), device="cpu", compute_type=self.config.compute_type,
-                cpu_threads=threads, num_workers=workers, local_files_only=True,
+                cpu_threads=self.threads, num_workers=self.workers, local_files_only=True,
             )
         return _MODEL_CACHE[key]
 
@@ -108,7 +108,6 @@ class FasterWhisperTranscriber:
             if language not in (None, "en"):
                 logger.warning("model %s is English-only; ignoring language=%s", self.resolved.name, language)
             language = "en"
-        workers, _ = worker_plan(self.config)
         rate = recording.sample_rate
         pieces = chunk_bounds(recording.samples, rate, CHUNK_SECONDS)
         progress = _PieceProgress(hook, max(recording.duration, 1e-6), len(pieces))
@@ -123,7 +122,7 @@ class FasterWhisperTranscriber:
         # turn. Where the language is to be detected, the first piece decides it for the others.
         results = [piece(0, language)] if language is None else []
         language = language or results[0][1]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asr-worker") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="asr-worker") as pool:
             results += list(pool.map(lambda index: piece(index, language), range(len(results), len(pieces))))
         words = [word for piece_words, _ in results for word in piece_words]
         return Transcript(words=words, language=language, info=self.info)
