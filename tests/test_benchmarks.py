@@ -140,3 +140,36 @@ def test_split_channel_benchmark_builds_its_conditions_and_finds_solo_speech():
     quiet_right = condition(channels, bleed=0.15, gain_right=0.1)
     assert np.abs(quiet_right[1, :8000]).max() > 0  # the left side's bleed reaches the right channel
     assert np.abs(quiet_right[1]).max() < 0.1
+
+
+def test_twin_transcripts_scores_each_twin_against_its_annomi_transcripts_experts(tmp_path):
+    from twin_transcripts import agreement, twin_sessions
+
+    from mifidelity.metrics import compute_metrics
+
+    coded = pd.DataFrame({
+        "role": ["coach", "client", "coach", "client", "coach"],
+        "main_behaviour": ["question", None, "reflection", None, "reflection"],
+        "question": ["open", None, "none", None, "none"],
+        "reflection": ["none", None, "complex", None, "simple"],
+        "giving_information": [False, None, False, None, False],
+        "client_talk": [None, "change", None, "sustain", None],
+        "adherence": ["none", None, "none", None, "none"],
+    })
+    pd.concat([coded.assign(session="hlqc-high_001", annomi_transcript=7),
+               coded.iloc[:3].assign(session="hlqc-low_002", annomi_transcript=9)]).to_csv(tmp_path / "twins.csv", index=False)
+    experts = {7: {"reflection_to_question": 1.0, "pct_complex_reflections": 50.0, "pct_open_questions": 100.0,
+                   "pct_change_talk": 50.0},
+               9: {"reflection_to_question": 3.0, "pct_complex_reflections": 0.0, "pct_open_questions": 0.0,
+                   "pct_change_talk": None}}
+    sessions = twin_sessions(tmp_path / "twins.csv", experts)
+    assert [(s["transcript_id"], s["version"]) for s in sessions] == [(7, "hlqc"), (9, "hlqc")]
+    assert sessions[0]["counted"] == compute_metrics(coded).as_dict()
+    assert sessions[0]["counted"]["reflection_to_question"] == 2.0  # two reflections, one question
+    table = agreement(sessions).set_index("metric")
+    assert table.loc["R:Q", "sessions"] == 2 and table.loc["%CT", "sessions"] == 1  # no expert value: left out
+    assert table.loc["R:Q", "MAE counted"] == pytest.approx(1.5)  # median of |2 - 1| and |1 - 3|
+
+    (tmp_path / "wrong.csv").write_text("role,main_behaviour\ncoach,question\n")
+    with pytest.raises(ValueError, match="not an evaluate --hlqc-twins file"):
+        twin_sessions(tmp_path / "wrong.csv", experts)

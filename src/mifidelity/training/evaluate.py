@@ -17,7 +17,10 @@ coding speed. Never prints utterance text.
 (default ``gold``, what the shipped coder learns from) adds mi-forum's counsellor sentences: silver ones
 train every fold and are never scored; gold ones are split into the folds (8 to a group), coded out of
 fold by :class:`~mifidelity.coding.trained.TrainedCoder` with each fold's model, and scored apart from
-AnnoMI. ``--folds 2`` is what the model cards' comparisons and the session model's codes use.
+AnnoMI. ``--folds 5`` (the default) is what the session model's codes use; ``--folds 2`` what the model
+cards' version comparisons used. ``--hlqc-twins CSV`` also codes HLQC's 41 sessions that are the same
+video as an AnnoMI transcript, each with the fold model that never saw its twin, and writes their codes
+(no text) for ``benchmarks/twin_transcripts.py``.
 
 ``--extra-corrections corrections.csv`` (from `mifidelity corrections export`) adds the accepted
 portal corrections to every training fold (they are never scored) and first prints how many of
@@ -37,6 +40,7 @@ import pandas as pd
 
 from mifidelity.coding.base import CLIENT_TALK_COLUMN, LABELS, MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN
 from mifidelity.training.data import DEFAULT_DATA_DIR, DEFAULT_FORUM_DIR, TASKS, VERSIONS, annotator_tables, load_annomi, load_corrections
+from mifidelity.training.hlqc import DEFAULT_HLQC_DIR, TwinsOutOfFold
 from mifidelity.training.scores import (
     SCORED_TASKS, SESSION_METRICS, confusion, correction_agreement, counts_from_labels, counts_from_probabilities,
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
@@ -324,10 +328,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--forum-sources", type=forum_sources, default="gold",
                         help="which of the forum's sentences: gold, silver or both (default %(default)s: "
                              "what the shipped coder learnt from)")
+    parser.add_argument("--hlqc-twins", default=None, metavar="CSV",
+                        help="also code HLQC's sessions that are the same video as an AnnoMI transcript, each with the "
+                             "fold model that never saw that transcript, and write their codes here (no text; "
+                             "benchmarks/twin_transcripts.py reads them)")
+    parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, metavar="DIR", help="HLQC folder (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
-    together, extra, forum_gold = data, [], None
+    together, extra, forum_gold, twins = data, [], None, None
     if args.extra_corrections:
         corrections = load_corrections(args.extra_corrections)
         print(correction_agreement(corrections, args.model).to_string(index=False))
@@ -340,10 +349,15 @@ def main(argv: list[str] | None = None) -> None:
             extra.append(np.flatnonzero(source == "silver"))
             forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), work,
                                             with_silver=args.forum_sources["silver"])
+        if args.hlqc_twins:
+            twins = TwinsOutOfFold(together, args.hlqc, work)
+        hooks = [hook for hook in (forum_gold, twins) if hook is not None]
         prepared = prepare(together, args.cache or None, VERSIONS)
         results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
                                  extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
-                                 on_fold=forum_gold)
+                                 on_fold=(lambda *fold: [hook(*fold) for hook in hooks]) if hooks else None)
+    if twins is not None:
+        twins.save(args.hlqc_twins)
     results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
                for system, versions in results.items()}  # scores on AnnoMI only
     if args.save_probabilities:

@@ -59,12 +59,18 @@ def _cache_path(sessions: pd.DataFrame, coder_name: str, cache_dir: str | Path) 
     return Path(cache_dir) / f"hlqc-coded-{digest.hexdigest()[:16]}.csv.gz"
 
 
+def code_transcript(path: str | Path, coder) -> pd.DataFrame:
+    """One session's coded-utterance table, as ``mifidelity code`` makes it from a transcript file."""
+    from mifidelity.session import code_utterances, utterances_frame
+    from mifidelity.transcript_input import read_transcript_csv
+
+    return code_utterances(utterances_frame(read_transcript_csv(path)), coder)
+
+
 def coded_hlqc(data_dir: str | Path = DEFAULT_HLQC_DIR, cache_dir: str | Path | None = DEFAULT_CACHE,
                coder=None) -> dict[str, pd.DataFrame]:
     """Session -> its coded-utterance table, as ``mifidelity code`` makes it (the shipped coder by default)."""
     from mifidelity.coding.trained import TrainedCoder
-    from mifidelity.session import code_utterances, utterances_frame
-    from mifidelity.transcript_input import read_transcript_csv
 
     sessions = load_hlqc(data_dir)
     coder = coder or TrainedCoder()
@@ -76,10 +82,47 @@ def coded_hlqc(data_dir: str | Path = DEFAULT_HLQC_DIR, cache_dir: str | Path | 
                 for name, part in table.groupby("session", sort=False)}
     out = {}
     for i, (name, path) in enumerate(zip(sessions["session"], sessions["path"])):
-        out[name] = code_utterances(utterances_frame(read_transcript_csv(path)), coder)
+        out[name] = code_transcript(path, coder)
         if (i + 1) % 20 == 0:
             logger.info("coded %d of %d HLQC sessions", i + 1, len(sessions))
     if cache is not None:
         private_dir(cache.parent)
         pd.concat([t.assign(session=n) for n, t in out.items()], ignore_index=True).to_csv(cache, index=False)
     return out
+
+
+class TwinsOutOfFold:
+    """HLQC's sessions that are the same video as an AnnoMI transcript, coded out of fold (an ``on_fold`` hook
+    of :func:`mifidelity.training.evaluate.cross_validate`).
+
+    Each twin is coded as ``mifidelity code`` codes a transcript, by the fold model that never saw its AnnoMI
+    transcript; against the experts' codes of that transcript, this says how the session metrics and their
+    intervals hold on another transcriber's ASR-style text (long turns, no punctuation) of the same sessions.
+    """
+
+    def __init__(self, data: pd.DataFrame, hlqc_dir: str | Path, work: str | Path):
+        sessions = load_hlqc(hlqc_dir)
+        self.twins = sessions[sessions["annomi_transcript"] >= 0]
+        self.transcript_ids, self.work = data["transcript_id"].to_numpy(), Path(work)
+        self.coded: dict[str, pd.DataFrame] = {}
+
+    def __call__(self, fold: int, model, test_index) -> None:
+        from mifidelity.coding.trained import TrainedCoder
+
+        due = self.twins[self.twins["annomi_transcript"].isin(set(self.transcript_ids[test_index]))]
+        if due.empty:
+            return
+        path = self.work / f"twins-fold{fold + 1}.npz"
+        model.save(path)
+        coder = TrainedCoder(str(path)).load()
+        for row in due.itertuples(index=False):
+            self.coded[row.session] = code_transcript(row.path, coder).assign(annomi_transcript=row.annomi_transcript)
+
+    def save(self, path: str | Path) -> None:
+        """Codes and probabilities of every twin, one row per utterance, **without the text**."""
+        if len(self.coded) != len(self.twins):
+            raise RuntimeError(f"{len(self.twins) - len(self.coded)} HLQC twins were never coded out of fold")
+        table = pd.concat([t.drop(columns="text").assign(session=name) for name, t in self.coded.items()],
+                          ignore_index=True)
+        table.to_csv(path, index=False)
+        logger.info("out-of-fold codes of %d HLQC twin sessions written to %s", len(self.coded), path)
