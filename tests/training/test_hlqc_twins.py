@@ -10,6 +10,7 @@ import pytest
 
 from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.training.hlqc import TwinsOutOfFold
+from mifidelity.training.train import FoldCoder
 
 TRANSCRIPT = ("role,text\ncoach,so what brings you in today\nclient,i think i drink a bit too much on weekends\n"
               "coach,you are worried about the weekends\nclient,yeah i want to cut down\n")
@@ -36,7 +37,7 @@ def test_each_twin_is_coded_by_the_fold_model_that_never_saw_its_annomi_transcri
     data = pd.DataFrame({"transcript_id": [5, 5, 9, 9, 12]})
     work, saved = tmp_path / "work", []
     work.mkdir()
-    hook = TwinsOutOfFold(data, hlqc, work)
+    hook = TwinsOutOfFold(data, hlqc, FoldCoder(work))
 
     hook(0, FoldModel("first", saved), np.array([0, 1, 4]))  # holds out transcripts 5 and 12
     assert set(hook.coded) == {"hlqc-high_001"}
@@ -44,7 +45,7 @@ def test_each_twin_is_coded_by_the_fold_model_that_never_saw_its_annomi_transcri
         hook.save(tmp_path / "twins.csv")
 
     hook(1, FoldModel("second", saved), np.array([2, 3]))  # holds out transcript 9
-    assert saved == [("first", "twins-fold1.npz"), ("second", "twins-fold2.npz")]
+    assert saved == [("first", "fold1.npz"), ("second", "fold2.npz")]  # each fold saves its own model once
     assert set(hook.coded) == {"hlqc-high_001", "hlqc-low_002"}  # the session with no AnnoMI twin is not coded
 
     hook.save(tmp_path / "twins.csv")

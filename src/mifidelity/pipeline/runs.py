@@ -264,6 +264,8 @@ def run_transcript_batch(batch: TranscriptBatch, code_one: Callable[[TranscriptJ
 
 def failure_reason(error: BaseException | None) -> str | None:
     """What an input's outcome says about ``error``: a user's problem in its own words, anything else named."""
-    if error is None or isinstance(error, MifidelityError):
-        return None if error is None else str(error)
+    if error is None:
+        return None
+    if isinstance(error, MifidelityError):
+        return str(error)
     return f"unexpected error ({type(error).__name__}: {error})"

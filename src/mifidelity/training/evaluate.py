@@ -46,7 +46,7 @@ from mifidelity.training.scores import (
     expert_agreement, hard_labels, label_indices, session_agreement, session_metric_table, task_scores,
 )
 from mifidelity.training.train import (
-    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, fit_model, forum_sources, predict, prepare, task_rows, version_texts, with_forum,
+    DEFAULT_CACHE, DEFAULT_CONFIG, SEED, FoldCoder, fit_model, forum_sources, predict, prepare, task_rows, version_texts, with_forum,
 )
 
 logger = logging.getLogger(__name__)
@@ -274,24 +274,19 @@ def save_probabilities(path: str, data: pd.DataFrame, results: dict) -> None:
 class ForumGoldOutOfFold:
     """mi-forum's gold sentences coded out of fold, as ``mifidelity code`` would code them (``on_fold`` hook).
 
-    Each fold's model is written to ``work`` and loaded by :class:`TrainedCoder` (plain-speech cues,
-    joint decision), which codes the fold's held-out gold sentences alone and after a client turn.
+    Each fold's model, as :class:`~mifidelity.training.train.FoldCoder` gives it (plain-speech cues, joint
+    decision), codes the fold's held-out gold sentences alone and after a client turn.
     """
 
-    def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, work: str, with_silver: bool = False):
-        self.data, self.gold_rows, self.work, self.with_silver = data, np.asarray(gold_rows), work, with_silver
+    def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, coders: FoldCoder, with_silver: bool = False):
+        self.data, self.gold_rows, self.coders, self.with_silver = data, np.asarray(gold_rows), coders, with_silver
         self.codes: dict[str, list[pd.DataFrame]] = {}
 
     def __call__(self, fold: int, model, test_index: np.ndarray) -> None:
-        from pathlib import Path
-
-        from mifidelity.coding.trained import TrainedCoder
         from mifidelity.training.forum_behaviour import gold_codes
 
         held_out = np.intersect1d(test_index, self.gold_rows)
-        path = Path(self.work) / f"fold{fold + 1}.npz"
-        model.save(path)
-        coded = gold_codes(TrainedCoder(str(path)).load(), self.data["text"].to_numpy()[held_out].tolist())
+        coded = gold_codes(self.coders(fold, model), self.data["text"].to_numpy()[held_out].tolist())
         for name, frame in coded.items():
             self.codes.setdefault(name, []).append(frame.set_axis(held_out))
 
@@ -342,15 +337,16 @@ def main(argv: list[str] | None = None) -> None:
         print(correction_agreement(corrections, args.model).to_string(index=False))
         extra.append(np.arange(len(together), len(together) + len(corrections)))
         together = pd.concat([together, corrections.drop(columns="session_id")], ignore_index=True)
-    with tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models the gold is coded with
+    with tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models held-out material is coded with
+        coders = FoldCoder(work)
         if args.forum:
             together = with_forum(together, args.forum, args.forum_sources)
             source = together["source"].fillna("").to_numpy()
             extra.append(np.flatnonzero(source == "silver"))
-            forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), work,
+            forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), coders,
                                             with_silver=args.forum_sources["silver"])
         if args.hlqc_twins:
-            twins = TwinsOutOfFold(together, args.hlqc, work)
+            twins = TwinsOutOfFold(together, args.hlqc, coders)
         hooks = [hook for hook in (forum_gold, twins) if hook is not None]
         prepared = prepare(together, args.cache or None, VERSIONS)
         results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,

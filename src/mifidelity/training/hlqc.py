@@ -100,21 +100,18 @@ class TwinsOutOfFold:
     intervals hold on another transcriber's ASR-style text (long turns, no punctuation) of the same sessions.
     """
 
-    def __init__(self, data: pd.DataFrame, hlqc_dir: str | Path, work: str | Path):
+    def __init__(self, data: pd.DataFrame, hlqc_dir: str | Path, coders):
+        """``coders(fold, model)``: the fold's model as a coder (:class:`~mifidelity.training.train.FoldCoder`)."""
         sessions = load_hlqc(hlqc_dir)
         self.twins = sessions[sessions["annomi_transcript"] >= 0]
-        self.transcript_ids, self.work = data["transcript_id"].to_numpy(), Path(work)
+        self.transcript_ids, self.coders = data["transcript_id"].to_numpy(), coders
         self.coded: dict[str, pd.DataFrame] = {}
 
     def __call__(self, fold: int, model, test_index) -> None:
-        from mifidelity.coding.trained import TrainedCoder
-
         due = self.twins[self.twins["annomi_transcript"].isin(set(self.transcript_ids[test_index]))]
         if due.empty:
             return
-        path = self.work / f"twins-fold{fold + 1}.npz"
-        model.save(path)
-        coder = TrainedCoder(str(path)).load()
+        coder = self.coders(fold, model)
         for row in due.itertuples(index=False):
             self.coded[row.session] = code_transcript(row.path, coder).assign(annomi_transcript=row.annomi_transcript)
 

@@ -285,6 +285,24 @@ def predict(model: ContextCoder, data: pd.DataFrame, prepared: dict, version: st
     return out
 
 
+class FoldCoder:
+    """A cross-validation fold's model as ``mifidelity code`` runs it (:class:`~mifidelity.coding.trained.TrainedCoder`,
+    plain-speech cues and joint decision included): saved and loaded once per fold, for every hook that codes
+    held-out material with it."""
+
+    def __init__(self, work: str | Path):
+        self.work, self.fold, self.coder = Path(work), None, None
+
+    def __call__(self, fold: int, model: ContextCoder):
+        from mifidelity.coding.trained import TrainedCoder
+
+        if fold != self.fold:
+            path = self.work / f"fold{fold + 1}.npz"
+            model.save(path)
+            self.fold, self.coder = fold, TrainedCoder(str(path)).load()
+        return self.coder
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
