@@ -141,3 +141,21 @@ def test_held_out_validation_runs_end_to_end_and_separates_what_is_separable():
     assert high.mean() > low.mean() + 0.3
     spec = fit_artifact(rows, "stacked", "collection", 8.0)
     assert spec["version"] == 2 and spec["evidence"]["k"] == 8.0 and "covariance" in spec["models"]["mi_quality"]
+
+
+def test_evidence_constant_is_the_most_cautious_one_the_data_cannot_tell_from_the_best():
+    from mifidelity.fidelity import EVIDENCE_FEATURE
+    from mifidelity.training.fidelity import EVIDENCE_GRID, choose_evidence_k
+
+    rng = np.random.default_rng(0)
+    high = rng.random(2000) < 0.5
+    # Log-odds that are right and sure: any shrinkage costs log loss on every row, so no shrinkage is chosen.
+    sure = pd.DataFrame({"high": high, "log_odds": np.where(high, 4.0, -4.0), "parameter_variance": 0.0,
+                         EVIDENCE_FEATURE: 4.0})
+    assert choose_evidence_k(sure) == 0.0
+    # Half of them turned into noise: shrinking them helps, so a constant above zero is chosen.
+    noisy = sure.assign(log_odds=np.where(rng.random(2000) < 0.5, sure["log_odds"], rng.normal(0, 4, 2000)))
+    chosen = choose_evidence_k(noisy)
+    assert chosen > 0.0
+    # Pure noise: every amount of shrinkage helps; the most cautious constant is chosen.
+    assert choose_evidence_k(sure.assign(log_odds=rng.normal(0, 3, 2000))) == max(EVIDENCE_GRID)
