@@ -173,11 +173,12 @@ def common_vocabulary(documents: list[str], collections: list[str] | None = None
     from sklearn.feature_extraction.text import CountVectorizer
 
     collections = np.asarray(collections if collections is not None else ["all"] * len(documents))
-    words = CountVectorizer(binary=True)
-    present = words.fit_transform(documents)
+    counter = CountVectorizer(ngram_range=TEXT_NGRAMS, min_df=TEXT_MIN_DF, binary=True)
+    present = counter.fit_transform(documents)
+    terms = counter.get_feature_names_out()
+    # A word of a term is in at least as many documents as the term, so every word that matters is a column.
     used = np.all([np.asarray(present[collections == c].mean(0)).ravel() >= share for c in np.unique(collections)], axis=0)
-    common = set(words.get_feature_names_out()[used])
-    terms = CountVectorizer(ngram_range=TEXT_NGRAMS, min_df=TEXT_MIN_DF).fit(documents).get_feature_names_out()
+    common = {term for term, ok in zip(terms, used) if ok and " " not in term}
     return [term for term in terms if all(word in common for word in term.split())]
 
 
