@@ -19,8 +19,8 @@ contain the experts' value, the median width, for
 * ``coder, CODER_CALIBRATION``: the settings in the table now (in-sample when they were chosen on
   these transcripts; for information).
 
-Then which single value is closer to the experts (counted codes or the coder's expected counts,
-:func:`mifidelity.metrics.expected_metrics`), the settings chosen on all transcripts (what
+Then which single value is closer to the experts (mean absolute error and rank agreement; counted codes
+or the coder's expected counts, :func:`mifidelity.metrics.expected_metrics`), the settings chosen on all transcripts (what
 ``CODER_CALIBRATION`` should hold), and the time one 60-minute session takes. Prints numbers only,
 never utterance text.
 
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -234,13 +235,16 @@ def centres(sessions: list[dict]) -> pd.DataFrame:
     out = []
     for version in VERSIONS:
         for metric in METRICS:
-            errors = [(abs(s["counted"][metric] - s["expert"][metric]), abs(s["expected"][metric] - s["expert"][metric]))
-                      for s in sessions if s["version"] == version and s["expert"][metric] is not None
-                      and s["counted"][metric] is not None and s["expected"] and s["expected"][metric] is not None]
-            counted, expected = np.array(errors).T if errors else (np.array([]), np.array([]))
-            out.append({"metric": SHORT[metric], "version": version, "sessions": len(errors),
+            values = np.array([(s["expert"][metric], s["counted"][metric], s["expected"][metric])
+                               for s in sessions if s["version"] == version and s["expert"][metric] is not None
+                               and s["counted"][metric] is not None and s["expected"]
+                               and s["expected"][metric] is not None], dtype=float).reshape(-1, 3)
+            counted, expected = np.abs(values[:, 1] - values[:, 0]), np.abs(values[:, 2] - values[:, 0])
+            out.append({"metric": SHORT[metric], "version": version, "sessions": len(values),
                         "MAE counted": counted.mean(), "MAE expected": expected.mean(),
-                        "expected closer": f"{int((expected < counted).sum())}/{len(errors)}"})
+                        "expected closer": f"{int((expected < counted).sum())}/{len(values)}",
+                        "Spearman counted": spearmanr(values[:, 1], values[:, 0]).statistic,
+                        "Spearman expected": spearmanr(values[:, 2], values[:, 0]).statistic})
     return pd.DataFrame(out)
 
 
@@ -309,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
         for (t, sd), r in rows_by_setting.items()}).T
     print(grid[list(METRICS)].rename(columns=SHORT).to_string())
 
-    print("\nWhich single value is closer to the experts (mean absolute error; R:Q in ratio units, others in points):")
+    print("\nWhich single value is closer to the experts (mean absolute error; R:Q in ratio units, others in points;"
+          " and rank agreement across sessions):")
     print(centres(sessions).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     speed = timing(sessions, args.rounds)
     print(f"\nTime for one {speed['utterances']}-utterance session (about 60 minutes), best of 3: before "

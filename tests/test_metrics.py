@@ -3,7 +3,8 @@ import math
 import pandas as pd
 import pytest
 
-from mifidelity.metrics import assess, compute_metrics, expected_metrics, overall_verdict
+from mifidelity.metrics import (EXPECTED_HEADLINE, THRESHOLDS, assess, compute_metrics, expected_metrics, headline_metrics,
+                               overall_verdict)
 
 
 def frame(rows):
@@ -80,16 +81,20 @@ def test_miti_thresholds():
     assert "below" in overall_verdict(assess(low))
 
 
-def test_expected_metrics_sum_probabilities():
-    df = frame([coach(q="open"), client("change"), coach(r="simple"), client("sustain"), coach()])
-    assert expected_metrics(df) is None  # codes without probabilities (hand codes, rule coder)
+def with_probabilities(df):
     df["probability_open_question"] = [0.9, None, 0.1, None, 0.2]
     df["probability_closed_question"] = [0.1, None, 0.0, None, 0.2]
     df["probability_simple_reflection"] = [0.0, None, 0.6, None, 0.3]
     df["probability_complex_reflection"] = [0.0, None, 0.3, None, 0.0]
     df["probability_change_talk"] = [None, 0.8, None, 0.3, None]
     df["probability_sustain_talk"] = [None, 0.1, None, 0.6, None]
-    e = expected_metrics(df)
+    return df
+
+
+def test_expected_metrics_sum_probabilities():
+    df = frame([coach(q="open"), client("change"), coach(r="simple"), client("sustain"), coach()])
+    assert expected_metrics(df) is None  # codes without probabilities (hand codes, rule coder)
+    e = expected_metrics(with_probabilities(df))
     assert e["questions"] == 1.5 and e["open_questions"] == 1.2 and e["reflections"] == 1.2
     assert e["reflection_to_question"] == pytest.approx(1.2 / 1.5, abs=1e-3)
     assert e["pct_complex_reflections"] == pytest.approx(25.0, abs=1e-3)
@@ -97,6 +102,25 @@ def test_expected_metrics_sum_probabilities():
     assert e["pct_change_talk"] == pytest.approx(1.1 / 1.8 * 100, abs=1e-3)
     df["probability_open_question"] = df["probability_closed_question"] = [0.05, None, 0.05, None, 0.05]
     assert expected_metrics(df)["reflection_to_question"] is None  # 0.3 expected questions: too few
+
+
+def test_headline_metrics_take_the_expected_value_only_where_it_is_the_closer_one():
+    df = with_probabilities(frame([coach(q="open"), client("change"), coach(r="simple"), client("sustain"), coach()]))
+    counted, expected = compute_metrics(df), expected_metrics(df)
+    shown = headline_metrics(counted, expected)
+    assert set(EXPECTED_HEADLINE) <= {t.metric for t in THRESHOLDS} & set(expected)
+    for name in EXPECTED_HEADLINE:
+        assert getattr(shown, name) == expected[name] != getattr(counted, name)
+    assert shown.counted_values == {name: getattr(counted, name) for name in EXPECTED_HEADLINE}
+    assert shown.pct_open_questions == pytest.approx(80.0) and shown.counted_values["pct_open_questions"] == 100.0
+    # R:Q and % complex reflections stay counted, and so do all the counts.
+    assert (shown.reflection_to_question, shown.pct_complex_reflections) == (1.0, 0.0)
+    assert (shown.questions, shown.open_questions, shown.change_talk, shown.sustain_talk) == (1, 1, 1, 1)
+    assert headline_metrics(counted, None) == counted and counted.counted_values is None  # hand codes: all counted
+    # Where the expected denominator is too small for a value, the counted value stays, and is not listed twice.
+    partial = headline_metrics(counted, {**expected, "pct_open_questions": None})
+    assert partial.pct_open_questions == counted.pct_open_questions
+    assert set(partial.counted_values) == set(EXPECTED_HEADLINE) - {"pct_open_questions"}
 
 
 def test_one_question_and_one_reflection_per_volley():

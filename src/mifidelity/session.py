@@ -40,7 +40,7 @@ from mifidelity.coding.base import (
 from mifidelity.coding.change_ruler import ChangeRuler, find_change_ruler
 from mifidelity.coding.feeling_words import FeelingWords, find_feeling_words
 from mifidelity.fidelity import FidelityEstimate, estimate_fidelity
-from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics
+from mifidelity.metrics import SessionMetrics, compute_metrics, expected_metrics, headline_metrics
 from mifidelity.types import RoleAssignment, SpeakerTurn, StageInfo, Utterance
 
 BASE_COLUMNS = ("start", "end", "speaker", "role", "text")
@@ -153,14 +153,15 @@ def build_session(
         short exchanges that the recogniser's words join into one utterance stay apart).
     """
     coded = code_utterances(utterances_frame(utterances), coder)
-    metrics = compute_metrics(coded, duration_seconds)
-    fidelity = estimate_fidelity(coded, metrics)
+    counted = compute_metrics(coded, duration_seconds)
+    fidelity = estimate_fidelity(coded, counted)  # the session model reads counts only
+    expected = expected_metrics(coded)
     return CodedSession(
         session_id=session_id,
         source=source,
         duration_seconds=duration_seconds,
         utterances=coded,
-        metrics=metrics,
+        metrics=headline_metrics(counted, expected),
         models={**(models or {}), "coding": coder.info,
                 **({"fidelity": StageInfo("logistic", fidelity.model, "AnnoMI + HLQC high/low")} if fidelity else {})},
         timings=timings if timings is not None else {},
@@ -168,7 +169,7 @@ def build_session(
         notes=list(notes) + ([fidelity.caveat] if fidelity is not None and fidelity.caveat else []),
         coach=coach,
         recorded_at=recorded_at,
-        expected_metrics=expected_metrics(coded),
+        expected_metrics=expected,
         fidelity=fidelity,
         speaker_turns=list(speaker_turns) if speaker_turns is not None else None,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mifidelity.metrics import compute_metrics
+from mifidelity.metrics import EXPECTED_HEADLINE, compute_metrics
 from mifidelity.training.pipeline_accuracy import (code_agreement, code_truth_text, codes_by_overlap,
                                                    role_time_accuracy, word_error_rate)
 
@@ -62,6 +62,14 @@ def test_every_sample_produces_all_outputs(processed):
         assert expected["questions"] > 0 and expected["reflections"] > 0
         assert abs(expected["questions"] - summary["metrics"]["questions"]) <= max(2.0, 0.3 * summary["metrics"]["questions"])
         assert 0 <= expected["pct_open_questions"] <= 100
+        # % open questions and % change talk are reported from the expected counts, the counted values kept beside.
+        metrics = summary["metrics"]
+        for name in EXPECTED_HEADLINE:
+            if expected[name] is not None:
+                assert metrics[name] == expected[name] and name in metrics["counted_values"]
+        if metrics["counted_values"] and metrics["counted_values"].get("pct_open_questions") is not None:
+            assert metrics["counted_values"]["pct_open_questions"] == round(
+                100 * metrics["open_questions"] / metrics["questions"], 3)
         assert "Weighted by the coder's confidence: " in (folder / "report.html").read_text()
         assert f"[{AUDIO.index(audio) + 1}/{len(AUDIO)}] {audio.name}: transcribe" in result.stderr
 

@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.metrics import THRESHOLDS, compute_metrics
+from mifidelity.metrics import EXPECTED_HEADLINE, THRESHOLDS, compute_metrics, expected_metrics, headline_metrics
 from mifidelity.report import render_session_report
 from mifidelity.report.intervals import (
     BOOTSTRAP_ROUNDS, CODER_CALIBRATION, KINDS, Interval, bootstrap_intervals, report_intervals,
 )
+from mifidelity.report.formatting import format_value
 from mifidelity.report.scorecard import NOT_YET_CLEAR, scorecard
+from mifidelity.session import CodedSession
+from mifidelity.types import StageInfo
 from support.reports import coded_session
 
 # Coach outcome -> (question, reflection, probability columns open, closed, complex, simple).
@@ -218,6 +221,33 @@ def test_not_yet_clear_exactly_when_the_interval_straddles_a_threshold(value, lo
     else:
         assert "spans" not in card.uncertainty and not card.warn
         assert card.rating_cls == {"good": "good", "fair": "fair", "below fair": "below"}[expected]
+
+
+def test_a_card_gives_the_other_estimate_beside_its_value():
+    coach = [("open", {"open": 0.6, "closed": 0.4})] * 12 + [("closed", {"open": 0.3, "closed": 0.7})] * 8 \
+        + [("complex", {"complex": 0.7, "simple": 0.2})] * 12 + [sure("simple")] * 12
+    client = [("change", {"change": 0.7, "sustain": 0.2})] * 10 + [sure("sustain")] * 10 + [sure("neutral")] * 24
+    frame = table(coach, client)
+    counted, expected = compute_metrics(frame), expected_metrics(frame)
+    assert (counted.pct_open_questions, expected["pct_open_questions"]) == (60.0, 48.0)
+    metrics = headline_metrics(counted, expected)
+    cards = {card.metric: card for card in scorecard(metrics, {}, expected)}
+    for name in EXPECTED_HEADLINE:
+        # The value is the expected one and the counted one is beside it (not the expected one twice).
+        card = cards[name]
+        assert card.value == expected[name] and card.expected is None
+        assert card.counted == format_value(name, getattr(counted, name)) != card.shown
+    for name in ("reflection_to_question", "pct_complex_reflections"):
+        card = cards[name]
+        assert card.value == getattr(counted, name) and card.counted is None
+        assert card.expected == format_value(name, expected[name])
+    assert cards["pct_open_questions"].rating == "below fair"  # 48%, where the counted 60% would be fair
+    html = render_session_report(CodedSession(
+        session_id="s", source="/nowhere/s.csv", duration_seconds=None, utterances=frame, metrics=metrics,
+        models={"coding": StageInfo("test", "probabilities", "0")}, timings={}, expected_metrics=expected))
+    card_html = re.search(r'data-metric="pct_open_questions">.*?(?=data-metric=|</section>)', html, re.S).group(0)
+    assert "48%" in card_html and "counted from the codes: 60%" in card_html
+    assert "Weighted by the coder's confidence: " in html  # on the cards whose value is counted
 
 
 def test_no_threshold_no_interval_or_no_value_keeps_the_rating():

@@ -56,7 +56,8 @@ class ScoreCard:
     uncertainty: str  # what the interval and the basis say, in words ("" when nothing to say)
     warn: bool
     band: CardBand
-    expected: str | None  # the estimate from the coder's summed probabilities, as shown
+    expected: str | None  # the estimate from the coder's summed probabilities, as shown, where ``value`` is counted
+    counted: str | None  # the value counted from the codes, as shown, where ``value`` is the expected one
 
 
 def _band(threshold: Threshold, value: float | None, low: float | None, high: float | None) -> CardBand:
@@ -97,8 +98,11 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, Interval], expected:
     ``spans`` the bands the interval reaches, and the uncertainty sentence names them).
 
     ``expected`` (:func:`mifidelity.metrics.expected_metrics`) adds, where it has the metric,
-    the estimate from the coder's summed probabilities beside the counted value.
+    the estimate from the coder's summed probabilities beside the counted value. Where ``metrics``
+    already reports the expected value (:func:`mifidelity.metrics.headline_metrics`), the card adds
+    the counted one instead (``metrics.counted_values``).
     """
+    counted_values = metrics.counted_values or {}
     cards = []
     for threshold in THRESHOLDS:
         value = getattr(metrics, threshold.metric)
@@ -139,8 +143,10 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, Interval], expected:
             uncertainty=uncertainty.strip(),
             warn=warn,
             band=_band(threshold, value, low, high),
-            expected=None if not expected or expected.get(threshold.metric) is None
+            expected=None if threshold.metric in counted_values or not expected or expected.get(threshold.metric) is None
             else format_value(threshold.metric, expected[threshold.metric]),
+            counted=format_value(threshold.metric, counted_values[threshold.metric])
+            if threshold.metric in counted_values else None,
         ))
     return cards
 
