@@ -16,7 +16,8 @@ from mifidelity.fidelity import (
 )
 from mifidelity import metrics as metrics_module
 from mifidelity.fidelity import FidelityEstimate
-from mifidelity.metrics import assess, compute_metrics
+from mifidelity.coding.base import PROBABILITY_COLUMNS
+from mifidelity.metrics import assess, compute_metrics, expected_metrics
 
 COLUMNS = ["role", "text", "main_behaviour", "question", "reflection", "giving_information", "adherence", "client_talk"]
 
@@ -64,6 +65,29 @@ def test_session_features_read_codes_per_volley():
     assert lecture["coach_word_share"] > features["coach_word_share"]
     for construct in CONSTRUCTS.values():
         assert set(construct) <= set(features)
+
+
+def test_session_features_read_the_coders_expected_counts_where_it_gave_probabilities():
+    unsure = GOOD_MI.copy()
+    coach_rows, client_rows = unsure["role"] == "coach", unsure["role"] == "client"
+    # The coder half-believes every coach utterance is a complex reflection and nothing else, and is
+    # unsure of the change talk: the expected counts differ from the counted ones.
+    for column in PROBABILITY_COLUMNS:
+        unsure[column] = np.where(coach_rows if "reflection" in column or "question" in column else client_rows, 0.0, np.nan)
+    unsure.loc[coach_rows, "probability_complex_reflection"] = 0.5
+    unsure.loc[client_rows, "probability_change_talk"] = 0.6
+    unsure.loc[client_rows, "probability_sustain_talk"] = 0.3
+    counted = compute_metrics(unsure)
+    features = session_features(unsure, counted)
+    expected = expected_metrics(unsure)
+    assert expected["reflections"] == pytest.approx(1 - 0.5 ** 2 + 0.5 + 0.5 + 0.5)  # the two-utterance volley: any of
+    assert features["reflections_per_volley"] == pytest.approx(expected["reflections"] / 4)
+    assert features["questions_per_volley"] == 0 and features["open_questions_per_volley"] == 0
+    assert features["change_talk_share"] == pytest.approx((1.8 + 0.5) / (1.8 + 0.9 + 1))
+    # Without probabilities (codes given by hand, the rule coder) the counted codes, as before.
+    assert session_features(GOOD_MI, compute_metrics(GOOD_MI))["questions_per_volley"] == pytest.approx(1 / 4)
+    # Counts the features do not read as expected ones stay counted.
+    assert features["adherent_per_volley"] == pytest.approx(3 / 4)
 
 
 def test_globals_are_indices_0_100_without_a_miti_rating():

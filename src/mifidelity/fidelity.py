@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +40,7 @@ import pandas as pd
 from mifidelity.coding.base import (ADHERENCE_COLUMN, CLIENT_TALK_COLUMN, MAIN_BEHAVIOUR_COLUMN, REFLECTION_COLUMN,
                                     confidence_column)
 from mifidelity.coding.features import strip_asr
-from mifidelity.metrics import SessionMetrics, coach_volleys, overall_verdict
+from mifidelity.metrics import SessionMetrics, coach_volleys, expected_metrics, overall_verdict
 
 ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "session-fidelity.json"
 GLOBAL_NAMES = ("cultivating_change_talk", "softening_sustain_talk", "partnership", "empathy")
@@ -145,14 +145,30 @@ def _share(numerator: float, denominator: float, prior: float = 0.5, weight: flo
     return (numerator + prior * weight) / (denominator + weight)
 
 
+# The counts the session features read from the coder's expected counts (metrics.expected_metrics) when it
+# gave probabilities: closer to the experts' counts than its labels counted (docs/report.md), and held out
+# they rank sessions better (docs/model-card-fidelity.md, "Expected counts"). The others stay counted.
+EXPECTED_COUNTS = ("questions", "open_questions", "reflections", "complex_reflections", "change_talk", "sustain_talk")
+
+
+def feature_counts(coded: pd.DataFrame, metrics: SessionMetrics) -> SessionMetrics:
+    """``metrics`` with the :data:`EXPECTED_COUNTS` taken from the coder's expected counts, where it has them."""
+    expected = expected_metrics(coded)
+    if not expected:
+        return metrics  # codes given or corrected by hand, the rule coder: counted
+    return replace(metrics, **{name: expected[name] for name in EXPECTED_COUNTS})
+
+
 def session_features(coded: pd.DataFrame, metrics: SessionMetrics) -> dict[str, float]:
     """The numbers the estimates read, from the coded utterances and the session's counts.
 
     Rates are per coach volley (MITI's parsing unit, so a turn split at pauses does
     not count twice) and shares are shrunk a little towards 50%, so short sessions
     do not produce extreme values. Talk share is by words, which transcripts
-    without timings have too.
+    without timings have too. Questions, reflections and change / sustain talk are
+    the coder's expected counts where it gave probabilities (:func:`feature_counts`).
     """
+    metrics = feature_counts(coded, metrics)
     volleys = max(1, int(coach_volleys(coded).nunique()))
     words = coded["text"].fillna("").astype(str).str.split().str.len()
     is_coach = (coded["role"] == "coach").to_numpy()

@@ -8,7 +8,7 @@ import pytest
 
 from mifidelity.metrics import coach_volleys
 from mifidelity.training.fidelity import (
-    fit_logistic, parameter_variance, session_rows, session_weights, splits,
+    FORMAT_VERSION, fit_logistic, parameter_variance, session_rows, session_weights, splits,
 )
 from mifidelity.training.hlqc import GROUP_OFFSET, load_hlqc
 from mifidelity.training.session_data import RatedSession, truncated
@@ -140,7 +140,7 @@ def test_held_out_validation_runs_end_to_end_and_separates_what_is_separable():
     high, low = full.loc[full["high"], "mi_quality"], full.loc[~full["high"], "mi_quality"]
     assert high.mean() > low.mean() + 0.3
     spec = fit_artifact(rows, "stacked", "collection", 8.0)
-    assert spec["version"] == 2 and spec["evidence"]["k"] == 8.0 and "covariance" in spec["models"]["mi_quality"]
+    assert spec["version"] == FORMAT_VERSION == 3 and spec["evidence"]["k"] == 8.0 and "covariance" in spec["models"]["mi_quality"]
 
 
 def test_evidence_constant_is_the_most_cautious_one_the_data_cannot_tell_from_the_best():

@@ -72,7 +72,7 @@ TEXT_MIN_DF = 5
 TEXT_COMMON_SHARE = 0.4
 EVIDENCE_GRID = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 TRUNCATIONS = (4, 8, 16)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: questions, reflections, change / sustain talk read from expected counts (fidelity.EXPECTED_COUNTS)
 DESIGNS = ("stacked", "globals", "features")
 
 
@@ -384,7 +384,7 @@ def fit_artifact(rows: pd.DataFrame, design: str, balance: str, evidence_k: floa
     train, _, text = with_text_feature(full, None, SEED)
     models = fit_all(train, choose_c(train, SEED, design, balance), design, balance)
     collections = ", ".join(f"{c} ({n} sessions)" for c, n in full.drop_duplicates("session")["collection"].value_counts().items())
-    return {"version": FORMAT_VERSION, "trained_on": (f"{collections}; pipeline codes; design {design}, balance {balance}; "
+    return {"version": FORMAT_VERSION, "trained_on": (f"{collections}; pipeline codes (questions, reflections, change / sustain talk as the coder's expected counts); design {design}, balance {balance}; "
                                                    f"coach words used in >= {TEXT_COMMON_SHARE:.0%} of each collection's sessions"),
             "models": models, "text": text, "evidence": {"k": evidence_k, "feature": EVIDENCE_FEATURE}}
 
