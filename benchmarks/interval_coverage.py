@@ -19,9 +19,10 @@ contain the experts' value, the median width, for
 * ``coder, CODER_CALIBRATION``: the settings in the table now (in-sample when they were chosen on
   these transcripts; for information).
 
-Then which single value is closer to the experts (mean absolute error and rank agreement; counted codes
-or the coder's expected counts, :func:`mifidelity.metrics.expected_metrics`), the settings chosen on all transcripts (what
-``CODER_CALIBRATION`` should hold), and the time one 60-minute session takes. Prints numbers only,
+Then which single value is closer to the experts (mean absolute error and rank agreement; counted
+codes or the coder's expected counts, :func:`mifidelity.metrics.expected_metrics`; the report shows
+the expected value for :data:`mifidelity.metrics.EXPECTED_HEADLINE`), the settings chosen on all
+transcripts (what ``CODER_CALIBRATION`` should hold), and the time one 60-minute session takes. Prints numbers only,
 never utterance text.
 
 Usage::

@@ -154,7 +154,7 @@ def build_session(
     """
     coded = code_utterances(utterances_frame(utterances), coder)
     counted = compute_metrics(coded, duration_seconds)
-    fidelity = estimate_fidelity(coded, counted)  # the session model reads counts only
+    fidelity = estimate_fidelity(coded, counted)  # it takes its expected counts from coded (fidelity.feature_counts)
     expected = expected_metrics(coded)
     return CodedSession(
         session_id=session_id,

@@ -242,6 +242,11 @@ def test_a_card_gives_the_other_estimate_beside_its_value():
         assert card.value == getattr(counted, name) and card.counted is None
         assert card.expected == format_value(name, expected[name])
     assert cards["pct_open_questions"].rating == "below fair"  # 48%, where the counted 60% would be fair
+    wide = {name: _interval(30.0, 75.0, basis_label="questions") for name in ("pct_open_questions", "pct_complex_reflections")}
+    for card in scorecard(metrics, wide, expected):
+        if card.metric in wide:  # the sentence names which value's band it gives
+            said = "the weighted value is" if card.metric in EXPECTED_HEADLINE else "the counted value is"
+            assert card.rating == NOT_YET_CLEAR and said in card.uncertainty
     html = render_session_report(CodedSession(
         session_id="s", source="/nowhere/s.csv", duration_seconds=None, utterances=frame, metrics=metrics,
         models={"coding": StageInfo("test", "probabilities", "0")}, timings={}, expected_metrics=expected))

@@ -45,9 +45,9 @@ class ScoreCard:
     shown: str  # the value as the report writes it
     low: float | None  # the 95% interval (None: none)
     high: float | None
-    rating: str  # the counted value's band, or NOT_YET_CLEAR
+    rating: str  # the band of ``value`` (counted, or weighted where ``counted`` is set), or NOT_YET_CLEAR
     rating_cls: str
-    counted_rating: str
+    counted_rating: str  # the band of ``value`` itself, whatever the interval says
     spans: tuple[str, ...]  # the bands the interval reaches, when more than one
     interval_kind: str | None  # "coder" or "sampling" (intervals.KINDS)
     source: str
@@ -91,10 +91,10 @@ NOT_YET_CLEAR = "not yet clear"
 def scorecard(metrics: SessionMetrics, intervals: dict[str, Interval], expected: dict | None = None) -> list[ScoreCard]:
     """One card per headline metric: value, rating, interval, band geometry and plain words.
 
-    The rating is the counted value's band (:func:`mifidelity.metrics.rate`), except where the 95%
+    The rating is the value's band (:func:`mifidelity.metrics.rate`), except where the 95%
     interval (:func:`mifidelity.report.intervals.report_intervals`) reaches across a fair or good
     threshold of :data:`mifidelity.metrics.THRESHOLDS`: then an expert could put the session in another
-    band, and the rating reads :data:`NOT_YET_CLEAR` (``counted_rating`` keeps the counted value's band,
+    band, and the rating reads :data:`NOT_YET_CLEAR` (``counted_rating`` keeps the value's band,
     ``spans`` the bands the interval reaches, and the uncertainty sentence names them).
 
     ``expected`` (:func:`mifidelity.metrics.expected_metrics`) adds, where it has the metric,
@@ -119,7 +119,8 @@ def scorecard(metrics: SessionMetrics, intervals: dict[str, Interval], expected:
                 uncertainty = f"Based on {basis} {what}."
             if spans:
                 uncertainty += (f" The 95% interval reaches from {spans[0]} to {spans[-1]}, so the rating is not yet "
-                                f"clear (the counted value is {counted_rating}).")
+                                f"clear ({'the weighted' if threshold.metric in counted_values else 'the counted'} value "
+                                f"is {counted_rating}).")
                 warn = True
             if basis < MIN_BASIS and threshold.metric != "coach_talk_share":
                 uncertainty = f"Only {basis} {what}: too few to judge the session on." + (
