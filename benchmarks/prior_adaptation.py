@@ -51,6 +51,16 @@ def adapted(probabilities: np.ndarray, prior: np.ndarray, alpha: float, iteratio
     return posterior / posterior.sum(1, keepdims=True)
 
 
+def adapted_sessions(main: np.ndarray, groups: dict, coach: np.ndarray, prior: np.ndarray, alpha: float) -> np.ndarray:
+    """Every session's coach rows of ``main`` adapted to that session's own mix (:func:`adapted`)."""
+    out = main.copy()
+    for index in groups.values():
+        coached = index[coach[index]]
+        if len(coached):
+            out[coached] = adapted(main[coached], prior, alpha)
+    return out
+
+
 def session_values(data: pd.DataFrame, coded: pd.DataFrame, groups: dict) -> pd.DataFrame:
     rows = []
     for transcript, index in groups.items():
@@ -96,14 +106,11 @@ def main(argv: list[str] | None = None) -> None:
         as_read = data.assign(text=[strip_asr(t) for t in data["text"]]) if version == "asr" else data
         network = probabilities[version]
         prior = network[MAIN_BEHAVIOUR_COLUMN][coach].mean(0)
-        baseline = None
+        baseline, baseline_row = None, None
         for alpha in [None, *args.alphas]:
-            main = network[MAIN_BEHAVIOUR_COLUMN].copy()
+            main = network[MAIN_BEHAVIOUR_COLUMN]
             if alpha is not None:
-                for index in groups.values():
-                    rows_coached = index[coach[index]]
-                    if len(rows_coached):
-                        main[rows_coached] = adapted(main[rows_coached], prior, alpha)
+                main = adapted_sessions(main, groups, coach, prior, alpha)
             coded = coded_table(as_read, {**network, MAIN_BEHAVIOUR_COLUMN: main}, None)
             values = session_values(data, coded, groups)
             picked = main[coach][np.arange(coach.sum()), truth_index]
@@ -112,13 +119,12 @@ def main(argv: list[str] | None = None) -> None:
                          "main F1": f1_score(truth[coach], coded[MAIN_BEHAVIOUR_COLUMN].to_numpy()[coach], average="macro"),
                          "main log loss": float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())})
             if alpha is None:
-                baseline = values
+                baseline, baseline_row = values, rows[-1]
             elif alpha in args.bootstrap_alpha:
                 for name, short in METRICS.items():
                     low, high = bootstrap_change(baseline[name], values[name], expert[name], args.rounds)
-                    change = rank_agreement(values[name], expert[name]) - rank_agreement(baseline[name], expert[name])
-                    bootstrap.append({"version": version, "alpha": f"{alpha:g}", "metric": short, "change": change,
-                                      "95% low": low, "95% high": high})
+                    bootstrap.append({"version": version, "alpha": f"{alpha:g}", "metric": short,
+                                      "change": rows[-1][short] - baseline_row[short], "95% low": low, "95% high": high})
     print("Session metrics' rank agreement with the experts (Spearman), main-behaviour macro-F1 and log loss:")
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if bootstrap:

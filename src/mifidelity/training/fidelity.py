@@ -384,8 +384,10 @@ def fit_artifact(rows: pd.DataFrame, design: str, balance: str, evidence_k: floa
     train, _, text = with_text_feature(full, None, SEED)
     models = fit_all(train, choose_c(train, SEED, design, balance), design, balance)
     collections = ", ".join(f"{c} ({n} sessions)" for c, n in full.drop_duplicates("session")["collection"].value_counts().items())
-    return {"version": FORMAT_VERSION, "trained_on": (f"{collections}; pipeline codes (questions, reflections, change / sustain talk as the coder's expected counts); design {design}, balance {balance}; "
-                                                   f"coach words used in >= {TEXT_COMMON_SHARE:.0%} of each collection's sessions"),
+    trained_on = (f"{collections}; pipeline codes (questions, reflections, change / sustain talk as the coder's "
+                  f"expected counts); design {design}, balance {balance}; coach words used in >= {TEXT_COMMON_SHARE:.0%} "
+                  f"of each collection's sessions")
+    return {"version": FORMAT_VERSION, "trained_on": trained_on,
             "models": models, "text": text, "evidence": {"k": evidence_k, "feature": EVIDENCE_FEATURE}}
 
 
