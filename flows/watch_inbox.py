@@ -9,8 +9,9 @@ with an interval schedule.
 
 Stopping (SIGTERM reaches the flow-run process: Prefect raises it in the flow)
 gives the run's claims back and ends the process within seconds, even though
-the task thread processing a recording cannot be interrupted. Runs of a worker
-that was killed outright are marked Crashed by the scan that takes their claims back.
+the task thread processing a recording cannot be interrupted; the stopped run
+records itself Crashed. Runs of a worker that was killed outright are marked
+Crashed by the scan that takes their claims back.
 
 Logs name files, session ids and statuses; never transcript text.
 """
@@ -32,7 +33,8 @@ from mifidelity.service.ledger import LedgerEntry, host_id
 from mifidelity.service.prefect_server import mark_runs_crashed
 
 EXIT_AFTER_STOP_SECONDS = 3.0
-"""After a stop, time for Prefect to record the run's final state before the process ends."""
+"""After a stop, time for Prefect to finish logging before the process ends."""
+STOPPED_MESSAGE = "stopped (SIGTERM or Ctrl-C); its recordings are queued again for the next scan"
 
 
 @task(name="process-inbox-recording", cache_policy=NO_CACHE, persist_result=False)
@@ -81,6 +83,19 @@ def _process_of_its_own(run_id) -> bool:
     return os.environ.get("PREFECT__FLOW_RUN_ID") == str(run_id) or multiprocessing.parent_process() is not None
 
 
+def _mark_stopped(run_id) -> None:
+    """Put this run (its task runs and nested runs too) in the final state Crashed.
+
+    Prefect's engine does not record it: after the stop it waits for the task
+    thread still processing a recording, which :func:`_exit_soon` cuts short; and
+    the worker that would report the exit is itself stopped right after.
+    """
+    try:
+        mark_runs_crashed([str(run_id)], STOPPED_MESSAGE)
+    except Exception as exc:  # noqa: BLE001 - the claims are given back already; only the UI would lag
+        get_run_logger().warning("could not record this run as stopped: %s", type(exc).__name__)
+
+
 def _exit_soon(status: int) -> None:
     """End this process shortly, whatever task threads are still busy (their claims were given back).
 
@@ -120,6 +135,7 @@ def watch_inbox(inbox: str, out_dir: str, config_path: str | None = None,
         report = run_inbox(inbox_path, out_path, settings, submit, get_run_logger(), flow_run_id=this_run,
                            abandoned=abandoned)
     except (TerminationSignal, KeyboardInterrupt):  # SIGTERM or Ctrl-C: the claims were given back
+        _mark_stopped(this_run)
         if _process_of_its_own(this_run):
             _exit_soon(143)
         raise

@@ -211,6 +211,15 @@ class PrefectOnLoopback:
                 states.update({str(f.id): f.state.type.value for f in nested})
         return states
 
+    def state_message(self, flow_run_id: str) -> str:
+        """The message of a flow run's current state (who recorded it, and why)."""
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.client_env["PREFECT_API_URL"]}):
+            with get_client(sync_client=True) as client:
+                return client.read_flow_run(flow_run_id).state.message or ""
+
     def all_runs(self) -> list[tuple[str, str, str, bool]]:
         """Every flow run and task run: (kind, id, state type, whether it started)."""
         from prefect import get_client
