@@ -18,6 +18,7 @@ Logs name files, session ids and statuses; never transcript text.
 
 import multiprocessing
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from mifidelity.service.ledger import LedgerEntry, host_id
 from mifidelity.service.prefect_server import mark_runs_crashed
 
 EXIT_AFTER_STOP_SECONDS = 3.0
-"""After a stop, time for Prefect to finish logging before the process ends."""
+"""After a stop, the longest the process waits for its logs to reach Prefect before it ends."""
 STOPPED_MESSAGE = "stopped (SIGTERM or Ctrl-C); its recordings are queued again for the next scan"
 
 
@@ -97,14 +98,30 @@ def _mark_stopped(run_id) -> None:
 
 
 def _exit_soon(status: int) -> None:
-    """End this process shortly, whatever task threads are still busy (their claims were given back).
+    """End this process once its logs have reached Prefect (at most EXIT_AFTER_STOP_SECONDS from now),
+    whatever task threads are still busy (their claims were given back).
 
     Python would otherwise wait at exit for the task thread processing a
     recording, which can take many minutes.
     """
-    timer = threading.Timer(EXIT_AFTER_STOP_SECONDS, os._exit, args=(status,))
-    timer.daemon = True
-    timer.start()
+    def send_logs_then_exit() -> None:
+        try:
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=EXIT_AFTER_STOP_SECONDS)
+        except Exception:  # noqa: BLE001 - the logs are also on the process's own output
+            pass
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+
+    for stop in (threading.Thread(target=send_logs_then_exit),
+                 threading.Timer(EXIT_AFTER_STOP_SECONDS, os._exit, args=(status,))):
+        stop.daemon = True
+        stop.start()
 
 
 @flow(name="watch-inbox", log_prints=False)

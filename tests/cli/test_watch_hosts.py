@@ -81,6 +81,9 @@ def test_a_stopped_worker_gives_its_claim_back_and_exits_within_10_s(machines):
     states = prefect.flow_run_states([held.flow_run_id])
     assert states[held.flow_run_id] == "CRASHED" and "RUNNING" not in states.values(), states
     assert STOPPED_MESSAGE in prefect.state_message(held.flow_run_id)
+    # and its last words reached the server before it ended
+    assert any("queued again for the next scan" in m for m in prefect.log_messages(held.flow_run_id)), \
+        prefect.log_messages(held.flow_run_id)
     print(f"worker stopped {stopped_after:.1f} s after SIGTERM")
 
 

@@ -220,6 +220,17 @@ class PrefectOnLoopback:
             with get_client(sync_client=True) as client:
                 return client.read_flow_run(flow_run_id).state.message or ""
 
+    def log_messages(self, flow_run_id: str) -> list[str]:
+        """The messages a flow run logged to the Prefect server."""
+        from prefect import get_client
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: self.client_env["PREFECT_API_URL"]}):
+            with get_client(sync_client=True) as client:
+                return [log.message for log in client.read_logs(
+                    log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))]
+
     def all_runs(self) -> list[tuple[str, str, str, bool]]:
         """Every flow run and task run: (kind, id, state type, whether it started)."""
         from prefect import get_client
