@@ -47,6 +47,7 @@ from mifidelity.training.scores import (
 )
 from mifidelity.training.train import (
     DEFAULT_CACHE, DEFAULT_CONFIG, SEED, FoldCoder, fit_model, forum_sources, predict, prepare, task_rows, version_texts, with_forum,
+    with_spoken_client_talk,
 )
 
 logger = logging.getLogger(__name__)
@@ -301,6 +302,24 @@ class ForumGoldOutOfFold:
                 f"gold{silver} and the other folds' AnnoMI):\n" + table.to_string())
 
 
+class SpokenClientTalkFolds:
+    """The held-out spoken client turns (``training_data/spoken_client_talk_test.csv``, never trained on) coded
+    by every fold's model as ``mifidelity code`` codes them (``on_fold`` hook)."""
+
+    def __init__(self, coders: FoldCoder):
+        self.coders, self.scores = coders, []
+
+    def __call__(self, fold: int, model, test_index: np.ndarray) -> None:
+        from mifidelity.training.spoken_client_talk import spoken_test_scores
+
+        self.scores.append(spoken_test_scores(self.coders(fold, model)))
+
+    def table(self) -> str:
+        scores = pd.DataFrame(self.scores).rename_axis("fold")
+        return ("Held-out spoken client turns, client-talk macro-F1 of each fold model (as written / without "
+                f"punctuation):\n{scores.round(3).to_string()}\nmean {scores.mean().round(3).to_dict()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
@@ -328,6 +347,9 @@ def main(argv: list[str] | None = None) -> None:
                              "fold model that never saw that transcript, and write their codes here (no text; "
                              "benchmarks/twin_transcripts.py reads them)")
     parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, metavar="DIR", help="HLQC folder (default %(default)s)")
+    parser.add_argument("--spoken-client-talk", action=argparse.BooleanOptionalAction, default=True,
+                        help="add the hand-written spoken client turns (training_data/spoken_client_talk_train.csv) "
+                             "to every training fold (default: yes, as the shipped coder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
@@ -345,9 +367,14 @@ def main(argv: list[str] | None = None) -> None:
             extra.append(np.flatnonzero(source == "silver"))
             forum_gold = ForumGoldOutOfFold(together, np.flatnonzero(source == "gold"), coders,
                                             with_silver=args.forum_sources["silver"])
+        if args.spoken_client_talk:
+            with_spoken = with_spoken_client_talk(together)
+            extra.append(np.arange(len(together), len(with_spoken)))  # trains every fold, never scored
+            together = with_spoken
         if args.hlqc_twins:
             twins = TwinsOutOfFold(together, args.hlqc, coders)
-        hooks = [hook for hook in (forum_gold, twins) if hook is not None]
+        spoken_test = SpokenClientTalkFolds(coders)
+        hooks = [hook for hook in (forum_gold, twins, spoken_test) if hook is not None]
         prepared = prepare(together, args.cache or None, VERSIONS)
         results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
                                  extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
@@ -362,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report(data, results, speed, annotator_tables(args.data), args.folds))
     if forum_gold is not None:
         print("\n" + forum_gold.table())
+    print("\n" + spoken_test.table())
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ Usage (``--out`` defaults to the artifact the shipped coder loads, ``coding/arti
 ``--forum DIR`` (default ``../shared/data/mi-forum``) adds another organisation's counsellor sentences:
 mi-forum's human-coded gold sentences (CC BY-NC-SA 3.0), and with ``--forum-sources gold,silver`` its
 silver-labelled CounselChat answers too, weighted by source (see
-:func:`mifidelity.training.forum_behaviour.forum_training_rows`). The defaults (gold only) make the
-shipped coder, version 6; ``--forum ''`` trains on AnnoMI alone, as version 5 did.
+:func:`mifidelity.training.forum_behaviour.forum_training_rows`). The hand-written spoken client turns
+(:mod:`mifidelity.training.spoken_client_talk`) are added unless ``--no-spoken-client-talk``. The
+defaults (gold sentences and spoken turns) make the shipped coder, version 7; ``--no-spoken-client-talk``
+made version 6, and ``--forum ''`` as well trains on AnnoMI alone, as version 5 did.
 
 ``--extra-corrections corrections.csv`` (repeatable) adds the supervisor-accepted corrections that
 `mifidelity corrections export` writes; evaluate with the same flag to see their effect.
@@ -52,7 +54,7 @@ logger = logging.getLogger(__name__)
 SEED = 20240611
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
 DEFAULT_OUT = str(DEFAULT_ARTIFACT)  # the artifact the shipped coder loads, wherever the package is installed
-MODEL_VERSION = "6"
+MODEL_VERSION = "7"
 
 # Chosen by grouped cross-validation on AnnoMI (see the model card).
 DEFAULT_CONFIG: dict = {
@@ -173,6 +175,15 @@ def with_forum(data: pd.DataFrame, forum_dir: str | None, sources: dict[str, boo
     logger.info("+ %d mi-forum sentences (%s)", len(forum),
                 ", ".join(f"{k} {v}" for k, v in forum["source"].value_counts().items()))
     return pd.concat([data, forum], ignore_index=True)
+
+
+def with_spoken_client_talk(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` and the hand-written spoken client turns as training transcripts (``spoken_client_talk_rows``)."""
+    from mifidelity.training.spoken_client_talk import spoken_client_talk_rows
+
+    spoken = spoken_client_talk_rows()
+    logger.info("+ %d hand-written spoken client turns", int((spoken["role"] == "client").sum()))
+    return pd.concat([data, spoken], ignore_index=True)
 
 
 def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.ndarray | None = None,
@@ -317,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--forum-sources", type=forum_sources, default="gold",
                         help="which of the forum's sentences: gold, silver or both (default %(default)s: "
                              "what the shipped coder learnt from)")
+    parser.add_argument("--spoken-client-talk", action=argparse.BooleanOptionalAction, default=True,
+                        help="also learn from the hand-written spoken client turns (default: yes, as the shipped coder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
@@ -326,6 +339,8 @@ def main(argv: list[str] | None = None) -> None:
         logger.info("+ %d corrected utterances from %d sessions", len(extra), extra["transcript_id"].nunique())
         data = pd.concat([data, extra.drop(columns="session_id")], ignore_index=True)
     data = with_forum(data, args.forum, args.forum_sources)
+    if args.spoken_client_talk:
+        data = with_spoken_client_talk(data)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
     model = fit_model(data, prepared, config={"threads": args.threads})
