@@ -90,10 +90,11 @@ def test_trained_codes_the_obvious_ones(trained_codes):
 def test_trained_reads_the_direction_of_client_talk(trained_codes):
     """Both sustain statements lean to sustain talk far more than the change statement does.
 
-    Plain sustain talk is the coder's weak spot (docs/model-card.md): the hard label of
-    utterance 8 ("I like drinking, it helps me relax, and I'm not going to quit.") flips
-    between training runs (P sustain 0.51 for the coder before, 0.42 for this one; 0.72 for
-    the same recipe trained on four fifths of AnnoMI), so its direction is checked instead.
+    Plain sustain talk was the coder's weak spot until version 7 learnt the direction from
+    hand-written spoken turns (docs/model-card.md, "Version 7"): the hard label of utterance 8
+    ("I like drinking, it helps me relax, and I'm not going to quit.") flipped between training
+    runs (P sustain 0.42-0.72 up to version 6; 1.00 with version 7), so the direction is checked
+    rather than a label that a retrained coder may move.
     """
     p = trained_codes["probability_sustain_talk"]
     for said in (1, 8):  # sustain talk
