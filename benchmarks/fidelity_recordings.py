@@ -13,9 +13,10 @@ Usage::
     python benchmarks/fidelity_recordings.py --coder-oof OOF.npz --adherence-oof ADH.npz \
         --work /tmp/fidelity-rec [--annomi ../shared/data/annomi] [--low 5] [--high 10]
 
-``--adherence-oof``: the out-of-fold adherence probabilities that
-``mifidelity.training.fidelity --adherence-oof`` caches (computed here, five fine-tunings,
-and written there if the file does not exist).
+``--adherence-oof``: out-of-fold AnnoMI adherence probabilities, as
+``python -m mifidelity.training.adherence evaluate --save-probabilities ADH.npz`` writes them
+(five fine-tunings, ~20 minutes); without it the shipped adherence coder codes AnnoMI, as the
+shipped session model was fitted.
 
 Nothing from the corpus is written into the repository; renders are cached in ``--work``.
 """

@@ -26,6 +26,22 @@ CLEAR_EXAMPLES = {
     "none": "How many cups of coffee do you have in the morning?",
 }
 
+# Soft advice with no permission asked or given and the choice not left to the client: MITI 4.2.1 and
+# MISC 2.5 code it Persuade (advice without permission), however politely it is put. Adherence
+# coder version 2 called 9 of these 10 Persuade with Permission, which counts in neither MITI sum.
+HEDGED_ADVICE = [
+    "You might want to think about cutting down on the takeaways.",
+    "Maybe try going to bed a bit earlier on weeknights.",
+    "It could be worth looking into a support group near you.",
+    "Probably a good idea to keep a food diary for a couple of weeks.",
+    "I'd look at getting the patches if I were you.",
+    "You may find it easier if you just stop buying it in the first place.",
+    "One thing that would help is walking to work a couple of days a week.",
+    "Perhaps you could talk to your GP about the sleeping tablets.",
+    "It might be good to swap the energy drinks for water in the afternoons.",
+    "Something to consider would be setting a limit before you go out.",
+]
+
 
 @pytest.fixture(scope="module")
 def coder() -> AdherenceCoder:
@@ -36,7 +52,7 @@ def test_examples_are_not_training_sentences():
     from mifidelity.training.adherence_data import SPOKEN_TRAIN
 
     training = set(pd.read_csv(SPOKEN_TRAIN)["text"].str.lower())
-    assert not training & {t.lower() for t in CLEAR_EXAMPLES.values()}
+    assert not training & {t.lower() for t in [*CLEAR_EXAMPLES.values(), *HEDGED_ADVICE]}
 
 
 @pytest.mark.parametrize("label", list(CLEAR_EXAMPLES))
@@ -65,6 +81,14 @@ def test_output_shape_order_and_client_rows(coder):
     probabilities = coder.predict_proba(roles, texts)
     assert probabilities.shape == (5, len(ADHERENCE_LABELS))
     assert np.allclose(probabilities.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", ["as written", "without punctuation"])
+def test_soft_advice_without_permission_is_persuade(coder, version):
+    texts = HEDGED_ADVICE if version == "as written" else [strip_asr(t) for t in HEDGED_ADVICE]
+    codes = coder.code(["coach"] * len(texts), texts)["adherence"].tolist()
+    assert codes.count("persuade") >= 8, codes
+    assert codes.count("persuade_with_permission") <= 1, codes
 
 
 def test_autonomy_about_a_named_option(coder):

@@ -46,7 +46,8 @@ import pytest
 
 from mifidelity.coding.base import ADHERENCE_LABELS, LABELS
 from mifidelity.coding.features import strip_asr
-from mifidelity.coding.plain_speech import CUES, MOVES, adjust_adherence, adjust_behaviour, detect, detect_all
+from mifidelity.coding.plain_speech import (CONTEXT_CUES, CUES, MOVES, adjust_adherence, adjust_behaviour, asks_for_advice,
+                                            detect, detect_all)
 
 DATA = Path(__file__).resolve().parent / "data" / "plain_speech.csv"
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,8 +133,25 @@ def test_only_coach_turns_are_read_and_moves_keep_the_probabilities_whole():
     assert moved["main_behaviour"][2, main.index("reflection")] > probs["main_behaviour"][2, main.index("reflection")]
 
 
+def test_a_client_s_ask_for_advice_makes_the_next_coach_volley_s_advice_permitted():
+    roles = ["client", "coach", "coach", "client", "coach", "client", "coach"]
+    texts = ["what should i do about the drinking", "okay", "you could try having two dry days a week",
+             "she'd tell me off", "you could try having two dry days a week", "yes please", "cut down a bit"]
+    cues = detect_all(roles, texts)
+    asked = [i for i, found in enumerate(cues) if "asked_for_advice" in found]
+    assert asked == [1, 2, 6]  # the whole volley after the ask; not after a turn that only says "tell me"
+    persuade, permitted = ADHERENCE_LABELS.index("persuade"), ADHERENCE_LABELS.index("persuade_with_permission")
+    adherence = np.zeros((len(roles), len(ADHERENCE_LABELS)))
+    adherence[:, persuade] = 1.0
+    moved = adjust_adherence(adherence, cues)
+    assert (moved[[1, 2, 6]].argmax(1) == permitted).all() and (moved[[4]].argmax(1) == persuade).all()
+    # a long client turn agreeing with something is not an ask; a plain ask in any case or punctuation is
+    assert not asks_for_advice("yes please i mean i do want to stop but my wife keeps going on about it every night")
+    assert asks_for_advice("Do you have any tips?") and asks_for_advice("WHAT WOULD YOU DO")
+
+
 def test_the_constants_name_real_cues_tasks_and_labels():
-    assert set(MOVES) == set(CUES)
+    assert set(MOVES) == set(CUES) | set(CONTEXT_CUES)
     labels = dict(LABELS, adherence=ADHERENCE_LABELS)
     for moves in MOVES.values():
         for task, rows in moves.items():

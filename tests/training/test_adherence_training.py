@@ -53,3 +53,20 @@ def test_a_saved_model_predicts_what_training_predicted(tmp_path):
     assert (shipped.argmax(1) == during_training.argmax(1)).all()
     # and training moved the model: every example is now coded as labelled
     assert (during_training.argmax(1) == examples.labels).mean() >= 5 / 6
+
+
+def test_persuade_with_permission_is_taught_only_where_the_utterance_shows_it(tmp_path):
+    from mifidelity.training.adherence_data import SPOKEN_TRAIN, forum_label, load_spoken
+
+    path = tmp_path / "spoken.csv"
+    path.write_text("text,label,previous_client\n"
+                    "\"If it's okay with you, you could try the patches.\",persuade_with_permission,\n"
+                    "You could try the patches.,persuade_with_permission,Any tips?\n"
+                    "You need to stop.,persuade,I had a bad week.\n")
+    kept = load_spoken(path, permission_in_utterance=True)
+    assert kept.texts == ["If it's okay with you, you could try the patches.", "You need to stop."]
+    assert len(load_spoken(path)) == 3  # the held-out test set is read whole
+    shipped = load_spoken(SPOKEN_TRAIN, permission_in_utterance=True)
+    assert 0 < len(shipped) < len(load_spoken(SPOKEN_TRAIN))
+    # mi-forum's "Advise with Permission" is hedged advice without permission: MITI's Persuade
+    assert forum_label("Advise with Permission") == forum_label("Advise without Permission") == "persuade"

@@ -43,7 +43,7 @@ from mifidelity.coding.base import (ADHERENCE_COLUMN, ADHERENCE_LABELS, LABELS, 
                                     REFLECTION_COLUMN)
 from mifidelity.coding.features import strip_asr
 
-PLAIN_SPEECH_VERSION = "1"  # recorded in the coder's version (session.json "models")
+PLAIN_SPEECH_VERSION = "2"  # recorded in the coder's version (session.json "models")
 
 # Words that, within FRAME_WINDOW words before a stance cue, make it the client's view reflected
 # or a question about it ("you feel like you have to", "you're afraid you'll lose", "do you think
@@ -212,6 +212,31 @@ _PUT_FORWARD = (("reflection", "input", 0.9), ("question", "input", 0.8))   # an
 _AS_REMARK = (("reflection", "other", 0.9), ("question", "other", 0.8))      # a remark, not a reflection or question
 _NOT_ADHERENT = ("none", "affirm", "seeking_collaboration", "emphasizing_autonomy")
 _PERSUADES = {MAIN_BEHAVIOUR_COLUMN: _PUT_FORWARD, ADHERENCE_COLUMN: _to("persuade", _NOT_ADHERENT, 0.8)}
+# The client's turn before a coach volley: asking for advice, or (in a short turn) agreeing to hear it.
+# MITI 4.2.1 codes advice the client asked for or agreed to as Persuade with Permission, which the
+# adherence coder cannot see: it reads each utterance alone.
+CLIENT_ASKS_FOR_ADVICE = re.compile(
+    r"\bwhat (?:should|shall|can|could|do) i do\b|\bwhat would you do\b"
+    r"|\bwhat (?:do|would) you (?:suggest|recommend|advise|think i should)\b"
+    r"|\b(?:any|got any|have any) (?:tips|ideas|suggestions|advice|pointers)\b"
+    r"|\b(?:can|could|would) you (?:give|tell|offer) me (?:some |any |a few )?(?:advice|ideas|tips|suggestions)\b"
+    r"|\bi(?:'m| m| am) open to (?:suggestions|ideas|advice)\b"
+    r"|\bi(?:'d| d| would) (?:like|love) (?:to hear|to know|some) (?:what|your|some|ideas|advice|tips|suggestions)\b"
+    r"|\btell me what (?:you|i)(?:'d| d)? (?:think|would|should|do)\b|\bwhat (?:have|do|did) other people (?:do|done|try|tried)\b")
+CLIENT_AGREES = re.compile(
+    r"^(?:(?:yes|yeah|yep|sure|okay|ok|oh|well|go on|alright|all right)\s+)*(?:go ahead|tell me|please"
+    r"|i(?:'d| d| would) like that|(?:that would|that'd|thatd) be (?:great|good|helpful|useful))\b")
+AGREEMENT_MAX_WORDS = 8
+CONTEXT_CUES = ("asked_for_advice",)  # found by detect_all from the turn before, not by detect
+
+
+def asks_for_advice(client_text: str) -> bool:
+    """Whether a client turn asks for the coach's advice or, in a short turn, agrees to hear it."""
+    plain = strip_asr(client_text)
+    return bool(CLIENT_ASKS_FOR_ADVICE.search(plain)) or (
+        len(plain.split()) <= AGREEMENT_MAX_WORDS and bool(CLIENT_AGREES.search(plain)))
+
+
 _CONFRONTS = {MAIN_BEHAVIOUR_COLUMN: _AS_REMARK, ADHERENCE_COLUMN: _to("confront", _NOT_ADHERENT, 0.8)}
 MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
     "directive": _PERSUADES,
@@ -224,6 +249,7 @@ MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
     "minimising": _CONFRONTS,
     # after the stance cues: advice offered to take or leave is Persuade with Permission
     "permission": {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)},
+    "asked_for_advice": {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)},
     "summary": {MAIN_BEHAVIOUR_COLUMN: _to("reflection", ("question", "input", "other"), 0.8),
                 REFLECTION_COLUMN: (("simple", "complex", 0.5),),
                 ADHERENCE_COLUMN: _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
@@ -284,8 +310,17 @@ def detect(text: str) -> frozenset[str]:
 
 
 def detect_all(roles: Sequence[str], texts: Sequence[str]) -> list[frozenset[str]]:
-    """Cues per utterance; client utterances get none (the cues describe what a coach does)."""
-    return [detect(text) if role == "coach" else frozenset() for role, text in zip(roles, texts)]
+    """Cues per utterance; client utterances get none (the cues describe what a coach does). Every
+    utterance of a coach volley that follows a client turn asking for advice (:func:`asks_for_advice`)
+    also gets ``asked_for_advice``."""
+    out, asked = [], False
+    for role, text in zip(roles, texts):
+        if role == "coach":
+            out.append(detect(text) | {"asked_for_advice"} if asked else detect(text))
+        else:
+            asked = asks_for_advice(text)
+            out.append(frozenset())
+    return out
 
 
 def move(probabilities: np.ndarray, cues: Sequence[frozenset[str]], task: str, labels: Sequence) -> np.ndarray:

@@ -44,9 +44,10 @@ from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR, DEF
 logger = logging.getLogger(__name__)
 
 SEED = 13
-MODEL_VERSION = "2"
-# mi-gold has no Seeking Collaboration label, so the written score is over the other six.
-GOLD_SCORED = tuple(label for label in ADHERENCE_LABELS if label != "seeking_collaboration")
+MODEL_VERSION = "3"
+# mi-gold has no Seeking Collaboration and, read the MITI way, no Persuade with Permission
+# (adherence_data.FORUM_LABELS): the written score is over the other five.
+GOLD_SCORED = tuple(label for label in ADHERENCE_LABELS if label not in ("seeking_collaboration", "persuade_with_permission"))
 # Per-example weight of each source before class balancing: silver and AnnoMI are noisy or
 # only partly on target, and they are many.
 SOURCE_WEIGHTS = {"gold": 1.0, "spoken": 3.0, "silver": 0.1, "annomi": 0.3}
@@ -254,56 +255,29 @@ def train(forum_dir: str | Path, annomi_dir: str | Path, output: str | Path = DE
 # ----------------------------------------------------------------------------- out-of-fold AnnoMI
 
 
-def annomi_out_of_fold_adherence(annomi_dir: str | Path, fold_of_transcript: dict[int, int],
-                                 versions: tuple[str, ...] = VERSIONS, forum_dir: str | Path = DEFAULT_FORUM_DIR,
-                                 settings: TuningSettings = TuningSettings()) -> dict[str, pd.DataFrame]:
-    """Adherence probabilities for every AnnoMI coach utterance, out of fold by transcript.
-
-    Parameters
-    ----------
-    annomi_dir:
-        Folder of ``AnnoMI-full.dev.csv``.
-    fold_of_transcript:
-        ``transcript_id -> fold``. A transcript's probabilities come from a model trained
-        without any AnnoMI example of its fold (mi-forum and our spoken examples are kept).
-        Transcripts missing from the mapping are scored by a model without any AnnoMI example.
-    versions:
-        Any of ``"clean"`` (as transcribed) and ``"asr"`` (lower case, no punctuation).
-    forum_dir:
-        Folder of the mi-forum files.
-
-    Returns
-    -------
-    dict of pandas.DataFrame
-        Per version: ``transcript_id``, ``utterance_id`` and ``probability_<label>`` for each
-        of :data:`ADHERENCE_LABELS`, one row per coach utterance in corpus order.
-    """
-    unknown = set(versions) - set(VERSIONS)
-    if unknown:
-        raise ValueError(f"versions must be among {VERSIONS}, not {sorted(unknown)}")
-    sources = load_sources(forum_dir, annomi_dir)
+def annomi_scored(sources: Sources) -> ExampleSet:
+    """Every AnnoMI coach utterance (not only the ones with an adherence label), grouped by transcript."""
     data = sources.annomi_data
     coach = (data["role"] == "coach").to_numpy()
-    scored = ExampleSet("annomi-all", data.loc[coach, "text"].tolist(), np.zeros(coach.sum(), dtype=int),
-                        data.loc[coach, "transcript_id"].to_numpy())
-    folds = np.array([fold_of_transcript.get(int(t), -1) for t in scored.group])
-    probabilities = {v: np.zeros((len(scored), len(ADHERENCE_LABELS))) for v in versions}
-    others = [s for s in all_training_sets(sources) if s.source != "annomi"]
-    example_folds = np.array([fold_of_transcript.get(int(t), -1) for t in sources.annomi.group])
-    frozen = FrozenStates(settings)
-    for fold in sorted(set(folds)):
-        keep = example_folds != fold if fold >= 0 else np.zeros(len(sources.annomi), dtype=bool)
-        net = fine_tune(frozen, others + [sources.annomi.subset(keep)], settings)
-        rows = folds == fold
-        for version in versions:
-            probabilities[version][rows] = predict(net, frozen, scored.subset(rows), version)
-        logger.info("AnnoMI adherence: fold %s done", fold)
-    out = {}
-    for version in versions:
-        table = data.loc[coach, ["transcript_id", "utterance_id"]].reset_index(drop=True)
-        for index, label in enumerate(ADHERENCE_LABELS):
-            table[f"probability_{label}"] = probabilities[version][:, index].round(5)
-        out[version] = table
+    return ExampleSet("annomi-all", data.loc[coach, "text"].tolist(), np.zeros(coach.sum(), dtype=int),
+                      data.loc[coach, "transcript_id"].to_numpy())
+
+
+def annomi_folds(sources: Sources, n_splits: int) -> dict[int, int]:
+    """``transcript_id -> fold``: AnnoMI's transcripts in ``n_splits`` seeded groups."""
+    from sklearn.model_selection import GroupKFold
+
+    groups = sources.annomi_data["transcript_id"].to_numpy()
+    splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=SEED)
+    return {int(t): fold for fold, (_, test) in enumerate(splitter.split(groups, groups=groups)) for t in set(groups[test])}
+
+
+def annomi_probability_rows(sources: Sources, coach_probabilities: np.ndarray) -> np.ndarray:
+    """Coach-row probabilities spread to every AnnoMI row (client rows: none), as ``fidelity --adherence-oof`` reads them."""
+    data = sources.annomi_data
+    out = np.zeros((len(data), len(ADHERENCE_LABELS)))
+    out[:, ADHERENCE_LABELS.index("none")] = 1.0
+    out[(data["role"] == "coach").to_numpy()] = coach_probabilities
     return out
 
 
@@ -319,28 +293,43 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple) -> tuple[flo
 
 
 def cross_validate(sources: Sources, n_splits: int = 5, settings: TuningSettings = TuningSettings(),
-                   ) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
-    """Out-of-fold gold probabilities per version, and each fold model's spoken-test macro-F1."""
+                   hold_out_annomi: bool = False) -> tuple[dict[str, np.ndarray], dict[str, list[float]]]:
+    """Out-of-fold gold probabilities per version, and each fold model's spoken-test macro-F1.
+
+    With ``hold_out_annomi`` each fold also leaves out a fifth of AnnoMI's transcripts
+    (:func:`annomi_folds`) and scores every coach utterance of them: the probabilities then hold
+    ``annomi/<version>`` too, one row per AnnoMI row (:func:`annomi_probability_rows`).
+    """
     from sklearn.model_selection import StratifiedKFold
 
     gold = sources.gold
-    others = [s for s in all_training_sets(sources) if s.source != "gold"]
+    others = [s for s in all_training_sets(sources) if s.source not in ("gold", "annomi")]
     frozen = FrozenStates(settings)
     probabilities = {v: np.zeros((len(gold), len(ADHERENCE_LABELS))) for v in VERSIONS}
+    scored = annomi_scored(sources)
+    fold_of = annomi_folds(sources, n_splits) if hold_out_annomi else {}
+    example_folds = np.array([fold_of.get(int(t), -1) for t in sources.annomi.group])
+    scored_folds = np.array([fold_of.get(int(t), -1) for t in scored.group])
+    on_annomi = {v: np.zeros((len(scored), len(ADHERENCE_LABELS))) for v in VERSIONS}
     spoken = {v: [] for v in VERSIONS}
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=SEED)
     for fold, (train_rows, test_rows) in enumerate(splitter.split(np.zeros(len(gold)), gold.labels)):
         train_mask = np.zeros(len(gold), dtype=bool)
         train_mask[train_rows] = True
-        net = fine_tune(frozen, others + [gold.subset(train_mask)], settings)
+        annomi = sources.annomi.subset(example_folds != fold)
+        net = fine_tune(frozen, others + [annomi, gold.subset(train_mask)], settings)
         for version in VERSIONS:
             probabilities[version][test_rows] = predict(net, frozen, gold.subset(~train_mask), version)
             predicted = predict(net, frozen, sources.spoken_test, version).argmax(1)
             spoken[version].append(macro_f1(sources.spoken_test.labels, predicted, ADHERENCE_LABELS)[0])
-        scored = probabilities["clean"].sum(1) > 0
+            if hold_out_annomi:
+                on_annomi[version][scored_folds == fold] = predict(net, frozen, scored.subset(scored_folds == fold), version)
+        done = probabilities["clean"].sum(1) > 0
         logger.info("fold %d: spoken test macro-F1 %.3f; gold macro-F1 of the folds so far %.3f (clean)", fold + 1,
                     spoken["clean"][-1],
-                    macro_f1(gold.labels[scored], probabilities["clean"][scored].argmax(1), GOLD_SCORED)[0])
+                    macro_f1(gold.labels[done], probabilities["clean"][done].argmax(1), GOLD_SCORED)[0])
+    if hold_out_annomi:
+        probabilities.update({f"annomi/{v}": annomi_probability_rows(sources, p) for v, p in on_annomi.items()})
     return probabilities, spoken
 
 
@@ -400,11 +389,21 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple) -> pd
 
 
 def evaluate(forum_dir: str | Path, annomi_dir: str | Path, n_splits: int = 5, speed: bool = True,
-             settings: TuningSettings = TuningSettings()) -> dict:
-    """Print the cross-validated gold scores, the fold models' spoken scores and the shipped coder's."""
+             settings: TuningSettings = TuningSettings(), save_probabilities: str | Path | None = None) -> dict:
+    """Print the cross-validated gold scores, the fold models' spoken scores and the shipped coder's.
+
+    ``save_probabilities``: each fold also leaves out a fifth of AnnoMI's transcripts, and the
+    out-of-fold probabilities are written there (``gold/<version>`` with ``gold_labels``, and
+    ``clean`` / ``asr`` for every AnnoMI row, which ``training.fidelity --adherence-oof`` reads; no text).
+    """
     sources = load_sources(forum_dir, annomi_dir)
     started = time.perf_counter()
-    probabilities, fold_spoken = cross_validate(sources, n_splits, settings)
+    probabilities, fold_spoken = cross_validate(sources, n_splits, settings, hold_out_annomi=bool(save_probabilities))
+    if save_probabilities:
+        np.savez_compressed(save_probabilities, gold_labels=sources.gold.labels,
+                            **{f"gold/{v}": probabilities[v] for v in VERSIONS},
+                            **{v: probabilities[f"annomi/{v}"] for v in VERSIONS})
+        logger.info("out-of-fold probabilities written to %s", save_probabilities)
     summary = {"settings": settings.__dict__}
     for version in VERSIONS:
         macro, per_class = macro_f1(sources.gold.labels, probabilities[version].argmax(1), GOLD_SCORED)
@@ -436,12 +435,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", default=str(DEFAULT_ARTIFACT))
     parser.add_argument("--folds", type=int, default=5, help="gold cross-validation folds (evaluate)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement (evaluate)")
+    parser.add_argument("--save-probabilities", default=None, metavar="NPZ",
+                        help="evaluate: hold out a fifth of AnnoMI's transcripts in each fold too, and write the "
+                             "out-of-fold probabilities of mi-gold and of every AnnoMI coach utterance here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "train":
         train(args.forum, args.annomi, args.output)
     else:
-        evaluate(args.forum, args.annomi, args.folds, speed=not args.no_speed)
+        evaluate(args.forum, args.annomi, args.folds, speed=not args.no_speed, save_probabilities=args.save_probabilities)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--annomi", default=DEFAULT_DATA_DIR, help="AnnoMI folder (default %(default)s)")
     parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, help="HLQC folder (default %(default)s)")
     parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities)")
-    parser.add_argument("--adherence-oof", default=None, help="out-of-fold AnnoMI adherence probabilities (.npz); default: the shipped coder's")
+    parser.add_argument("--adherence-oof", default=None, help="out-of-fold AnnoMI adherence probabilities (.npz, from `python -m "
+                             "mifidelity.training.adherence evaluate --save-probabilities`); default: the shipped coder's")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="repeats of the pooled 5-fold validation")
     parser.add_argument("--design", choices=DESIGNS, default="stacked")
     parser.add_argument("--balance", choices=("none", "collection", "class"), default="collection")
