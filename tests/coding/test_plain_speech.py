@@ -145,6 +145,11 @@ def test_a_client_s_ask_for_advice_makes_the_next_coach_volley_s_advice_permitte
     adherence[:, persuade] = 1.0
     moved = adjust_adherence(adherence, cues)
     assert (moved[[1, 2, 6]].argmax(1) == permitted).all() and (moved[[4]].argmax(1) == persuade).all()
+    # a plain "sure" is permission only when the coach has just offered to share or suggest something
+    offered = detect_all(["coach", "client", "coach", "client", "coach", "client", "coach"],
+                         ["can i tell you about some things that tend to help", "sure", "patches can ease the cravings",
+                          "maybe", "shall we look at your week", "sure", "you could try patches"])
+    assert [i for i, found in enumerate(offered) if "asked_for_advice" in found] == [2]
     # a long client turn agreeing with something is not an ask; a plain ask in any case or punctuation is
     assert not asks_for_advice("yes please i mean i do want to stop but my wife keeps going on about it every night")
     assert asks_for_advice("Do you have any tips?") and asks_for_advice("WHAT WOULD YOU DO")

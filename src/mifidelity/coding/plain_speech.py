@@ -227,14 +227,25 @@ CLIENT_AGREES = re.compile(
     r"^(?:(?:yes|yeah|yep|sure|okay|ok|oh|well|go on|alright|all right)\s+)*(?:go ahead|tell me|please"
     r"|i(?:'d| d| would) like that|(?:that would|that'd|thatd) be (?:great|good|helpful|useful))\b")
 AGREEMENT_MAX_WORDS = 8
-CONTEXT_CUES = ("asked_for_advice",)  # found by detect_all from the turn before, not by detect
+# The coach asking to share or suggest something; a plain "yes" or "sure" to it is permission given.
+COACH_OFFERS = re.compile(
+    r"\b(?:can|could|may) i (?:tell|share|give|suggest|offer|make)\b|\bmind if i\b"
+    r"|\bwould it be (?:all right|alright|okay|ok|fine) (?:if|for me to)\b"
+    r"|\b(?:would|do) you (?:like|want) (?:to hear|me to (?:tell|share|suggest|give)|some (?:ideas|information|suggestions|tips))\b")
+CLIENT_SAYS_YES = re.compile(r"^(?:yes|yeah|yep|sure|okay|ok|alright|all right|of course|fine|please|go ahead|go on)\b")
+CONTEXT_CUES = ("asked_for_advice",)  # found by detect_all from the turns before, not by detect
 
 
-def asks_for_advice(client_text: str) -> bool:
-    """Whether a client turn asks for the coach's advice or, in a short turn, agrees to hear it."""
+def asks_for_advice(client_text: str, coach_before: str = "") -> bool:
+    """Whether a client turn asks for the coach's advice or, in a short turn, agrees to hear it (a plain
+    "yes" counts when ``coach_before``, the coach's last utterance before it, offered to share or suggest)."""
     plain = strip_asr(client_text)
-    return bool(CLIENT_ASKS_FOR_ADVICE.search(plain)) or (
-        len(plain.split()) <= AGREEMENT_MAX_WORDS and bool(CLIENT_AGREES.search(plain)))
+    if CLIENT_ASKS_FOR_ADVICE.search(plain):
+        return True
+    if len(plain.split()) > AGREEMENT_MAX_WORDS:
+        return False
+    return bool(CLIENT_AGREES.search(plain)) or (bool(CLIENT_SAYS_YES.search(plain))
+                                                 and bool(COACH_OFFERS.search(strip_asr(coach_before))))
 
 
 _CONFRONTS = {MAIN_BEHAVIOUR_COLUMN: _AS_REMARK, ADHERENCE_COLUMN: _to("confront", _NOT_ADHERENT, 0.8)}
@@ -311,14 +322,15 @@ def detect(text: str) -> frozenset[str]:
 
 def detect_all(roles: Sequence[str], texts: Sequence[str]) -> list[frozenset[str]]:
     """Cues per utterance; client utterances get none (the cues describe what a coach does). Every
-    utterance of a coach volley that follows a client turn asking for advice (:func:`asks_for_advice`)
-    also gets ``asked_for_advice``."""
-    out, asked = [], False
+    utterance of a coach volley that follows a client turn asking for advice, or saying yes to the coach's
+    offer to share or suggest something (:func:`asks_for_advice`), also gets ``asked_for_advice``."""
+    out, asked, coach_before = [], False, ""
     for role, text in zip(roles, texts):
         if role == "coach":
             out.append(detect(text) | {"asked_for_advice"} if asked else detect(text))
+            coach_before = text
         else:
-            asked = asks_for_advice(text)
+            asked = asks_for_advice(text, coach_before)
             out.append(frozenset())
     return out
 
