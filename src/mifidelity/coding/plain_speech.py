@@ -223,8 +223,9 @@ CLIENT_ASKS_FOR_ADVICE = re.compile(
     r"|\bi(?:'m| m| am) open to (?:suggestions|ideas|advice)\b"
     r"|\bi(?:'d| d| would) (?:like|love) (?:to hear|to know|some) (?:what|your|some|ideas|advice|tips|suggestions)\b"
     r"|\btell me what (?:you|i)(?:'d| d)? (?:think|would|should|do)\b|\bwhat (?:have|do|did) other people (?:do|done|try|tried)\b")
+_YES = r"yes|yeah|yep|sure|okay|ok|alright|all right|go on"
 CLIENT_AGREES = re.compile(
-    r"^(?:(?:yes|yeah|yep|sure|okay|ok|oh|well|go on|alright|all right)\s+)*(?:go ahead|tell me|please"
+    r"^(?:(?:" + _YES + r"|oh|well)\s+)*(?:go ahead|tell me|please"
     r"|i(?:'d| d| would) like that|(?:that would|that'd|thatd) be (?:great|good|helpful|useful))\b")
 AGREEMENT_MAX_WORDS = 8
 # The coach asking to share or suggest something; a plain "yes" or "sure" to it is permission given.
@@ -232,7 +233,7 @@ COACH_OFFERS = re.compile(
     r"\b(?:can|could|may) i (?:tell|share|give|suggest|offer|make)\b|\bmind if i\b"
     r"|\bwould it be (?:all right|alright|okay|ok|fine) (?:if|for me to)\b"
     r"|\b(?:would|do) you (?:like|want) (?:to hear|me to (?:tell|share|suggest|give)|some (?:ideas|information|suggestions|tips))\b")
-CLIENT_SAYS_YES = re.compile(r"^(?:yes|yeah|yep|sure|okay|ok|alright|all right|of course|fine|please|go ahead|go on)\b")
+CLIENT_SAYS_YES = re.compile(r"^(?:" + _YES + r"|of course|fine|please|go ahead)\b")
 CONTEXT_CUES = ("asked_for_advice",)  # found by detect_all from the turns before, not by detect
 
 
@@ -249,6 +250,7 @@ def asks_for_advice(client_text: str, coach_before: str = "") -> bool:
 
 
 _CONFRONTS = {MAIN_BEHAVIOUR_COLUMN: _AS_REMARK, ADHERENCE_COLUMN: _to("confront", _NOT_ADHERENT, 0.8)}
+_PERMITTED = {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)}
 MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
     "directive": _PERSUADES,
     "warning": _PERSUADES,
@@ -258,9 +260,9 @@ MOVES: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
     "suggestion": {MAIN_BEHAVIOUR_COLUMN: _PUT_FORWARD},
     "confront": _CONFRONTS,
     "minimising": _CONFRONTS,
-    # after the stance cues: advice offered to take or leave is Persuade with Permission
-    "permission": {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)},
-    "asked_for_advice": {ADHERENCE_COLUMN: (("persuade", "persuade_with_permission", 0.8),)},
+    # after the stance cues: advice offered to take or leave, or asked for, is Persuade with Permission
+    "permission": _PERMITTED,
+    "asked_for_advice": _PERMITTED,
     "summary": {MAIN_BEHAVIOUR_COLUMN: _to("reflection", ("question", "input", "other"), 0.8),
                 REFLECTION_COLUMN: (("simple", "complex", 0.5),),
                 ADHERENCE_COLUMN: _to("none", ("persuade", "persuade_with_permission", "confront"), 0.9)},
@@ -327,7 +329,8 @@ def detect_all(roles: Sequence[str], texts: Sequence[str]) -> list[frozenset[str
     out, asked, coach_before = [], False, ""
     for role, text in zip(roles, texts):
         if role == "coach":
-            out.append(detect(text) | {"asked_for_advice"} if asked else detect(text))
+            cues = detect(text)
+            out.append(cues | {"asked_for_advice"} if asked else cues)
             coach_before = text
         else:
             asked = asks_for_advice(text, coach_before)
