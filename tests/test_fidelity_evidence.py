@@ -84,7 +84,7 @@ def test_shipped_artifact_knows_its_evidence():
     counts (their training values are never this extreme). Issue 25's complaint (0.96-0.99 for real
     sessions of 6-8 coach turns, often wrong) is checked on real held-out sessions instead:
     docs/fidelity-generalisation.md, "Whole sessions by length" (2-8 coach volleys: "likely good"
-    right 26 of 26 times, held out).
+    right 25 of 26 times, held out).
     """
     short, long = _session(6), _session(40)
     e_short = estimate_fidelity(short.assign(adherence="none"), compute_metrics(short))

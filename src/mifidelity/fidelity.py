@@ -59,9 +59,11 @@ CONSTRUCTS: dict[str, dict[str, int]] = {
 }
 QUALITY = "mi_quality"
 # Bands of mi_quality_probability: (lowest probability, short label, the verdict's opening words).
+# "Most likely" means at least 70% either way: good at P >= 0.7, poor at P(poor) >= 0.7, i.e. P < 0.3
+# (the poor cut was 0.4, a weaker claim than the good side's; docs/model-card-fidelity.md, "Bands").
 QUALITY_BANDS = (
     (0.7, "likely good", "An MI expert would most likely rate this session as good MI"),
-    (0.4, "either way", "An MI expert might rate this session either way"),
+    (0.3, "either way", "An MI expert might rate this session either way"),
     (0.0, "likely poor", "An MI expert would most likely rate this session as poor MI"),
 )
 

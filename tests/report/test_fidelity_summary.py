@@ -295,7 +295,7 @@ def test_artifacts_carry_the_estimates_without_transcript_text(session):
         fidelity_session(probability=None, adherence=False))}
 
 
-@pytest.mark.parametrize("probability", [0.0, 0.2, 0.39, 0.4, 0.55, 0.69, 0.7, 0.95, 1.0])
+@pytest.mark.parametrize("probability", [0.0, 0.2, 0.29, 0.3, 0.39, 0.4, 0.55, 0.69, 0.7, 0.95, 1.0])
 def test_quality_bands_agree_with_the_verdict(session, probability):
     estimate = FidelityEstimate(SCORES, probability, "test")
     verdict = session_verdict(assess(session.metrics), estimate)

@@ -120,6 +120,33 @@ def test_the_context_coder_trains_on_annomi_shaped_rows_and_forum_rows_together(
     assert np.allclose(probs["main_behaviour"][data["role"] == "coach"].sum(axis=1), 1.0)
 
 
+@pytest.mark.slow
+def test_the_training_seed_sets_the_initialisation_and_is_recorded():
+    """``train --seed`` / ``evaluate --seed``: the same seed gives the same model, another seed another one."""
+    pytest.importorskip("torch")
+    from mifidelity.training.train import SEED, fit_model, predict, prepare
+
+    data = pd.DataFrame({
+        "transcript_id": 7, "utterance_id": range(4), "role": ["coach", "client", "coach", "client"],
+        "text": ["What brings you here?", "I want to drink less.", "You want to cut down.", "Yes, for my kids."],
+        "main_behaviour": ["question", None, "reflection", None], "question": ["open", None, "none", None],
+        "reflection": ["none", None, "simple", None], "giving_information": [False, None, False, None],
+        "client_talk": [None, "change", None, "change"], "n_annotators": 1, "mi_quality": "high",
+    })
+    prepared = prepare(data, cache_dir=None)
+
+    def fitted(**seed):
+        model = fit_model(data, prepared, config={"epochs": 1, "threads": 1, **seed})
+        return model.meta["seed"], predict(model, data, prepared, "clean", threads=1)["main_behaviour"]
+
+    default_seed, default = fitted()
+    again_seed, again = fitted(seed=SEED)
+    other_seed, other = fitted(seed=SEED + 1)
+    assert (default_seed, again_seed, other_seed) == (SEED, SEED, SEED + 1)
+    assert np.allclose(default, again)
+    assert not np.allclose(default, other, atol=1e-4)
+
+
 def test_forum_sources_are_parsed_and_an_unknown_one_is_refused():
     import argparse
 

@@ -98,10 +98,11 @@ def joint_adherence(adherence: np.ndarray, main: np.ndarray, main_labels: tuple)
 
     The adherence coder reads an utterance without knowing what it does, and a
     reflection of the client's plan ("You'd keep the weekend and make the weekdays
-    alcohol free") reads much like advice. P(persuade) and P(persuade with
-    permission) are multiplied by P(main behaviour is not a reflection), the rest
-    renormalised; affirm, seek, autonomy and confront are left as they are (a
-    reflection can affirm).
+    alcohol free") reads much like advice. Where the behaviour coder is sure the
+    utterance is a reflection or a question (P(input or other) below
+    :data:`PUT_FORWARD_MIN`), P(persuade) and P(persuade with permission) move to
+    ``none``; affirm, seek, autonomy and confront are left as they are (a reflection
+    can affirm).
 
     Parameters
     ----------

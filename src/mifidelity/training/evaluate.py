@@ -350,6 +350,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spoken-client-talk", action=argparse.BooleanOptionalAction, default=True,
                         help="add the hand-written spoken client turns (training_data/spoken_client_talk_train.csv) "
                              "to every training fold (default: yes, as the shipped coder)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="the fold models' training seed (initialisation, batch order; default %(default)s); "
+                             "the folds stay those of the default seed, so two runs' codes can be compared")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
@@ -376,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         spoken_test = SpokenClientTalkFolds(coders)
         hooks = [hook for hook in (forum_gold, twins, spoken_test) if hook is not None]
         prepared = prepare(together, args.cache or None, VERSIONS)
-        results = cross_validate(together, prepared, {"threads": args.threads}, baseline=not args.no_baseline,
+        results = cross_validate(together, prepared, {"threads": args.threads, "seed": args.seed}, baseline=not args.no_baseline,
                                  extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
                                  on_fold=(lambda *fold: [hook(*fold) for hook in hooks]) if hooks else None)
     if twins is not None:

@@ -218,12 +218,12 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
         "encoder": ENCODER_NAME, "encoder_package": ENCODER_PACKAGE, "bottom_layers": BOTTOM_LAYERS,
         "prev_tokens": list(PREV_TOKENS), "next_tokens": NEXT_TOKENS, "surface_features": list(SURFACE_FEATURES),
         "n_cues": n_cues(), "config": config,
-        "versions": list(prepared), "seed": SEED, "model_version": MODEL_VERSION,
+        "versions": list(prepared), "seed": config.get("seed", SEED), "model_version": MODEL_VERSION,
         "n_train_utterances": int(allowed.sum()),
         "sources": sorted(set(data["source"].fillna("annomi")[allowed]) if "source" in data else {"annomi"}),
     }
-    torch.manual_seed(SEED)
-    rng = np.random.default_rng(SEED)
+    torch.manual_seed(config.get("seed", SEED))
+    rng = np.random.default_rng(config.get("seed", SEED))
     model = ContextCoder(meta, pretrained=_top_layers_state(encoder_dir()))
     net = model.net
     layer_params = [p for n, p in net.named_parameters() if n.startswith("blocks.")]
@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> None:
                              "what the shipped coder learnt from)")
     parser.add_argument("--spoken-client-talk", action=argparse.BooleanOptionalAction, default=True,
                         help="also learn from the hand-written spoken client turns (default: yes, as the shipped coder)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="seed of the weights' initialisation and the batch order (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     np.random.seed(SEED)
@@ -343,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         data = with_spoken_client_talk(data)
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
-    model = fit_model(data, prepared, config={"threads": args.threads})
+    model = fit_model(data, prepared, config={"threads": args.threads, "seed": args.seed})
     model.save(args.out)
     logger.info("wrote %s (%.1f MB)", args.out, Path(args.out).stat().st_size / 1e6)
 
