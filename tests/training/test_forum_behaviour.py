@@ -97,19 +97,24 @@ def test_missing_forum_files_are_named(tmp_path):
         forum_training_rows(tmp_path)
 
 
-@pytest.mark.slow
-def test_the_context_coder_trains_on_annomi_shaped_rows_and_forum_rows_together(tmp_path):
-    pytest.importorskip("torch")
-    from mifidelity.training.forum_behaviour import forum_training_rows
-    from mifidelity.training.train import fit_model, predict, prepare
-
-    session = pd.DataFrame({
+def _coded_session() -> pd.DataFrame:
+    """Four coded AnnoMI-shaped utterances, enough to fit the context coder for one epoch."""
+    return pd.DataFrame({
         "transcript_id": 7, "utterance_id": range(4), "role": ["coach", "client", "coach", "client"],
         "text": ["What brings you here?", "I want to drink less.", "You want to cut down.", "Yes, for my kids."],
         "main_behaviour": ["question", None, "reflection", None], "question": ["open", None, "none", None],
         "reflection": ["none", None, "simple", None], "giving_information": [False, None, False, None],
         "client_talk": [None, "change", None, "change"], "n_annotators": 1, "mi_quality": "high",
     })
+
+
+@pytest.mark.slow
+def test_the_context_coder_trains_on_annomi_shaped_rows_and_forum_rows_together(tmp_path):
+    pytest.importorskip("torch")
+    from mifidelity.training.forum_behaviour import forum_training_rows
+    from mifidelity.training.train import fit_model, predict, prepare
+
+    session = _coded_session()
     data = pd.concat([session, forum_training_rows(_forum_folder(tmp_path))], ignore_index=True)
     prepared = prepare(data, cache_dir=None)
     model = fit_model(data, prepared, config={"epochs": 1, "threads": 1})
@@ -126,13 +131,7 @@ def test_the_training_seed_sets_the_initialisation_and_is_recorded():
     pytest.importorskip("torch")
     from mifidelity.training.train import SEED, fit_model, predict, prepare
 
-    data = pd.DataFrame({
-        "transcript_id": 7, "utterance_id": range(4), "role": ["coach", "client", "coach", "client"],
-        "text": ["What brings you here?", "I want to drink less.", "You want to cut down.", "Yes, for my kids."],
-        "main_behaviour": ["question", None, "reflection", None], "question": ["open", None, "none", None],
-        "reflection": ["none", None, "simple", None], "giving_information": [False, None, False, None],
-        "client_talk": [None, "change", None, "change"], "n_annotators": 1, "mi_quality": "high",
-    })
+    data = _coded_session()
     prepared = prepare(data, cache_dir=None)
 
     def fitted(**seed):
