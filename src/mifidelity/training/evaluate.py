@@ -379,7 +379,8 @@ def main(argv: list[str] | None = None) -> None:
         spoken_test = SpokenClientTalkFolds(coders)
         hooks = [hook for hook in (forum_gold, twins, spoken_test) if hook is not None]
         prepared = prepare(together, args.cache or None, VERSIONS)
-        results = cross_validate(together, prepared, {"threads": args.threads, "seed": args.seed}, baseline=not args.no_baseline,
+        results = cross_validate(together, prepared, {"threads": args.threads, "seed": args.seed},
+                                 baseline=not args.no_baseline,
                                  extra_train=np.concatenate(extra) if extra else None, n_splits=args.folds,
                                  on_fold=(lambda *fold: [hook(*fold) for hook in hooks]) if hooks else None)
     if twins is not None:

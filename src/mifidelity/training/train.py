@@ -202,6 +202,7 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
     import torch
 
     config = dict(DEFAULT_CONFIG, **(config or {}))
+    seed = config.get("seed", SEED)  # initialisation and batch order (train / evaluate --seed)
     allowed = np.zeros(len(data), dtype=bool)
     allowed[np.arange(len(data)) if train_index is None else train_index] = True
     sessions = [rows for rows in session_rows(data) if allowed[rows].all()]
@@ -218,12 +219,12 @@ def fit_model(data: pd.DataFrame, prepared: dict[str, dict], train_index: np.nda
         "encoder": ENCODER_NAME, "encoder_package": ENCODER_PACKAGE, "bottom_layers": BOTTOM_LAYERS,
         "prev_tokens": list(PREV_TOKENS), "next_tokens": NEXT_TOKENS, "surface_features": list(SURFACE_FEATURES),
         "n_cues": n_cues(), "config": config,
-        "versions": list(prepared), "seed": config.get("seed", SEED), "model_version": MODEL_VERSION,
+        "versions": list(prepared), "seed": seed, "model_version": MODEL_VERSION,
         "n_train_utterances": int(allowed.sum()),
         "sources": sorted(set(data["source"].fillna("annomi")[allowed]) if "source" in data else {"annomi"}),
     }
-    torch.manual_seed(config.get("seed", SEED))
-    rng = np.random.default_rng(config.get("seed", SEED))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     model = ContextCoder(meta, pretrained=_top_layers_state(encoder_dir()))
     net = model.net
     layer_params = [p for n, p in net.named_parameters() if n.startswith("blocks.")]
