@@ -17,7 +17,8 @@ def auc(high: np.ndarray, score: np.ndarray) -> float | None:
 
 
 def band_counts(high: np.ndarray, p: np.ndarray) -> dict[str, int]:
-    """How many low sessions are told "most likely good" (P >= 0.7) and high ones "most likely poor" (P < 0.3)."""
+    """How many low sessions are told "most likely good" and high ones "most likely poor" (the cuts of
+    :data:`mifidelity.fidelity.QUALITY_BANDS`)."""
     good_cut, poor_cut = QUALITY_BANDS[0][0], QUALITY_BANDS[1][0]
     return {"low_told_good": int(((p >= good_cut) & ~high).sum()), "n_low": int((~high).sum()),
             "high_told_poor": int(((p < poor_cut) & high).sum()), "n_high": int(high.sum()),
