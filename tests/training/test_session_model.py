@@ -159,3 +159,32 @@ def test_evidence_constant_is_the_most_cautious_one_the_data_cannot_tell_from_th
     assert chosen > 0.0
     # Pure noise: every amount of shrinkage helps; the most cautious constant is chosen.
     assert choose_evidence_k(sure.assign(log_odds=rng.normal(0, 3, 2000))) == max(EVIDENCE_GRID)
+
+
+def test_several_seeds_out_of_fold_codes_are_averaged_and_must_line_up(tmp_path):
+    """As the shipped coder averages its two artifacts, the session model learns from the mean of their codes."""
+    from mifidelity.training.data import TASKS, VERSIONS
+    from mifidelity.training.session_data import coder_probabilities
+
+    data = pd.DataFrame({"transcript_id": [3, 3, 8], "utterance_id": [0, 1, 0]})
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed in ("a", "b"):
+        arrays = {"transcript_id": data["transcript_id"].to_numpy(), "utterance_id": data["utterance_id"].to_numpy()}
+        for version in VERSIONS:
+            for task in TASKS:
+                value = rng.dirichlet(np.ones(3), size=3)
+                arrays[f"model/{version}/{task}"] = value
+        np.savez(tmp_path / f"{seed}.npz", **arrays)
+        runs.append(arrays)
+    both = coder_probabilities([tmp_path / "a.npz", tmp_path / "b.npz"], data)
+    one = coder_probabilities(tmp_path / "a.npz", data)
+    for version in VERSIONS:
+        for task in TASKS:
+            key = f"model/{version}/{task}"
+            np.testing.assert_allclose(both[version][task], (runs[0][key] + runs[1][key]) / 2)
+            np.testing.assert_allclose(one[version][task], runs[0][key])
+    with pytest.raises(ValueError, match="row-aligned"):
+        coder_probabilities([tmp_path / "a.npz"], data.iloc[::-1].reset_index(drop=True))
+    with pytest.raises(ValueError, match="no out-of-fold"):
+        coder_probabilities([], data)

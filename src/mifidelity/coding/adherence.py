@@ -25,7 +25,7 @@ import pandas as pd
 
 from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, ARTIFACT_DIR, confidence_column
-from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, torch_threads,
+from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, padded_states, torch_threads,
                                         word_piece_ids)
 from mifidelity.types import StageInfo
 
@@ -81,22 +81,46 @@ class AdherenceModel:
         self.use_bf16 = cpu_has_native_bf16()
         self._lock = threading.Lock()
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """``(n, labels)`` probabilities; long turns keep their first and last word pieces."""
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32, lower_states: Sequence[np.ndarray] | None = None,
+                      lower_layers: int = 0) -> np.ndarray:
+        """``(n, labels)`` probabilities; long turns keep their first and last word pieces.
+
+        ``lower_states``: per text, its word-piece states after the encoder's first ``lower_layers``
+        layers, if already at hand (the behaviour coder's frozen bottom: the same package weights and
+        word pieces); only the layers above then run, as in training.
+        """
         import torch
 
-        ids = word_piece_ids(self.tokenizer, list(texts))
-        out = np.zeros((len(ids), len(self.meta["labels"])), dtype=np.float32)
-        order = np.argsort([len(s) for s in ids], kind="stable")  # similar lengths share a batch: less padding
+        if lower_states is None:
+            ids = word_piece_ids(self.tokenizer, list(texts))
+            lengths = [len(s) for s in ids]
+        else:
+            lengths = [len(s) for s in lower_states]
+        out = np.zeros((len(lengths), len(self.meta["labels"])), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: less padding
         with self._lock, torch_threads(), torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
-                input_ids, mask = padded_batch([ids[i] for i in batch])
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_bf16):
-                    hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                    if lower_states is None:
+                        input_ids, mask = padded_batch([ids[i] for i in batch])
+                        hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                    else:
+                        hidden, mask = padded_states([lower_states[i] for i in batch])
+                        hidden = self._upper_layers(hidden, mask, lower_layers)
                 hidden = hidden.float()
                 out[batch] = torch.softmax(self.head(mean_pool(hidden, mask)), dim=1).numpy()
         return out
+
+    def _upper_layers(self, hidden, mask, first: int):
+        """The encoder's layers from ``first`` on, over padded states (how training runs its tuned layers)."""
+        import torch
+
+        additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for layer in self.encoder.encoder.layer[first:]:
+            out = layer(hidden, attention_mask=additive)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
 
     @staticmethod
     def save(path: str | Path, tuned_layers: dict[str, np.ndarray], head_weight: np.ndarray,
@@ -165,19 +189,22 @@ class AdherenceCoder:
                                   version=str(self._model.meta.get("model_version", "?")))
         return self
 
-    def predict_proba(self, roles: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, roles: Sequence[str], texts: Sequence[str],
+                      lower_states: Sequence[np.ndarray] | None = None, lower_layers: int = 0) -> np.ndarray:
         """Probabilities ``(n, 7)`` in :data:`ADHERENCE_LABELS` order for every row.
 
         Client rows are scored too (as if they were coach rows) so the array stays aligned
-        with the input; :meth:`code` blanks them. Only coach rows are encoded.
+        with the input; :meth:`code` blanks them. Only coach rows are encoded. ``lower_states``
+        (one per row) and ``lower_layers``: see :meth:`AdherenceModel.predict_proba`.
 
         Raises
         ------
         ValueError
-            If ``roles`` and ``texts`` differ in length.
+            If ``roles`` and ``texts`` (or ``lower_states``) differ in length.
         """
-        if len(roles) != len(texts):
-            raise ValueError(f"{len(roles)} roles for {len(texts)} texts")
+        if len(roles) != len(texts) or (lower_states is not None and len(lower_states) != len(texts)):
+            raise ValueError(f"{len(roles)} roles for {len(texts)} texts"
+                             + (f" and {len(lower_states)} states" if lower_states is not None else ""))
         self.load()
         texts = ["" if t is None else str(t) for t in texts]
         roles = [str(r) for r in roles]
@@ -185,7 +212,9 @@ class AdherenceCoder:
         probabilities[:, 0] = 1.0
         coach = np.flatnonzero([r == "coach" for r in roles])
         if len(coach):
-            probabilities[coach] = self._model.predict_proba([texts[i] for i in coach])
+            probabilities[coach] = self._model.predict_proba(
+                [texts[i] for i in coach], lower_states=None if lower_states is None else [lower_states[i] for i in coach],
+                lower_layers=lower_layers)
         return probabilities
 
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:

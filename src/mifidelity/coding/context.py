@@ -204,7 +204,9 @@ def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
             feats = torch.cat([pooled.reshape(len(mean), -1), prev_mean, next_mean, cues], 1)
             out = {task: head(feats) for task, head in self.heads.items() if task not in isolated}
             if isolated:  # these codes read the utterance alone: its own words, not the session's drift
-                x_alone = self.blocks[-1](alone_5, self_mask, relation, self.rel_keys)
+                # Within one utterance every key has the relation "self": its term shifts a query's
+                # scores by one constant, which the softmax ignores, so it is left out.
+                x_alone = self.blocks[-1](alone_5, self_mask)
                 alone = torch.einsum("pun,nd->upd", pool, x_alone)
                 blank = torch.zeros(len(mean), 2 * WIDTH)
                 feats_alone = torch.cat([alone.reshape(len(mean), -1), blank, cues], 1)

@@ -16,14 +16,25 @@ import pandas as pd
 from mifidelity.coding.adherence import AdherenceCoder, adherence_codes
 from mifidelity.coding.base import (ADHERENCE_COLUMN, ARTIFACT_DIR, LABELS, MAIN_BEHAVIOUR_COLUMN, PROBABILITY_COLUMNS,
                                     blank_codes, confidence_column)
-from mifidelity.coding.context import ContextCoder, FrozenBottom, cue_features
+from mifidelity.coding.context import BOTTOM_LAYERS, ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
 from mifidelity.coding.plain_speech import PLAIN_SPEECH_VERSION, adjust_adherence, adjust_behaviour, detect_all
 from mifidelity.config import CodingConfig
 from mifidelity.types import StageInfo
 
-DEFAULT_ARTIFACT = ARTIFACT_DIR / "minilm-context.npz"
+# The bundled coder averages the probabilities of two trainings of one recipe that differ only in
+# their seed (docs/model-card.md, "Two seeds"): better calibrated, and steadier session metrics.
+SHIPPED_SEEDS = (20240611, 7)
+
+
+def seed_artifact(seed: int) -> Path:
+    """The bundled artifact trained with ``seed`` (where ``train --seed SEED`` writes by default)."""
+    return ARTIFACT_DIR / ("minilm-context.npz" if seed == SHIPPED_SEEDS[0] else f"minilm-context-seed{seed}.npz")
+
+
+DEFAULT_ARTIFACTS = tuple(seed_artifact(seed) for seed in SHIPPED_SEEDS)
+DEFAULT_ARTIFACT = DEFAULT_ARTIFACTS[0]
 
 _MODELS: dict[str, ContextCoder] = {}
 _MODELS_LOCK = threading.Lock()
@@ -57,13 +68,15 @@ class TrainedCoder:
     Parameters
     ----------
     model_path:
-        An artifact written by ``python -m mifidelity.training.train``; ``None`` uses
-        the one bundled with the package.
+        An artifact written by ``python -m mifidelity.training.train``, or several whose
+        probabilities are averaged; ``None`` uses the ones bundled with the package
+        (:data:`DEFAULT_ARTIFACTS`, two seeds).
 
     Notes
     -----
     Nothing is loaded until the first :meth:`code` call (or :meth:`load`); the
     encoder and the fine-tuned layers are then shared by every coder in the process.
+    Several artifacts share the frozen bottom; only their fine-tuned layers run once each.
     The MITI adherence code (``adherence``) comes from
     :class:`~mifidelity.coding.adherence.AdherenceCoder`, run beside the behaviour codes.
     :meth:`code` then weighs in what the words say (directives, warnings, lectures,
@@ -71,44 +84,59 @@ class TrainedCoder:
     ``plain_speech=False`` leaves it out); :meth:`predict_proba` is the network's alone.
     """
 
-    def __init__(self, model_path: str | None = None, adherence_path: str | None = None, plain_speech: bool = True):
-        self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
+    def __init__(self, model_path: str | Sequence[str] | None = None, adherence_path: str | None = None,
+                 plain_speech: bool = True):
+        paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path or [])
+        self.model_paths = tuple(Path(p).expanduser() for p in paths) or DEFAULT_ARTIFACTS
         self.plain_speech = plain_speech  # False: the network's codes without the word cues (for comparison)
-        self.info = StageInfo(engine="trained", model=f"all-MiniLM-L6-v2+{self.model_path.name}", version="unloaded")
-        self._model: ContextCoder | None = None
+        self.info = StageInfo(engine="trained", model="+".join(["all-MiniLM-L6-v2", *self._names()]), version="unloaded")
+        self._models: list[ContextCoder] = []
         self.adherence = AdherenceCoder(adherence_path)
 
     @classmethod
     def from_config(cls, config: CodingConfig) -> "TrainedCoder":
-        """The coder of the ``coding`` section (``model_path``: its artifact, ``None`` = the bundled one)."""
+        """The coder of the ``coding`` section (``model_path``: its artifact(s), ``None`` = the bundled ones)."""
         return cls(config.model_path)
 
     def load(self) -> "TrainedCoder":
         """Load the fine-tuned layers and the frozen encoder now (otherwise done on first use)."""
-        if self._model is None:
-            self._model = _load_model(self.model_path)
-            meta = self._model.meta
+        if not self._models:
+            models = [_load_model(path) for path in self.model_paths]
+            for path, model in zip(self.model_paths[1:], models[1:]):
+                if model.labels != models[0].labels or model.meta.get("encoder") != models[0].meta.get("encoder"):
+                    raise ValueError(f"{path} codes other labels or reads another encoder than {self.model_paths[0]}: "
+                                     "only artifacts of one recipe can be averaged")
             self.adherence.load()
+            versions = "/".join(f"{m.meta.get('model_version', '?')}s{m.meta.get('seed', '?')}" for m in models)
             self.info = StageInfo(engine="trained",
-                                  model=f"{meta.get('encoder', 'encoder')}+{self.model_path.name}"
-                                        f"+{self.adherence.model_path.name}",
-                                  version=f"{meta.get('model_version', '?')}+{self.adherence.info.version}"
+                                  model="+".join([models[0].meta.get("encoder", "encoder"), *self._names(),
+                                                  self.adherence.model_path.name]),
+                                  version=f"{versions}+{self.adherence.info.version}"
                                           + (f"+plain-speech-{PLAIN_SPEECH_VERSION}" if self.plain_speech else ""))
+            self._models = models
         get_bottom()
         return self
+
+    def _names(self) -> list[str]:
+        return [path.name for path in self.model_paths]
 
     def predict_proba(self, roles: Sequence[str], texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Per-task class probabilities (columns in ``LABELS[task]`` order), for every row.
 
         Useful for session-level estimates from expected counts; :meth:`code` gives
-        the hard labels.
+        the hard labels. With several artifacts, the mean of their probabilities.
         """
+        return self._network(roles, texts)[1]
+
+    def _network(self, roles: Sequence[str], texts: Sequence[str]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """The frozen-bottom states (shared with the adherence coder) and the mean probabilities."""
         self.load()
         texts = ["" if t is None else str(t) for t in texts]
         roles = [str(r) for r in roles]
-        states = get_bottom().encode(texts)
+        states, cues = get_bottom().encode(texts), cue_features(roles, texts)
         with torch_threads():
-            return self._model.predict_proba(states, roles, cue_features(roles, texts))
+            runs = [model.predict_proba(states, roles, cues) for model in self._models]
+        return states, {task: np.mean([run[task] for run in runs], axis=0) for task in runs[0]}
 
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:
         """Code a session's utterances (see :class:`mifidelity.coding.base.UtteranceCoder`)."""
@@ -120,8 +148,8 @@ class TrainedCoder:
                     + list(PROBABILITY_COLUMNS):
                 codes[column] = pd.Series([], dtype=object)
             return codes
-        network = self.predict_proba(roles, texts)
-        labels = dict(self._model.labels)
+        states, network = self._network(roles, texts)
+        labels = dict(self._models[0].labels)
         # What the words say (directives, warnings, summaries, rulers...) weighs in before the
         # joint decision: mifidelity.coding.plain_speech, docs/model-card.md "Plain speech".
         cues = detect_all([str(r) for r in roles], ["" if t is None else str(t) for t in texts]) if self.plain_speech \
@@ -129,6 +157,8 @@ class TrainedCoder:
         probs = adjust_behaviour(network, cues, labels)
         joint = joint_behaviour(probs, labels)
         codes = codes_from_probabilities(list(roles), joint, labels)
-        adherence = adherence_codes(roles, joint_adherence(adjust_adherence(self.adherence.predict_proba(roles, texts), cues),
+        # The adherence encoder's lower layers are the frozen bottom's: it starts from those states.
+        adherence = self.adherence.predict_proba(roles, texts, lower_states=states, lower_layers=BOTTOM_LAYERS)
+        adherence = adherence_codes(roles, joint_adherence(adjust_adherence(adherence, cues),
                                                            probs[MAIN_BEHAVIOUR_COLUMN], labels[MAIN_BEHAVIOUR_COLUMN]))
         return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)

@@ -24,8 +24,11 @@ out-of-fold predictions of full and truncated sessions is within one standard er
 
 Usage::
 
-    python -m mifidelity.training.fidelity --coder-oof OOF.npz [--annomi DIR] [--hlqc DIR] \
+    python -m mifidelity.training.fidelity --coder-oof OOF.npz [OOF_SEED7.npz] [--annomi DIR] [--hlqc DIR] \
         [--adherence-oof NPZ] [--repeats 5] [--write] [--plot docs/fidelity_reliability.png]
+
+(the shipped session model was fitted on the average of both bundled seeds' out-of-fold codes, as the
+shipped coder averages them: ``evaluate --save-probabilities`` once with the default seed, once with ``--seed 7``.)
 """
 
 from __future__ import annotations
@@ -367,7 +370,7 @@ def with_evidence(predictions: pd.DataFrame, k: float) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- command
 
-def load_rows(annomi: str, coder_oof: str, hlqc: str, adherence_oof: str | None = None) -> pd.DataFrame:
+def load_rows(annomi: str, coder_oof: str | list[str], hlqc: str, adherence_oof: str | None = None) -> pd.DataFrame:
     """Session rows of both collections, full and truncated (``truncated`` column)."""
     adherence = None
     if adherence_oof:
@@ -395,7 +398,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--annomi", default=DEFAULT_DATA_DIR, help="AnnoMI folder (default %(default)s)")
     parser.add_argument("--hlqc", default=DEFAULT_HLQC_DIR, help="HLQC folder (default %(default)s)")
-    parser.add_argument("--coder-oof", required=True, help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities)")
+    parser.add_argument("--coder-oof", required=True, nargs="+",
+                        help="out-of-fold coder probabilities (mifidelity.training.evaluate --save-probabilities); "
+                             "several seeds' files are averaged, as the shipped coder averages its artifacts")
     parser.add_argument("--adherence-oof", default=None, help="out-of-fold AnnoMI adherence probabilities (.npz, from `python -m "
                              "mifidelity.training.adherence evaluate --save-probabilities`); default: the shipped coder's")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="repeats of the pooled 5-fold validation")

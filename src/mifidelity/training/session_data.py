@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,13 +46,23 @@ class RatedSession:
     coded: pd.DataFrame
 
 
-def coder_probabilities(path: str | Path, data: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
-    """Out-of-fold coder probabilities per text version, checked to be row-aligned with ``data``."""
-    saved = np.load(path, allow_pickle=True)
-    if not (np.array_equal(saved["transcript_id"].astype(int), data["transcript_id"].to_numpy())
-            and np.array_equal(saved["utterance_id"].astype(int), data["utterance_id"].to_numpy())):
-        raise ValueError(f"{path} is not row-aligned with the AnnoMI data in use")
-    return {version: {task: saved[f"model/{version}/{task}"] for task in TASKS} for version in VERSIONS}
+def coder_probabilities(paths: str | Path | Sequence[str | Path], data: pd.DataFrame) -> dict[str, dict[str, np.ndarray]]:
+    """Out-of-fold coder probabilities per text version, checked to be row-aligned with ``data``.
+
+    Several files (trainings that differ only in their seed, on the same folds) are averaged, as the
+    shipped coder averages its artifacts (:data:`mifidelity.coding.trained.DEFAULT_ARTIFACTS`).
+    """
+    runs = []
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        saved = np.load(path, allow_pickle=True)
+        if not (np.array_equal(saved["transcript_id"].astype(int), data["transcript_id"].to_numpy())
+                and np.array_equal(saved["utterance_id"].astype(int), data["utterance_id"].to_numpy())):
+            raise ValueError(f"{path} is not row-aligned with the AnnoMI data in use")
+        runs.append(saved)
+    if not runs:
+        raise ValueError("no out-of-fold coder probabilities given")
+    return {version: {task: np.mean([run[f"model/{version}/{task}"] for run in runs], axis=0) for task in TASKS}
+            for version in VERSIONS}
 
 
 def coded_table(data: pd.DataFrame, probs: dict[str, np.ndarray] | None, adherence: np.ndarray | None,
@@ -104,7 +115,7 @@ def annomi_topics(annomi_dir: str | Path) -> dict[int, str]:
     return {int(t): topic.strip() for t, topic in raw.drop_duplicates("transcript_id").itertuples(index=False)}
 
 
-def annomi_sessions(annomi_dir: str | Path, coder_oof: str | Path,
+def annomi_sessions(annomi_dir: str | Path, coder_oof: str | Path | Sequence[str | Path],
                     adherence: dict[str, np.ndarray] | None = None) -> list[RatedSession]:
     """AnnoMI transcripts coded out of fold, in both text versions."""
     data = load_annomi(annomi_dir)

@@ -1,8 +1,12 @@
 """Train the context coder on AnnoMI and write the artifact.
 
-Usage (``--out`` defaults to the artifact the shipped coder loads, ``coding/artifacts/minilm-context.npz``)::
+Usage (``--out`` defaults to the artifact of that seed the shipped coder loads, ``coding/artifacts/minilm-context.npz``
+for the default seed)::
 
     python -m mifidelity.training.train --data ../shared/data/annomi --forum ../shared/data/mi-forum
+    python -m mifidelity.training.train --seed 7    # the second bundled artifact, minilm-context-seed7.npz
+
+The shipped coder averages the two (:data:`mifidelity.coding.trained.SHIPPED_SEEDS`).
 
 ``--forum DIR`` (default ``../shared/data/mi-forum``) adds another organisation's counsellor sentences:
 mi-forum's human-coded gold sentences (CC BY-NC-SA 3.0), and with ``--forum-sources gold,silver`` its
@@ -45,15 +49,14 @@ from mifidelity.coding.features import (
     ENCODER_NAME, ENCODER_PACKAGE, HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, encoder_dir,
     strip_asr, torch_threads,
 )
-from mifidelity.coding.trained import DEFAULT_ARTIFACT
+from mifidelity.coding.trained import SHIPPED_SEEDS, seed_artifact
 from mifidelity.files import private_dir
 from mifidelity.training.data import DEFAULT_DATA_DIR, DEFAULT_FORUM_DIR, TASKS, VERSIONS, load_annomi, load_corrections
 
 logger = logging.getLogger(__name__)
 
-SEED = 20240611
+SEED = SHIPPED_SEEDS[0]  # also fixes the cross-validation folds (evaluate --seed moves only the training)
 DEFAULT_CACHE = "/tmp/mifidelity-coding-cache"
-DEFAULT_OUT = str(DEFAULT_ARTIFACT)  # the artifact the shipped coder loads, wherever the package is installed
 MODEL_VERSION = "7"
 
 # Chosen by grouped cross-validation on AnnoMI (see the model card).
@@ -318,7 +321,8 @@ class FoldCoder:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="AnnoMI folder (holds AnnoMI-full.dev.csv)")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="artifact path (.npz)")
+    parser.add_argument("--out", help="artifact path (.npz); default: the bundled artifact of --seed "
+                                      "(the shipped coder loads those of mifidelity.coding.trained.SHIPPED_SEEDS)")
     parser.add_argument("--cache", default=DEFAULT_CACHE, help="frozen-bottom state cache folder ('' to disable)")
     parser.add_argument("--threads", type=int, default=DEFAULT_CONFIG["threads"],
                         help="torch threads (default %(default)s; 1 when the machine is busy)")
@@ -347,8 +351,9 @@ def main(argv: list[str] | None = None) -> None:
     logger.info("%d utterances from %d transcripts", len(data), data["transcript_id"].nunique())
     prepared = prepare(data, args.cache or None)
     model = fit_model(data, prepared, config={"threads": args.threads, "seed": args.seed})
-    model.save(args.out)
-    logger.info("wrote %s (%.1f MB)", args.out, Path(args.out).stat().st_size / 1e6)
+    out = Path(args.out) if args.out else seed_artifact(args.seed)
+    model.save(out)
+    logger.info("wrote %s (%.1f MB)", out, out.stat().st_size / 1e6)
 
 
 if __name__ == "__main__":
