@@ -44,6 +44,17 @@ def mean_pool(hidden, mask):
     return torch.nn.functional.normalize(pooled, dim=1) * POOL_SCALE
 
 
+def run_layers(layers, hidden, mask):
+    """Encoder layers over padded states ``(b, width, dim)`` with their ``(b, width)`` mask (training and coding)."""
+    import torch
+
+    additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+    for layer in layers:
+        out = layer(hidden, attention_mask=additive)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
+
+
 class AdherenceModel:
     """The bundled encoder with fine-tuned top layers, mean pooling and a softmax layer.
 
@@ -107,20 +118,10 @@ class AdherenceModel:
                         hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                     else:
                         hidden, mask = padded_states([lower_states[i] for i in batch])
-                        hidden = self._upper_layers(hidden, mask, lower_layers)
+                        hidden = run_layers(self.encoder.encoder.layer[lower_layers:], hidden, mask)
                 hidden = hidden.float()
                 out[batch] = torch.softmax(self.head(mean_pool(hidden, mask)), dim=1).numpy()
         return out
-
-    def _upper_layers(self, hidden, mask, first: int):
-        """The encoder's layers from ``first`` on, over padded states (how training runs its tuned layers)."""
-        import torch
-
-        additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-        for layer in self.encoder.encoder.layer[first:]:
-            out = layer(hidden, attention_mask=additive)
-            hidden = out[0] if isinstance(out, tuple) else out
-        return hidden
 
     @staticmethod
     def save(path: str | Path, tuned_layers: dict[str, np.ndarray], head_weight: np.ndarray,

@@ -94,15 +94,16 @@ def padded_batch(ids: Sequence[Sequence[int]]):
     return input_ids, mask
 
 
-def padded_states(states: Sequence[np.ndarray]):
-    """``(hidden, attention_mask)`` tensors from per-text ``(length, width)`` states, right-padded with zeros."""
+def padded_states(states: Sequence):
+    """``(hidden, attention_mask)`` float32 / long tensors from per-text ``(length, width)`` states (numpy
+    or torch, any float type), right-padded with zeros."""
     import torch
 
     width = max(len(state) for state in states)
     hidden = torch.zeros((len(states), width, states[0].shape[1]), dtype=torch.float32)
     mask = torch.zeros((len(states), width), dtype=torch.long)
     for row, state in enumerate(states):
-        hidden[row, :len(state)] = torch.from_numpy(np.asarray(state, dtype=np.float32))
+        hidden[row, :len(state)] = torch.as_tensor(state, dtype=torch.float32)
         mask[row, :len(state)] = 1
     return hidden, mask
 

@@ -148,17 +148,17 @@ class TrainedCoder:
                     + list(PROBABILITY_COLUMNS):
                 codes[column] = pd.Series([], dtype=object)
             return codes
+        roles, texts = [str(r) for r in roles], ["" if t is None else str(t) for t in texts]
         states, network = self._network(roles, texts)
         labels = dict(self._models[0].labels)
         # What the words say (directives, warnings, summaries, rulers...) weighs in before the
         # joint decision: mifidelity.coding.plain_speech, docs/model-card.md "Plain speech".
-        cues = detect_all([str(r) for r in roles], ["" if t is None else str(t) for t in texts]) if self.plain_speech \
-            else [frozenset()] * len(roles)
+        cues = detect_all(roles, texts) if self.plain_speech else [frozenset()] * len(roles)
         probs = adjust_behaviour(network, cues, labels)
         joint = joint_behaviour(probs, labels)
-        codes = codes_from_probabilities(list(roles), joint, labels)
+        codes = codes_from_probabilities(roles, joint, labels)
         # The adherence encoder's lower layers are the frozen bottom's: it starts from those states.
         adherence = self.adherence.predict_proba(roles, texts, lower_states=states, lower_layers=BOTTOM_LAYERS)
         adherence = adherence_codes(roles, joint_adherence(adjust_adherence(adherence, cues),
                                                            probs[MAIN_BEHAVIOUR_COLUMN], labels[MAIN_BEHAVIOUR_COLUMN]))
-        return pd.concat([codes, adherence, probability_columns(list(roles), joint, labels)], axis=1)
+        return pd.concat([codes, adherence, probability_columns(roles, joint, labels)], axis=1)

@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.adherence import DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool
+from mifidelity.coding.adherence import DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool, run_layers
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
-from mifidelity.coding.features import ENCODER_NAME, load_encoder, padded_batch, strip_asr, torch_threads, word_piece_ids
+from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, padded_states, strip_asr, torch_threads,
+                                        word_piece_ids)
 from mifidelity.training.adherence_data import (
     SPOKEN_TEST, ExampleSet, Sources, all_training_sets, load_sources,
 )
@@ -107,16 +108,7 @@ class FrozenStates:
 
     def batch(self, keys: list[tuple[str, str]]):
         """``(hidden (b, width, dim) float32, mask (b, width) long)`` for ``keys``."""
-        import torch
-
-        width = max(self._states[k].shape[0] for k in keys)
-        hidden = torch.zeros((len(keys), width, self.encoder.config.hidden_size))
-        mask = torch.zeros((len(keys), width), dtype=torch.long)
-        for row, key in enumerate(keys):
-            state = self._states[key]
-            hidden[row, :state.shape[0]] = state.float()
-            mask[row, :state.shape[0]] = 1
-        return hidden, mask
+        return padded_states([self._states[key] for key in keys])
 
     def length(self, key: tuple[str, str]) -> int:
         return int(self._states[key].shape[0])
@@ -136,10 +128,7 @@ def _tuned_top(frozen: FrozenStates, settings: TuningSettings):
             self.head = torch.nn.Linear(frozen.encoder.config.hidden_size, len(ADHERENCE_LABELS))
 
         def forward(self, hidden, mask):
-            additive = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-            for layer in self.layers:
-                out = layer(hidden, attention_mask=additive)
-                hidden = out[0] if isinstance(out, tuple) else out
+            hidden = run_layers(self.layers, hidden, mask)
             return self.head(self.dropout(mean_pool(hidden, mask)))
 
         def tuned_state(self) -> dict[str, np.ndarray]:
