@@ -269,6 +269,20 @@ def test_chunking_does_not_change_predictions():
         np.testing.assert_allclose(joined, whole[1][task].numpy(), atol=1e-3)
 
 
+def test_pack_rows_places_every_utterance_once_within_the_width():
+    from mifidelity.coding.chunks import pack_rows
+
+    lengths = [5, 128, 60, 70, 3, 40, 200, 1, 64, 64]
+    rows = pack_rows(lengths, 128)
+    placed = sorted(i for row in rows for i in row)
+    assert placed == list(range(len(lengths)))
+    for row in rows:
+        assert sum(lengths[i] for i in row) <= 128 or len(row) == 1  # 200 is longer than a row: alone
+    assert [6] in rows and [1] in rows
+    assert len(rows) == 5  # first fit, longest first: {200} {128} {70,40,5,...} ... packs tight
+    assert pack_rows([], 128) == []
+
+
 def test_per_utterance_passes_do_not_depend_on_batching():
     """Layers 3-5 and the isolated layer-6 pass run on padded batches of utterances: the batch size and the
     padding must not change an utterance's states, and they must equal the dense pass that training runs."""
@@ -281,7 +295,7 @@ def test_per_utterance_passes_do_not_depend_on_batching():
     states, _, _ = _context_inputs(ROLES, TEXTS)
     with torch.inference_mode():
         layer5, alone_6 = model.utterance_states(states)
-        small5, small6 = model.utterance_states(states, batch_tokens=1)  # one utterance per batch, no padding
+        small5, small6 = model.utterance_states(states, batch_tokens=1, row_tokens=1)  # one utterance per row and batch
         for i, state in enumerate(states):
             x = torch.from_numpy(state.astype(np.float32))
             own = torch.ones(len(x), len(x), dtype=torch.bool)

@@ -28,6 +28,26 @@ CHUNK_TOKENS = 384
 EDGE_TOKENS = 3  # word pieces pooled as an utterance's "first" and "last" (after CLS, before SEP)
 
 
+def pack_rows(lengths: Sequence[int], width: int) -> list[list[int]]:
+    """Utterance indices packed into rows of at most ``width`` word pieces (first fit, longest first).
+
+    For passes in which an utterance attends to itself only: a row is one attention sequence with a
+    block-diagonal mask, so attention costs about ``width`` per word piece and padding is little.
+    An utterance longer than ``width`` gets a row of its own.
+    """
+    room = np.zeros(0, dtype=np.int64)
+    rows: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        fits = np.flatnonzero(room >= lengths[i])
+        if len(fits):
+            rows[fits[0]].append(i)
+            room[fits[0]] -= lengths[i]
+        else:
+            rows.append([i])
+            room = np.append(room, width - lengths[i])
+    return rows
+
+
 @dataclass
 class Chunk:
     """Consecutive utterances of one session laid end to end, with their attention structure."""

@@ -35,9 +35,9 @@ import numpy as np
 
 from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import CODE_COLUMNS, LABELS
-from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks
+from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks, pack_rows
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, padded_states, surface_features,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, surface_features,
     torch_threads, word_piece_ids,
 )
 
@@ -49,7 +49,10 @@ FF_WIDTH = 1536
 POOLS = 6  # cls, mean, first, last of the utterance; mean of previous and next utterance
 N_SCALARS = 5
 FORMAT_VERSION = 5
-BATCH_TOKENS = 2048  # padded word pieces per batch of the per-utterance passes (coding only)
+# Coding's per-utterance passes: utterances packed into rows of ROW_TOKENS word pieces (the longest
+# utterance is 128: HEAD_TOKENS + TAIL_TOKENS), rows batched to about BATCH_TOKENS.
+ROW_TOKENS = 128
+BATCH_TOKENS = 2048
 
 
 # --------------------------------------------------------------------------- frozen bottom
@@ -250,34 +253,46 @@ class ContextCoder:
         return [self.chunk_logits(chunk, layer5, roles, cues, from_layer5=True, alone_6=alone_6)
                 for chunk in make_chunks([len(s) for s in states], max_tokens)]
 
-    def utterance_states(self, states: Sequence[np.ndarray], batch_tokens: int = BATCH_TOKENS) -> tuple:
+    def utterance_states(self, states: Sequence[np.ndarray], batch_tokens: int = BATCH_TOKENS,
+                         row_tokens: int = ROW_TOKENS) -> tuple:
         """Per utterance, its layer-5 word-piece states and (if the network has isolated codes) its
         layer-6 states from attending to itself only: two lists of torch tensors (``None`` for the second
         without isolated codes).
 
-        Utterances of similar length are padded into batches of at most ``batch_tokens`` word pieces, so
-        attention costs about the sum of the squared utterance lengths rather than the square of a group.
+        Utterances are packed into rows of ``row_tokens`` word pieces (:func:`~mifidelity.coding.chunks.pack_rows`,
+        block-diagonal attention within a row) and rows into batches of about ``batch_tokens``, so attention
+        costs ``row_tokens`` per word piece rather than a chunk's length, and padding stays small.
         """
+        import torch
+
         n = len(states)
         layer5: list = [None] * n
         alone_6: list | None = [None] * n if self.net.isolated else None
-        order = sorted(range(n), key=lambda i: len(states[i]))
-        start = 0
-        while start < n:
-            end = start + 1
-            while end < n and (end + 1 - start) * len(states[order[end]]) <= batch_tokens:
-                end += 1
-            rows = order[start:end]
-            hidden, valid = padded_states([states[i] for i in rows])
-            mask = valid.bool().unsqueeze(1).expand(-1, hidden.shape[1], -1)
+        if not n:
+            return layer5, alone_6
+        lengths = [len(s) for s in states]
+        width = max(row_tokens, max(lengths))
+        rows = pack_rows(lengths, width)
+        per_batch = max(1, batch_tokens // width)
+        for first in range(0, len(rows), per_batch):
+            batch = rows[first:first + per_batch]
+            hidden = torch.zeros((len(batch), width, WIDTH))
+            owner = torch.full((len(batch), width), -1)
+            places = []
+            for r, row in enumerate(batch):
+                offset = 0
+                for k, i in enumerate(row):
+                    hidden[r, offset:offset + lengths[i]] = torch.as_tensor(states[i], dtype=torch.float32)
+                    owner[r, offset:offset + lengths[i]] = k
+                    places.append((i, r, offset))
+                    offset += lengths[i]
+            mask = owner.unsqueeze(2) == owner.unsqueeze(1)  # padding attends to padding only
             x5 = self.net.per_utterance(hidden, mask)
             x6 = self.net.blocks[-1](x5, mask) if alone_6 is not None else None
-            for row, i in enumerate(rows):
-                length = len(states[i])
-                layer5[i] = x5[row, :length]
+            for i, r, offset in places:
+                layer5[i] = x5[r, offset:offset + lengths[i]]
                 if alone_6 is not None:
-                    alone_6[i] = x6[row, :length]
-            start = end
+                    alone_6[i] = x6[r, offset:offset + lengths[i]]
         return layer5, alone_6
 
     def chunk_logits(self, chunk: Chunk, states: Sequence, roles: Sequence[str], cues: np.ndarray,
