@@ -37,7 +37,7 @@ from mifidelity import cpu_has_native_bf16
 from mifidelity.coding.base import CODE_COLUMNS, LABELS
 from mifidelity.coding.chunks import CHUNK_TOKENS, N_RELATIONS, Chunk, chunk_structure, make_chunks, pack_rows
 from mifidelity.coding.features import (
-    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, surface_features,
+    HEAD_TOKENS, SURFACE_FEATURES, TAIL_TOKENS, load_encoder, padded_batch, padded_states, surface_features,
     torch_threads, word_piece_ids,
 )
 
@@ -276,23 +276,20 @@ class ContextCoder:
         per_batch = max(1, batch_tokens // width)
         for first in range(0, len(rows), per_batch):
             batch = rows[first:first + per_batch]
-            hidden = torch.zeros((len(batch), width, WIDTH))
-            owner = torch.full((len(batch), width), -1)
-            places = []
+            hidden, valid = padded_states([np.concatenate([states[i] for i in row]) for row in batch])
+            owner = torch.full(valid.shape, -1)  # per word piece: its utterance's place in the row (-1: padding)
             for r, row in enumerate(batch):
-                offset = 0
-                for k, i in enumerate(row):
-                    hidden[r, offset:offset + lengths[i]] = torch.as_tensor(states[i], dtype=torch.float32)
-                    owner[r, offset:offset + lengths[i]] = k
-                    places.append((i, r, offset))
-                    offset += lengths[i]
-            mask = owner.unsqueeze(2) == owner.unsqueeze(1)  # padding attends to padding only
+                owner[r, :int(valid[r].sum())] = torch.repeat_interleave(torch.arange(len(row)),
+                                                                         torch.tensor([lengths[i] for i in row]))
+            mask = owner.unsqueeze(2) == owner.unsqueeze(1)  # an utterance sees itself; padding sees padding
             x5 = self.net.per_utterance(hidden, mask)
             x6 = self.net.blocks[-1](x5, mask) if alone_6 is not None else None
-            for i, r, offset in places:
-                layer5[i] = x5[r, offset:offset + lengths[i]]
-                if alone_6 is not None:
-                    alone_6[i] = x6[r, offset:offset + lengths[i]]
+            for r, row in enumerate(batch):
+                ends = np.cumsum([lengths[i] for i in row])
+                for i, end in zip(row, ends):
+                    layer5[i] = x5[r, end - lengths[i]:end]
+                    if alone_6 is not None:
+                        alone_6[i] = x6[r, end - lengths[i]:end]
         return layer5, alone_6
 
     def chunk_logits(self, chunk: Chunk, states: Sequence, roles: Sequence[str], cues: np.ndarray,
