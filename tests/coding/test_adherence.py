@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.coding.adherence import ADHERENCE_LABELS, DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel
+from mifidelity.coding.adherence import (ADHERENCE_LABELS, DEFAULT_ARTIFACT, DEFAULT_ARTIFACTS, SHIPPED_SEEDS, AdherenceCoder,
+                                        AdherenceModel)
 from mifidelity.coding.base import MI_ADHERENT, MI_NON_ADHERENT
 from mifidelity.coding.features import strip_asr
 
@@ -125,22 +126,34 @@ def test_mismatched_lengths_raise(coder):
         coder.code(["coach", "client"], ["Only one text."])
 
 
-def test_artifact_loads_without_pickle():
-    with np.load(DEFAULT_ARTIFACT, allow_pickle=False) as data:
+@pytest.mark.parametrize("artifact", DEFAULT_ARTIFACTS, ids=lambda path: path.name)
+def test_artifact_loads_without_pickle(artifact):
+    with np.load(artifact, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         assert all(data[name].dtype != object for name in data.files)
         tuned = {name.split(".")[2] for name in data.files if name.startswith("tuned/")}
     assert meta["labels"] == list(ADHERENCE_LABELS)
     # only the fine-tuned top layers ship; the lower ones come from the encoder's package
     assert tuned == {str(6 - meta["tuned_layers"] + i) for i in range(meta["tuned_layers"])}
-    assert DEFAULT_ARTIFACT.stat().st_size < 12_000_000
+    assert artifact.stat().st_size < 12_000_000
+
+
+def test_the_bundled_coder_averages_its_seeds():
+    """Each shipped training alone, and the default coder: the mean of their probabilities."""
+    texts = [*CLEAR_EXAMPLES.values(), *HEDGED_ADVICE]
+    roles = ["coach"] * len(texts)
+    alone = [AdherenceCoder(path).predict_proba(roles, texts) for path in DEFAULT_ARTIFACTS]
+    assert len(DEFAULT_ARTIFACTS) == len(SHIPPED_SEEDS) >= 2
+    assert {json.loads(str(np.load(path)["meta"]))["seed"] for path in DEFAULT_ARTIFACTS} == set(SHIPPED_SEEDS)
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)  # two trainings, not one file twice
+    np.testing.assert_allclose(AdherenceCoder().predict_proba(roles, texts), np.mean(alone, axis=0), atol=1e-6)
 
 
 def test_tuned_layers_change_the_encoder(coder):
     """The artifact's layers replace the bundled ones (a model that ignored them would still load)."""
     from mifidelity.coding.features import load_encoder
 
-    model = coder._model
+    model = coder._models[0]
     _, bundled = load_encoder()
     name = f"encoder.layer.{6 - model.meta['tuned_layers']}.output.dense.weight"
     lowest = "encoder.layer.0.output.dense.weight"

@@ -29,7 +29,18 @@ from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch
                                         word_piece_ids)
 from mifidelity.types import StageInfo
 
-DEFAULT_ARTIFACT = ARTIFACT_DIR / "adherence.npz"
+# The bundled coder averages the probabilities of trainings of one recipe that differ only in their
+# seed (docs/model-card-adherence.md, "Two seeds").
+SHIPPED_SEEDS = (13, 29)
+
+
+def seed_artifact(seed: int) -> Path:
+    """The bundled artifact trained with ``seed`` (where ``train --seed SEED`` writes by default)."""
+    return ARTIFACT_DIR / ("adherence.npz" if seed == SHIPPED_SEEDS[0] else f"adherence-seed{seed}.npz")
+
+
+DEFAULT_ARTIFACTS = tuple(seed_artifact(seed) for seed in SHIPPED_SEEDS)
+DEFAULT_ARTIFACT = DEFAULT_ARTIFACTS[0]
 # The pooled sentence vector is L2-normalised and scaled by this before the softmax layer
 # (a fixed temperature: the softmax layer trains faster on vectors of this length).
 POOL_SCALE = 10.0
@@ -165,29 +176,32 @@ class AdherenceCoder:
     Parameters
     ----------
     model_path:
-        An artifact written by ``python -m mifidelity.training.adherence train``;
-        ``None`` uses the bundled one.
+        An artifact written by ``python -m mifidelity.training.adherence train``, or several (their
+        probabilities are averaged); ``None`` uses the bundled ones (:data:`DEFAULT_ARTIFACTS`).
 
     Notes
     -----
-    Nothing is loaded until :meth:`load` or the first prediction; the model is then shared
+    Nothing is loaded until :meth:`load` or the first prediction; the models are then shared
     by every coder in the process (predictions are serialised by a lock).
     """
 
-    def __init__(self, model_path: str | Path | None = None):
-        self.model_path = Path(model_path) if model_path else DEFAULT_ARTIFACT
-        self.info = StageInfo(engine="adherence", model=self._model_name(), version="unloaded")
-        self._model: AdherenceModel | None = None
+    def __init__(self, model_path: str | Path | Sequence[str | Path] | None = None):
+        paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path or [])
+        self.model_paths = tuple(Path(p) for p in paths) or DEFAULT_ARTIFACTS
+        self.info = StageInfo(engine="adherence", model=self.model_name(), version="unloaded")
+        self._models: list[AdherenceModel] = []
 
-    def _model_name(self) -> str:
-        return f"{ENCODER_NAME.split('/')[-1]}-tuned+{self.model_path.name}"
+    def model_name(self) -> str:
+        """The encoder and the artifacts' file names."""
+        return "+".join([f"{ENCODER_NAME.split('/')[-1]}-tuned", *(path.name for path in self.model_paths)])
 
     def load(self) -> "AdherenceCoder":
-        """Load the model now (otherwise done on first use)."""
-        if self._model is None:
-            self._model = _load_model(self.model_path)
-            self.info = StageInfo(engine="adherence", model=self._model_name(),
-                                  version=str(self._model.meta.get("model_version", "?")))
+        """Load the models now (otherwise done on first use)."""
+        if not self._models:
+            self._models = [_load_model(path) for path in self.model_paths]
+            self.info = StageInfo(engine="adherence", model=self.model_name(),
+                                  version="/".join(f"{m.meta.get('model_version', '?')}s{m.meta.get('seed', '?')}"
+                                                   for m in self._models))
         return self
 
     def predict_proba(self, roles: Sequence[str], texts: Sequence[str],
@@ -213,9 +227,10 @@ class AdherenceCoder:
         probabilities[:, 0] = 1.0
         coach = np.flatnonzero([r == "coach" for r in roles])
         if len(coach):
-            probabilities[coach] = self._model.predict_proba(
-                [texts[i] for i in coach], lower_states=None if lower_states is None else [lower_states[i] for i in coach],
-                lower_layers=lower_layers)
+            coach_texts = [texts[i] for i in coach]
+            coach_states = None if lower_states is None else [lower_states[i] for i in coach]
+            probabilities[coach] = np.mean([model.predict_proba(coach_texts, lower_states=coach_states,
+                                                                lower_layers=lower_layers) for model in self._models], axis=0)
         return probabilities
 
     def code(self, roles: Sequence[str], texts: Sequence[str]) -> pd.DataFrame:

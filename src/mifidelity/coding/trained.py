@@ -110,7 +110,7 @@ class TrainedCoder:
             versions = "/".join(f"{m.meta.get('model_version', '?')}s{m.meta.get('seed', '?')}" for m in models)
             self.info = StageInfo(engine="trained",
                                   model="+".join([models[0].meta.get("encoder", "encoder"), *self._names(),
-                                                  self.adherence.model_path.name]),
+                                                  *(path.name for path in self.adherence.model_paths)]),
                                   version=f"{versions}+{self.adherence.info.version}"
                                           + (f"+plain-speech-{PLAIN_SPEECH_VERSION}" if self.plain_speech else ""))
             self._models = models

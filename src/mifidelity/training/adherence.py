@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mifidelity.coding.adherence import DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool, run_layers
+from mifidelity.coding.adherence import (DEFAULT_ARTIFACT, AdherenceCoder, AdherenceModel, mean_pool, run_layers,
+                                         seed_artifact)
 from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS
 from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, padded_states, strip_asr, torch_threads,
                                         word_piece_ids)
@@ -67,6 +68,7 @@ class TuningSettings:
     warmup_share: float = 0.1
     dropout: float = 0.1
     threads: int = 2
+    seed: int = SEED  # the weights' initialisation and the batch order (not the folds)
 
 
 # ----------------------------------------------------------------------------- frozen lower layers
@@ -164,7 +166,7 @@ def fine_tune(frozen: FrozenStates, sets: list[ExampleSet], settings: TuningSett
     """Train the top layers and softmax layer on ``sets`` (seeded); returns the trained module."""
     import torch
 
-    torch.manual_seed(SEED)
+    torch.manual_seed(settings.seed)
     frozen.add(sets)
     keys, y, w = training_examples(sets)
     net = _tuned_top(frozen, settings)
@@ -178,7 +180,7 @@ def fine_tune(frozen: FrozenStates, sets: list[ExampleSet], settings: TuningSett
     warmup = max(1.0, settings.warmup_share * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1.0 - step / total))
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(settings.seed)
     labels, weights = torch.tensor(y), torch.tensor(w, dtype=torch.float32)
     with torch_threads(settings.threads):
         for epoch in range(settings.epochs):
@@ -234,7 +236,7 @@ def train(forum_dir: str | Path, annomi_dir: str | Path, output: str | Path = DE
     net = fine_tune(frozen, sets, settings)
     meta = {"labels": list(ADHERENCE_LABELS), "model_version": MODEL_VERSION, "encoder": ENCODER_NAME,
             "tuned_layers": settings.tuned_layers, "settings": settings.__dict__, "source_weights": SOURCE_WEIGHTS,
-            "training_examples": {s.source: len(s) for s in sets}, "versions": list(VERSIONS), "seed": SEED,
+            "training_examples": {s.source: len(s) for s in sets}, "versions": list(VERSIONS), "seed": settings.seed,
             "scores": scores or {}}
     AdherenceModel.save(output, net.tuned_state(), net.head.weight.detach().numpy(), net.head.bias.detach().numpy(), meta)
     logger.info("wrote %s", output)
@@ -421,18 +423,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=("train", "evaluate"))
     parser.add_argument("--forum", default=DEFAULT_FORUM_DIR, help="folder of mi-gold.dev.csv and counselchat-augmented.csv")
     parser.add_argument("--annomi", default=DEFAULT_ANNOMI_DIR, help="folder of AnnoMI-full.dev.csv")
-    parser.add_argument("--output", default=str(DEFAULT_ARTIFACT))
+    parser.add_argument("--output", default=None, help="train: the artifact to write (default: the bundled one of --seed)")
     parser.add_argument("--folds", type=int, default=5, help="gold cross-validation folds (evaluate)")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement (evaluate)")
     parser.add_argument("--save-probabilities", default=None, metavar="NPZ",
                         help="evaluate: hold out a fifth of AnnoMI's transcripts in each fold too, and write the "
                              "out-of-fold probabilities of mi-gold and of every AnnoMI coach utterance here")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the weights' initialisation and batch order")
+    parser.add_argument("--tuned-layers", type=int, default=TuningSettings.tuned_layers,
+                        help="how many of the encoder's top layers are fine-tuned")
+    parser.add_argument("--threads", type=int, default=TuningSettings.threads)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = TuningSettings(tuned_layers=args.tuned_layers, seed=args.seed, threads=args.threads)
     if args.command == "train":
-        train(args.forum, args.annomi, args.output)
+        train(args.forum, args.annomi, args.output or seed_artifact(args.seed), settings)
     else:
-        evaluate(args.forum, args.annomi, args.folds, speed=not args.no_speed, save_probabilities=args.save_probabilities)
+        evaluate(args.forum, args.annomi, args.folds, speed=not args.no_speed, settings=settings,
+                 save_probabilities=args.save_probabilities)
 
 
 if __name__ == "__main__":
