@@ -103,14 +103,14 @@ class AdherenceModel:
         self.use_bf16 = cpu_has_native_bf16()
         self._lock = threading.Lock()
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 32, lower_states: Sequence[np.ndarray] | None = None,
-                      lower_layers: int = 0) -> np.ndarray:
-        """``(n, labels)`` probabilities; long turns keep their first and last word pieces.
+    @property
+    def first_tuned(self) -> int:
+        """The lowest fine-tuned layer: the layers below it are the package's own, the same in every artifact."""
+        return self.encoder.config.num_hidden_layers - int(self.meta["tuned_layers"])
 
-        ``lower_states``: per text, its word-piece states after the encoder's first ``lower_layers``
-        layers, if already at hand (the behaviour coder's frozen bottom: the same package weights and
-        word pieces); only the layers above then run, as in training.
-        """
+    def _batches(self, texts: Sequence[str], lower_states: Sequence | None, lower_layers: int, up_to: int,
+                 batch_size: int):
+        """Per batch of similar-length texts: ``(rows, hidden, mask)`` after the encoder's first ``up_to`` layers."""
         import torch
 
         if lower_states is None:
@@ -118,20 +118,51 @@ class AdherenceModel:
             lengths = [len(s) for s in ids]
         else:
             lengths = [len(s) for s in lower_states]
-        out = np.zeros((len(lengths), len(self.meta["labels"])), dtype=np.float32)
+        layers = self.encoder.encoder.layer
         order = np.argsort(lengths, kind="stable")  # similar lengths share a batch: less padding
         with self._lock, torch_threads(), torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 batch = order[start:start + batch_size]
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.use_bf16):
-                    if lower_states is None:
+                    if lower_states is not None:
+                        hidden, mask = padded_states([lower_states[i] for i in batch])
+                        hidden = run_layers(layers[lower_layers:up_to], hidden, mask)
+                    elif up_to == len(layers):
                         input_ids, mask = padded_batch([ids[i] for i in batch])
                         hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
                     else:
-                        hidden, mask = padded_states([lower_states[i] for i in batch])
-                        hidden = run_layers(self.encoder.encoder.layer[lower_layers:], hidden, mask)
-                hidden = hidden.float()
+                        input_ids, mask = padded_batch([ids[i] for i in batch])
+                        hidden = run_layers(layers[:up_to], self.encoder.embeddings(input_ids=input_ids), mask)
+                yield batch, hidden.float(), mask
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 32, lower_states: Sequence[np.ndarray] | None = None,
+                      lower_layers: int = 0) -> np.ndarray:
+        """``(n, labels)`` probabilities; long turns keep their first and last word pieces.
+
+        ``lower_states``: per text, its word-piece states after the encoder's first ``lower_layers``
+        layers, if already at hand (the behaviour coder's frozen bottom: the same package weights and
+        word pieces; or :meth:`layer_states`); only the layers above then run, as in training.
+        """
+        import torch
+
+        n = len(texts) if lower_states is None else len(lower_states)
+        out = np.zeros((n, len(self.meta["labels"])), dtype=np.float32)
+        for batch, hidden, mask in self._batches(texts, lower_states, lower_layers, len(self.encoder.encoder.layer),
+                                                 batch_size):
+            with torch.inference_mode():
                 out[batch] = torch.softmax(self.head(mean_pool(hidden, mask)), dim=1).numpy()
+        return out
+
+    def layer_states(self, texts: Sequence[str], up_to: int, lower_states: Sequence | None = None, lower_layers: int = 0,
+                     batch_size: int = 32) -> list:
+        """Per text, its word-piece states after the encoder's first ``up_to`` layers (at most :attr:`first_tuned`:
+        package weights, the same in every artifact)."""
+        if up_to > self.first_tuned:
+            raise ValueError(f"layer {up_to} is fine-tuned in this artifact: its states are not shared")
+        out: list = [None] * (len(texts) if lower_states is None else len(lower_states))
+        for batch, hidden, mask in self._batches(texts, lower_states, lower_layers, up_to, batch_size):
+            for row, i in enumerate(batch):
+                out[i] = hidden[row, :int(mask[row].sum())]
         return out
 
     @staticmethod
@@ -229,6 +260,11 @@ class AdherenceCoder:
         if len(coach):
             coach_texts = [texts[i] for i in coach]
             coach_states = None if lower_states is None else [lower_states[i] for i in coach]
+            shared = min(model.first_tuned for model in self._models)
+            if len(self._models) > 1 and shared > lower_layers:
+                # the layers below the tuned ones are the package's in every artifact: run them once
+                coach_states = self._models[0].layer_states(coach_texts, shared, coach_states, lower_layers)
+                lower_layers = shared
             probabilities[coach] = np.mean([model.predict_proba(coach_texts, lower_states=coach_states,
                                                                 lower_layers=lower_layers) for model in self._models], axis=0)
         return probabilities
