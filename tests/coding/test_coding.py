@@ -194,7 +194,7 @@ def test_artifact_is_small_and_holds_only_the_fine_tuned_part():
     artifacts = Path(__file__).resolve().parents[2] / "src/mifidelity/coding/artifacts"
     files = list(artifacts.glob("*"))
     assert files, "the bundled artifacts are missing"
-    assert sum(f.stat().st_size for f in files) <= 45 * 1024 * 1024  # two seeds' layers 3-6 + the adherence coder's two (43 MB)
+    assert sum(f.stat().st_size for f in files) <= 45 * 1024 * 1024  # two seeds' layers 3-6 + the adherence coder
     assert len(DEFAULT_ARTIFACTS) == 2 and all(path.is_file() for path in DEFAULT_ARTIFACTS)
     for artifact in DEFAULT_ARTIFACTS:
         with np.load(artifact, allow_pickle=False) as data:  # plain arrays: loading runs no code
