@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mifidelity import cpu_has_native_bf16
-from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, ARTIFACT_DIR, confidence_column
+from mifidelity.coding.base import ADHERENCE_COLUMN, ADHERENCE_LABELS, confidence_column, seed_artifact_path
 from mifidelity.coding.features import (ENCODER_NAME, load_encoder, padded_batch, padded_states, torch_threads,
                                         word_piece_ids)
 from mifidelity.types import StageInfo
@@ -39,7 +39,7 @@ SHIPPED_SEEDS = (13,)
 
 def seed_artifact(seed: int) -> Path:
     """The bundled artifact trained with ``seed`` (where ``train --seed SEED`` writes by default)."""
-    return ARTIFACT_DIR / ("adherence.npz" if seed == SHIPPED_SEEDS[0] else f"adherence-seed{seed}.npz")
+    return seed_artifact_path("adherence", seed, SHIPPED_SEEDS[0])
 
 
 DEFAULT_ARTIFACTS = tuple(seed_artifact(seed) for seed in SHIPPED_SEEDS)
@@ -222,10 +222,10 @@ class AdherenceCoder:
     def __init__(self, model_path: str | Path | Sequence[str | Path] | None = None):
         paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path or [])
         self.model_paths = tuple(Path(p) for p in paths) or DEFAULT_ARTIFACTS
-        self.info = StageInfo(engine="adherence", model=self.model_name(), version="unloaded")
+        self.info = StageInfo(engine="adherence", model=self._model_name(), version="unloaded")
         self._models: list[AdherenceModel] = []
 
-    def model_name(self) -> str:
+    def _model_name(self) -> str:
         """The encoder and the artifacts' file names."""
         return "+".join([f"{ENCODER_NAME.split('/')[-1]}-tuned", *(path.name for path in self.model_paths)])
 
@@ -233,7 +233,7 @@ class AdherenceCoder:
         """Load the models now (otherwise done on first use)."""
         if not self._models:
             self._models = [_load_model(path) for path in self.model_paths]
-            self.info = StageInfo(engine="adherence", model=self.model_name(),
+            self.info = StageInfo(engine="adherence", model=self._model_name(),
                                   version="/".join(f"{m.meta.get('model_version', '?')}s{m.meta.get('seed', '?')}"
                                                    for m in self._models))
         return self

@@ -35,6 +35,12 @@ from mifidelity.types import StageInfo
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"  # the coders' shipped weights (package data)
 
+
+def seed_artifact_path(stem: str, seed: int, first_seed: int) -> Path:
+    """A coder's bundled artifact trained with ``seed``: ``<stem>.npz`` for its first shipped seed, else
+    ``<stem>-seed<seed>.npz`` (where ``train --seed SEED`` writes by default)."""
+    return ARTIFACT_DIR / (f"{stem}.npz" if seed == first_seed else f"{stem}-seed{seed}.npz")
+
 # The code columns, one name each: every table of codes (a coder's output, utterances.csv, the training data)
 # and every task of the trained coder is keyed by these, in this order.
 MAIN_BEHAVIOUR_COLUMN = "main_behaviour"

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from mifidelity.coding.adherence import AdherenceCoder, adherence_codes
-from mifidelity.coding.base import (ADHERENCE_COLUMN, ARTIFACT_DIR, LABELS, MAIN_BEHAVIOUR_COLUMN, PROBABILITY_COLUMNS,
-                                    blank_codes, confidence_column)
+from mifidelity.coding.base import (ADHERENCE_COLUMN, LABELS, MAIN_BEHAVIOUR_COLUMN, PROBABILITY_COLUMNS,
+                                    blank_codes, confidence_column, seed_artifact_path)
 from mifidelity.coding.context import BOTTOM_LAYERS, ContextCoder, FrozenBottom, cue_features
 from mifidelity.coding.features import torch_threads
 from mifidelity.coding.model import codes_from_probabilities, joint_adherence, joint_behaviour, probability_columns
@@ -30,7 +30,7 @@ SHIPPED_SEEDS = (20240611, 7)
 
 def seed_artifact(seed: int) -> Path:
     """The bundled artifact trained with ``seed`` (where ``train --seed SEED`` writes by default)."""
-    return ARTIFACT_DIR / ("minilm-context.npz" if seed == SHIPPED_SEEDS[0] else f"minilm-context-seed{seed}.npz")
+    return seed_artifact_path("minilm-context", seed, SHIPPED_SEEDS[0])
 
 
 DEFAULT_ARTIFACTS = tuple(seed_artifact(seed) for seed in SHIPPED_SEEDS)
