@@ -148,6 +148,9 @@ class AdherenceModel:
         """
         import torch
 
+        if lower_layers > self.first_tuned:
+            raise ValueError(f"states after {lower_layers} layers skip this artifact's fine-tuned layer "
+                             f"{self.first_tuned + 1}: pass states from at most {self.first_tuned} layers")
         n = len(texts) if lower_states is None else len(lower_states)
         out = np.zeros((n, len(self.meta["labels"])), dtype=np.float32)
         for batch, hidden, mask in self._batches(texts, lower_states, lower_layers, len(self.encoder.encoder.layer),

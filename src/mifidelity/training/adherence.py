@@ -9,7 +9,7 @@ The training examples (mi-forum gold and silver, AnnoMI, our own spoken examples
 :mod:`mifidelity.training.adherence_data`. Every example is used twice, as written
 and as :func:`~mifidelity.coding.features.strip_asr` gives it.
 
-The bundled all-MiniLM-L6-v2 keeps its lower layers; the top :data:`TUNED_LAYERS` layers
+The bundled all-MiniLM-L6-v2 keeps its lower layers; the top ``TuningSettings.tuned_layers`` layers
 and a softmax layer over the mean-pooled vector are trained with a cross-entropy weighted
 by source and by class (square-root balancing). The lower layers' output of every text is
 computed once and reused by every epoch and fold, so a fit costs the top layers only.
@@ -46,7 +46,7 @@ from mifidelity.training.data import DEFAULT_DATA_DIR as DEFAULT_ANNOMI_DIR, DEF
 logger = logging.getLogger(__name__)
 
 SEED = 13
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 # mi-gold has no Seeking Collaboration and, read the MITI way, no Persuade with Permission
 # (adherence_data.FORUM_LABELS): the written score is over the other five.
 GOLD_SCORED = tuple(label for label in ADHERENCE_LABELS if label not in ("seeking_collaboration", "persuade_with_permission"))
@@ -59,7 +59,7 @@ SOURCE_WEIGHTS = {"gold": 1.0, "spoken": 3.0, "silver": 0.1, "annomi": 0.3}
 class TuningSettings:
     """How the top layers are fine-tuned (chosen by gold cross-validation, see the model card)."""
 
-    tuned_layers: int = 2
+    tuned_layers: int = 4  # layers 3-6; 1-2 stay the package's, shared with the behaviour coder (version 4)
     epochs: int = 3
     batch_size: int = 32
     encoder_learning_rate: float = 5e-5
