@@ -346,11 +346,11 @@ def spoken_test_session(version: str = "clean") -> tuple[list[str], list[str]]:
     return roles, texts
 
 
-def whole_coder_spoken_scores(sources: Sources) -> dict[str, tuple[float, dict[str, float]]]:
-    """The pipeline's coder (behaviour codes, adherence and the rule joining them) on the spoken test."""
+def whole_coder_spoken_scores(sources: Sources, coder=None) -> dict[str, tuple[float, dict[str, float]]]:
+    """The pipeline's coder (behaviour codes, adherence and the rule joining them; or ``coder``) on the spoken test."""
     from mifidelity.coding.trained import TrainedCoder
 
-    coder = TrainedCoder().load()
+    coder = coder or TrainedCoder().load()
     out = {}
     for version in VERSIONS:
         roles, texts = spoken_test_session(version)
