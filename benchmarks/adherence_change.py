@@ -37,13 +37,14 @@ from mifidelity.training.hlqc import DEFAULT_HLQC_DIR, coded_hlqc, load_hlqc  # 
 
 def hlqc_sessions(coder: TrainedCoder, hlqc_dir: str) -> pd.DataFrame:
     """Per HLQC session: its label, P(good MI) and band from the shipped session model, adherence counts."""
-    high = dict(zip(*load_hlqc(hlqc_dir)[["session", "high"]].to_numpy().T))
+    labels = load_hlqc(hlqc_dir)
+    high = dict(zip(labels["session"], labels["high"]))
     rows = []
     for session, table in coded_hlqc(hlqc_dir, coder=coder).items():
         estimate = estimate_fidelity(table, compute_metrics(table, None))
         probability = estimate.mi_quality_probability if estimate else None
         coach = table[table["role"] == "coach"][ADHERENCE_COLUMN]
-        rows.append({"session": session, "high": bool(high[session]), "p": probability, "band": quality_band(probability),
+        rows.append({"session": session, "high": high[session], "p": probability, "band": quality_band(probability),
                      "adherent": int(coach.isin(MI_ADHERENT).sum()), "non_adherent": int(coach.isin(MI_NON_ADHERENT).sum())})
     return pd.DataFrame(rows).set_index("session")
 
