@@ -20,7 +20,9 @@ fold by :class:`~mifidelity.coding.trained.TrainedCoder` with each fold's model,
 AnnoMI. ``--folds 5`` (the default) is what the session model's codes use; ``--folds 2`` what the model
 cards' version comparisons used. ``--hlqc-twins CSV`` also codes HLQC's 41 sessions that are the same
 video as an AnnoMI transcript, each with the fold model that never saw its twin, and writes their codes
-(no text) for ``benchmarks/twin_transcripts.py``.
+(no text) for ``benchmarks/twin_transcripts.py``. ``--keep-fold-models DIR`` keeps each fold's model and the
+fold of every held-out gold sentence, so two seeds' fold models can later code the forum together
+(``benchmarks/forum_seeds.py``).
 
 ``--extra-corrections corrections.csv`` (from `mifidelity corrections export`) adds the accepted
 portal corrections to every training fold (they are never scored) and first prints how many of
@@ -31,9 +33,11 @@ with all of them by construction; a coder trained with them shows how many it le
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +55,9 @@ from mifidelity.training.train import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Written beside the kept fold models (``--keep-fold-models``): which fold held out each mi-forum gold sentence.
+GOLD_FOLDS_CSV = "gold_folds.csv"
 
 # Reference macro-F1 (main / question / reflection / client talk).
 REFERENCES = {
@@ -282,11 +289,13 @@ class ForumGoldOutOfFold:
     def __init__(self, data: pd.DataFrame, gold_rows: np.ndarray, coders: FoldCoder, with_silver: bool = False):
         self.data, self.gold_rows, self.coders, self.with_silver = data, np.asarray(gold_rows), coders, with_silver
         self.codes: dict[str, list[pd.DataFrame]] = {}
+        self.fold_of = pd.Series(-1, index=self.gold_rows)
 
     def __call__(self, fold: int, model, test_index: np.ndarray) -> None:
         from mifidelity.training.forum_behaviour import gold_codes
 
         held_out = np.intersect1d(test_index, self.gold_rows)
+        self.fold_of.loc[held_out] = fold
         coded = gold_codes(self.coders(fold, model), self.data["text"].to_numpy()[held_out].tolist())
         for name, frame in coded.items():
             self.codes.setdefault(name, []).append(frame.set_axis(held_out))
@@ -300,6 +309,14 @@ class ForumGoldOutOfFold:
         silver = ", every silver sentence" if self.with_silver else ""
         return (f"mi-forum gold, out of fold ({len(self.gold_rows)} sentences; the coder trained on the other folds' "
                 f"gold{silver} and the other folds' AnnoMI):\n" + table.to_string())
+
+    def save_folds(self, path: str | Path) -> None:
+        """Each gold sentence's position among the gold sentences and the fold that held it out (no text)."""
+        never = int((self.fold_of < 0).sum())
+        if never:
+            raise RuntimeError(f"{never} mi-forum gold sentences were never held out: the folds did not all run")
+        pd.DataFrame({"gold_position": np.arange(len(self.gold_rows)), "fold": self.fold_of.to_numpy()}).to_csv(
+            path, index=False)
 
 
 class SpokenClientTalkFolds:
@@ -353,6 +370,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=SEED,
                         help="the fold models' training seed (initialisation, batch order; default %(default)s); "
                              "the folds stay those of the default seed, so two runs' codes can be compared")
+    parser.add_argument("--keep-fold-models", default=None, metavar="DIR",
+                        help="keep each fold's model (DIR/foldN.npz) and the fold of each held-out mi-forum gold "
+                             f"sentence (DIR/{GOLD_FOLDS_CSV}) for benchmarks/forum_seeds.py")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_annomi(args.data)
@@ -362,7 +382,10 @@ def main(argv: list[str] | None = None) -> None:
         print(correction_agreement(corrections, args.model).to_string(index=False))
         extra.append(np.arange(len(together), len(together) + len(corrections)))
         together = pd.concat([together, corrections.drop(columns="session_id")], ignore_index=True)
-    with tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models held-out material is coded with
+    if args.keep_fold_models:
+        Path(args.keep_fold_models).mkdir(parents=True, exist_ok=True)
+    kept = contextlib.nullcontext(args.keep_fold_models) if args.keep_fold_models else None
+    with kept or tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models held-out material is coded with
         coders = FoldCoder(work)
         if args.forum:
             together = with_forum(together, args.forum, args.forum_sources)
@@ -385,6 +408,8 @@ def main(argv: list[str] | None = None) -> None:
                                  on_fold=(lambda *fold: [hook(*fold) for hook in hooks]) if hooks else None)
     if twins is not None:
         twins.save(args.hlqc_twins)
+    if forum_gold is not None and args.keep_fold_models:
+        forum_gold.save_folds(Path(args.keep_fold_models) / GOLD_FOLDS_CSV)
     results = {system: {v: {t: p[:len(data)] for t, p in tasks.items()} for v, tasks in versions.items()}
                for system, versions in results.items()}  # scores on AnnoMI only
     if args.save_probabilities:
