@@ -384,8 +384,9 @@ def main(argv: list[str] | None = None) -> None:
         together = pd.concat([together, corrections.drop(columns="session_id")], ignore_index=True)
     if args.keep_fold_models:
         Path(args.keep_fold_models).mkdir(parents=True, exist_ok=True)
-    kept = contextlib.nullcontext(args.keep_fold_models) if args.keep_fold_models else None
-    with kept or tempfile.TemporaryDirectory(prefix="mifidelity-folds-") as work:  # the fold models held-out material is coded with
+    fold_models = (contextlib.nullcontext(args.keep_fold_models) if args.keep_fold_models
+                   else tempfile.TemporaryDirectory(prefix="mifidelity-folds-"))
+    with fold_models as work:  # the fold models held-out material is coded with
         coders = FoldCoder(work)
         if args.forum:
             together = with_forum(together, args.forum, args.forum_sources)
