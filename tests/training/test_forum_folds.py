@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from mifidelity.coding.base import MAIN_BEHAVIOUR_COLUMN, QUESTION_COLUMN, REFLECTION_COLUMN
-from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.training.evaluate import GOLD_FOLDS_CSV, ForumGoldOutOfFold
 from mifidelity.training.train import FoldCoder
+from support import ROOT
+from support.folds import ShippedFoldModel as FoldModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 SENTENCES = [("what would you like to change about your drinking", "question", "open", None),
              ("you should stop smoking right now", "other", None, None),
              ("you are worried about your health", "reflection", None, "simple"),
              ("drinking raises your blood pressure", "input", None, None)]
-
-
-class FoldModel:
-    """Stands in for a fold's fitted model: saving it writes the shipped artifact."""
-
-    def save(self, path):
-        shutil.copy(DEFAULT_ARTIFACT, path)
 
 
 def test_each_gold_sentence_records_the_fold_that_held_it_out_and_runs_must_share_folds(tmp_path):

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from mifidelity.coding.trained import DEFAULT_ARTIFACT
 from mifidelity.training.hlqc import TwinsOutOfFold
 from mifidelity.training.train import FoldCoder
+from support.folds import ShippedFoldModel as FoldModel
 
 TRANSCRIPT = ("role,text\ncoach,so what brings you in today\nclient,i think i drink a bit too much on weekends\n"
               "coach,you are worried about the weekends\nclient,yeah i want to cut down\n")
-
-
-class FoldModel:
-    """Stands in for a fold's fitted model: saving it writes the shipped artifact and records which fold saved."""
-
-    def __init__(self, name: str, saved: list):
-        self.name, self.saved = name, saved
-
-    def save(self, path):
-        shutil.copy(DEFAULT_ARTIFACT, path)
-        self.saved.append((self.name, path.name))
 
 
 def test_each_twin_is_coded_by_the_fold_model_that_never_saw_its_annomi_transcript(tmp_path):
